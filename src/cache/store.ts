@@ -1,0 +1,38 @@
+/**
+ * The narrow store interface (STYLE.md practice 2). The memory store answers synchronously so the
+ * hit path takes no promise; a remote store (Redis) answers with promises. Callers handle both.
+ *
+ * Entries live in *stage spaces*: one per API stage, named by `stageId` (see stageId()). A space
+ * has its own byte budget and is flushed as a whole in O(1).
+ */
+import type { CacheEntry } from './entry.js';
+
+export type MaybePromise<T> = T | Promise<T>;
+
+export interface StageStats {
+  entries: number;
+  bytes: number;
+  capacityBytes: number;
+  evictions: number;
+}
+
+export interface CacheStore {
+  /** The entry, or undefined when absent, expired (past deleteAt) or unreadable. */
+  get(stage: string, key: string): MaybePromise<CacheEntry | undefined>;
+  /** Stores (or replaces) an entry; may evict least recently used entries of the same stage. */
+  set(stage: string, key: string, entry: CacheEntry): MaybePromise<void>;
+  delete(stage: string, key: string): MaybePromise<void>;
+  /** Empties a stage space at once, whatever its size. */
+  flush(stage: string): MaybePromise<void>;
+  /** Creates or resizes a stage space. A new capacity starts a new, empty space (AWS does the same). */
+  configureStage(stage: string, capacityBytes: number): MaybePromise<void>;
+  /** Drops a stage space entirely (stage deleted or its cache disabled). */
+  dropStage(stage: string): MaybePromise<void>;
+  stats(stage: string): StageStats | undefined;
+  close(): MaybePromise<void>;
+}
+
+/** The space name of an API stage; NUL cannot appear in either part, so ids never collide. */
+export function stageId(apiId: string, stage: string): string {
+  return `${apiId}\u0000${stage}`;
+}

@@ -1,0 +1,121 @@
+/**
+ * Loading a config: read YAML or JSON, substitute `${VAR}` from the environment, validate the
+ * shape (schema.ts) and the cross-references (semantics.ts), then freeze. All problems are
+ * collected and reported together.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { parseDocument } from 'yaml';
+import type { z } from 'zod';
+import { configSchema, KNOWN_FIELDS, type Config } from './schema.js';
+import { ConfigError, closest, describeValue, type ConfigIssue, type PathSegment } from './errors.js';
+import { checkSemantics } from './semantics.js';
+
+export interface LoadedConfig {
+  readonly config: Config;
+  /** Directory relative paths in the config (function handlers, openapi files) resolve against. */
+  readonly baseDir: string;
+  /** The file it came from, or a label such as `<demo>`. */
+  readonly source: string;
+}
+
+export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  const path = resolve(file);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (error as Error).message;
+    throw new ConfigError(file, [{ path: [], message: `cannot read ${file}: ${reason}` }]);
+  }
+  return parseConfigText(text, { source: file, baseDir: dirname(path), env });
+}
+
+export function parseConfigText(
+  text: string,
+  options: { source: string; baseDir: string; env?: NodeJS.ProcessEnv },
+): LoadedConfig {
+  // The yaml parser reads JSON too (JSON is YAML 1.2), with line numbers in its errors.
+  const document = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  if (document.errors.length > 0) {
+    throw new ConfigError(
+      options.source,
+      document.errors.map((error) => ({ path: [], message: `syntax error: ${error.message.split('\n')[0]}` })),
+    );
+  }
+  return validateConfig(document.toJS(), options);
+}
+
+export function validateConfig(
+  raw: unknown,
+  options: { source: string; baseDir: string; env?: NodeJS.ProcessEnv },
+): LoadedConfig {
+  const issues: ConfigIssue[] = [];
+  const substituted = substituteEnv(raw, options.env ?? process.env, [], issues);
+  const parsed = configSchema.safeParse(substituted, { reportInput: true });
+  if (!parsed.success) {
+    issues.push(...parsed.error.issues.flatMap(toConfigIssues));
+    throw new ConfigError(options.source, issues);
+  }
+  issues.push(...checkSemantics(parsed.data, options.baseDir));
+  if (issues.length > 0) throw new ConfigError(options.source, issues);
+  return { config: deepFreeze(parsed.data), baseDir: options.baseDir, source: options.source };
+}
+
+/**
+ * `${NAME}` and `${NAME:-default}` read the environment. `${stageVariables.x}` (a dotted name)
+ * is left for the integration to substitute per request.
+ */
+function substituteEnv(value: unknown, env: NodeJS.ProcessEnv, path: PathSegment[], issues: ConfigIssue[]): unknown {
+  if (typeof value === 'string') {
+    return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (whole, name: string, fallback?: string) => {
+      const found = env[name];
+      if (found !== undefined && found !== '') return found;
+      if (fallback !== undefined) return fallback;
+      issues.push({ path, message: `environment variable ${name} is not set (used as ${whole})` });
+      return '';
+    });
+  }
+  if (Array.isArray(value)) return value.map((item, i) => substituteEnv(item, env, [...path, i], issues));
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(
+      Object.entries(value).map(([key, item]) => [key, substituteEnv(item, env, [...path, key], issues)]),
+    );
+  }
+  return value;
+}
+
+function toConfigIssues(issue: z.core.$ZodIssue): ConfigIssue[] {
+  const path = issue.path.filter((p): p is PathSegment => typeof p !== 'symbol');
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys.map((key) => {
+      const hint = closest(key, KNOWN_FIELDS);
+      return { path: [...path, key], message: `unknown field${hint ? ` (did you mean "${hint}"?)` : ''}` };
+    });
+  }
+  let input: unknown = issue.input;
+  if (issue.code === 'invalid_union' && 'discriminator' in issue && input && typeof input === 'object') {
+    input = (input as Record<string, unknown>)[String(issue.discriminator)];
+  }
+  if (issue.code === 'invalid_key') {
+    return [{ path, message: `${issue.issues[0]?.message ?? issue.message}, got ${describeValue(path.at(-1))}` }];
+  }
+  const message = rewordDefault(issue.message);
+  const got = input === undefined && issue.code === 'invalid_type' ? 'is required' : `got ${describeValue(input)}`;
+  return [{ path, message: input === undefined && issue.code === 'invalid_type' ? got : `${message}, ${got}` }];
+}
+
+/** zod's stock messages, said the way the rest of our messages are. */
+function rewordDefault(message: string): string {
+  const expected = /^Invalid input: expected (\w+)/.exec(message);
+  if (expected) return `must be ${expected[1] === 'array' ? 'a list' : `a${/^[aeiou]/.test(expected[1]!) ? 'n' : ''} ${expected[1]}`}`;
+  return message;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const item of Object.values(value)) deepFreeze(item);
+  }
+  return value;
+}

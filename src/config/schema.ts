@@ -1,0 +1,260 @@
+/**
+ * The config file's schema (SPEC §3). Validation happens once, at the boundary; everything
+ * inside the gateway trusts the resulting `Config` type.
+ *
+ * Messages are written so that `path: message, got VALUE` reads well (see errors.ts).
+ */
+import { z } from 'zod';
+
+export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
+export const ROUTE_METHODS = [...HTTP_METHODS, 'ANY'] as const;
+export type HttpMethod = (typeof HTTP_METHODS)[number];
+export type RouteMethod = (typeof ROUTE_METHODS)[number];
+
+// AWS: the cache cluster sizes offered, in GB.
+export const CACHE_CLUSTER_SIZES = ['0.5', '1.6', '6.1', '13.5', '28.4', '58.2', '118', '237'] as const;
+export type CacheClusterSize = (typeof CACHE_CLUSTER_SIZES)[number];
+
+export const UNAUTHORIZED_STRATEGIES = [
+  'FAIL_WITH_403',
+  'SUCCEED_WITH_RESPONSE_HEADER',
+  'SUCCEED_WITHOUT_RESPONSE_HEADER',
+] as const;
+export type UnauthorizedCacheControlHeaderStrategy = (typeof UNAUTHORIZED_STRATEGIES)[number];
+
+/** Max seconds an AWS cache entry may live (AWS: 0..3600). */
+export const MAX_AWS_TTL_SECONDS = 3600;
+/** Max seconds an Alibaba plug-in entry may live (Alibaba: 48 h). */
+export const MAX_ALIBABA_TTL_SECONDS = 172_800;
+
+const int = (min: number, max: number, what = `must be an integer ${min}..${max}`) =>
+  z.number({ error: what }).int({ error: what }).min(min, { error: what }).max(max, { error: what });
+
+const bool = z.boolean({ error: 'must be true or false' });
+const nonEmpty = z.string({ error: 'must be a string' }).min(1, { error: 'must not be empty' });
+
+/** `host:port`, `:port` or a bare port; the host defaults to 127.0.0.1. */
+const listenAddress = z
+  .union([z.string(), z.number()], { error: 'must be host:port or a port number' })
+  .transform((value, ctx) => {
+    const text = String(value);
+    const match = /^(?:(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):)?(\d{1,5})$/.exec(text);
+    const port = match ? Number(match[2]) : NaN;
+    if (!match || port > 65535) {
+      ctx.addIssue({ code: 'custom', message: 'must be host:port with a port 0..65535', input: value });
+      return z.NEVER;
+    }
+    const host = (match[1] ?? '').replace(/^\[|\]$/g, '') || '127.0.0.1';
+    return { host, port };
+  });
+export type ListenAddress = { host: string; port: number };
+
+const methodSettingSchema = z.strictObject({
+  cachingEnabled: bool.optional(),
+  cacheTtlInSeconds: int(0, MAX_AWS_TTL_SECONDS, `must be 0..${MAX_AWS_TTL_SECONDS}`).optional(),
+  cacheDataEncrypted: bool.optional(),
+  requireAuthorizationForCacheControl: bool.optional(),
+  unauthorizedCacheControlHeaderStrategy: z
+    .enum(UNAUTHORIZED_STRATEGIES, { error: `must be one of ${UNAUTHORIZED_STRATEGIES.join(', ')}` })
+    .optional(),
+  /** Beyond AWS (SPEC §7): serve a stale entry while one background refresh runs. */
+  staleWhileRevalidateSeconds: int(0, 86_400).optional(),
+  /** Beyond AWS (SPEC §7): serve a stale entry when the integration fails. */
+  staleIfErrorSeconds: int(0, 86_400).optional(),
+  /** Which statuses are stored; AWS stores 2xx only. */
+  cacheableStatusCodes: z.array(int(100, 599), { error: 'must be a list of HTTP status codes' }).optional(),
+  /** AWS never caches a response that sets a cookie; this opts in. */
+  cacheResponsesWithSetCookie: bool.optional(),
+  metricsEnabled: bool.optional(),
+});
+export type MethodSettingInput = z.infer<typeof methodSettingSchema>;
+
+const stringMap = z.record(z.string(), z.string({ error: 'must be a string' }), { error: 'must be a map of strings' });
+
+const httpProxyIntegration = z.strictObject({
+  type: z.literal('HTTP_PROXY'),
+  uri: nonEmpty.refine((uri) => /^https?:\/\//i.test(uri), { error: 'must be an http:// or https:// URL' }),
+  /** Method sent to the backend; default: the caller's. */
+  httpMethod: z.enum(HTTP_METHODS, { error: `must be one of ${HTTP_METHODS.join(', ')}` }).optional(),
+  // AWS default and (historical) maximum is 29 s; we allow longer for self-hosted backends.
+  timeoutMs: int(1, 300_000).default(29_000),
+  cacheNamespace: nonEmpty.optional(),
+});
+
+const mockIntegration = z.strictObject({
+  type: z.literal('MOCK'),
+  statusCode: int(100, 599).default(200),
+  headers: stringMap.default({}),
+  body: z.string({ error: 'must be a string' }).default(''),
+  cacheNamespace: nonEmpty.optional(),
+});
+
+const functionIntegration = z.strictObject({
+  type: z.literal('FUNCTION'),
+  /** `./path/to/module.js#exportName`, relative to the config file. */
+  handler: nonEmpty.regex(/^[^#]+(#[A-Za-z_$][\w$]*)?$/, { error: 'must be ./module.js#exportName' }),
+  timeoutMs: int(1, 900_000).default(29_000),
+  cacheNamespace: nonEmpty.optional(),
+});
+
+const integrationSchema = z.discriminatedUnion('type', [httpProxyIntegration, mockIntegration, functionIntegration], {
+  error: 'must have type HTTP_PROXY, MOCK or FUNCTION',
+});
+export type IntegrationConfig = z.infer<typeof integrationSchema>;
+export type HttpProxyIntegrationConfig = z.infer<typeof httpProxyIntegration>;
+export type MockIntegrationConfig = z.infer<typeof mockIntegration>;
+export type FunctionIntegrationConfig = z.infer<typeof functionIntegration>;
+
+/** `method.request.{path|querystring|multivaluequerystring|header|multivalueheader}.NAME` or `method.request.body[.json.path]`. */
+export const REQUEST_PARAMETER = /^method\.request\.(?:(path|querystring|multivaluequerystring|header|multivalueheader)\.([^.\s][^\s]*)|(body)(?:\.(\$?[\w.[\]$-]+))?)$/;
+const requestParameter = z
+  .string({ error: 'must be a string' })
+  .regex(REQUEST_PARAMETER, { error: 'must be method.request.{path|querystring|header}.NAME or method.request.body' });
+
+const methodSchema = z.strictObject({
+  requestParameters: z.array(requestParameter, { error: 'must be a list' }).default([]),
+  cacheKeyParameters: z.array(requestParameter, { error: 'must be a list' }).default([]),
+  cacheNamespace: nonEmpty.optional(),
+  cachePlugin: nonEmpty.optional(),
+  integration: integrationSchema,
+});
+export type MethodConfig = z.infer<typeof methodSchema>;
+
+const resourcePath = z
+  .string()
+  .regex(/^\/(?:(?:[A-Za-z0-9._~!$&'()*+,;=:@%-]+|\{[A-Za-z0-9._-]+\})(?:\/(?:[A-Za-z0-9._~!$&'()*+,;=:@%-]+|\{[A-Za-z0-9._-]+\}))*(?:\/\{[A-Za-z0-9._-]+\+\})?|\{[A-Za-z0-9._-]+\+\})?$/, {
+    error: 'resource path must look like /pets/{petId} (a greedy {name+} only last)',
+  });
+
+const resourceSchema = z.partialRecord(
+  z.enum(ROUTE_METHODS, { error: `method must be one of ${ROUTE_METHODS.join(', ')}` }),
+  methodSchema,
+  { error: 'must be a map of HTTP methods' },
+);
+
+const stageSchema = z.strictObject({
+  description: z.string().optional(),
+  variables: stringMap.default({}),
+  cacheClusterEnabled: bool.default(false),
+  cacheClusterSize: z
+    .union([z.string(), z.number()])
+    .transform((value) => String(value))
+    .pipe(z.enum(CACHE_CLUSTER_SIZES, { error: `must be one of ${CACHE_CLUSTER_SIZES.join(', ')} (GB)` }))
+    .default('0.5'),
+  cacheCapacityBytes: int(1024, Number.MAX_SAFE_INTEGER, 'must be an integer >= 1024').optional(),
+  methodSettings: z.record(z.string(), methodSettingSchema).default({}),
+});
+export type StageConfig = z.infer<typeof stageSchema>;
+
+const apiSchema = z.strictObject({
+  id: z.string({ error: 'must be a string' }).regex(/^[A-Za-z0-9_-]{1,64}$/, { error: 'must be 1..64 letters, digits, - or _' }),
+  name: nonEmpty.optional(),
+  description: z.string().optional(),
+  host: nonEmpty.regex(/^[A-Za-z0-9.-]+(:\d+)?$/, { error: 'must be a host name' }).optional(),
+  openapi: nonEmpty.optional(),
+  resources: z.record(resourcePath, resourceSchema, { error: 'must be a map of resource paths' }).default({}),
+  stages: z.record(
+    z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, { error: 'stage name must be letters, digits, - or _' }),
+    stageSchema,
+    { error: 'must be a map of stage names' },
+  ),
+});
+export type ApiConfig = z.infer<typeof apiSchema>;
+
+const policyStatement = z.strictObject({
+  effect: z.enum(['Allow', 'Deny'], { error: 'must be Allow or Deny' }),
+  action: z.union([nonEmpty, z.array(nonEmpty)], { error: 'must be an action or a list of actions' }).transform(toList),
+  resource: z.union([nonEmpty, z.array(nonEmpty)], { error: 'must be an ARN pattern or a list' }).default('*').transform(toList),
+});
+export type PolicyStatement = z.infer<typeof policyStatement>;
+
+const identitySchema = z
+  .strictObject({
+    name: nonEmpty,
+    accessKeyId: nonEmpty.optional(),
+    secretAccessKey: nonEmpty.optional(),
+    apiKey: z.string().min(8, { error: 'must be at least 8 characters' }).optional(),
+    policy: z.array(policyStatement, { error: 'must be a list of statements' }).default([]),
+  })
+  .superRefine((identity, ctx) => {
+    if (identity.accessKeyId && !identity.secretAccessKey)
+      ctx.addIssue({ code: 'custom', path: ['secretAccessKey'], message: 'is required with accessKeyId', input: undefined });
+    if (!identity.accessKeyId && !identity.apiKey)
+      ctx.addIssue({ code: 'custom', path: [], message: 'needs accessKeyId/secretAccessKey or apiKey', input: identity.name });
+  });
+export type IdentityConfig = z.infer<typeof identitySchema>;
+
+const appSchema = z.strictObject({
+  id: z.union([z.string(), z.number()]).transform(String).pipe(nonEmpty),
+  appKey: nonEmpty.optional(),
+  appSecret: nonEmpty.optional(),
+  appCode: nonEmpty.optional(),
+});
+export type AppConfig = z.infer<typeof appSchema>;
+
+const cachePluginSchema = z.strictObject({
+  varyByApp: bool.default(false),
+  varyByParameters: z.array(nonEmpty, { error: 'must be a list of parameter names' }).default([]),
+  varyByHeaders: z.array(nonEmpty, { error: 'must be a list of header names' }).default([]),
+  clientCacheControl: z
+    .strictObject({
+      mode: z.enum(['off', 'all', 'app'], { error: 'must be off, all or app' }).default('off'),
+      apps: z.array(z.union([z.string(), z.number()]).transform(String)).default([]),
+    })
+    .default({ mode: 'off', apps: [] }),
+  cacheableHeaders: z.array(nonEmpty, { error: 'must be a list of header names' }).default([]),
+  duration: int(1, MAX_ALIBABA_TTL_SECONDS, `must be 1..${MAX_ALIBABA_TTL_SECONDS}`).default(300),
+  cacheSpaceBytes: int(1024, Number.MAX_SAFE_INTEGER, 'must be an integer >= 1024').default(5 * 1024 * 1024),
+});
+export type CachePluginConfig = z.infer<typeof cachePluginSchema>;
+
+const storeSchema = z
+  .strictObject({
+    type: z.enum(['memory', 'redis', 'redis-cluster'], { error: 'must be memory, redis or redis-cluster' }).default('memory'),
+    url: nonEmpty.regex(/^rediss?:\/\//, { error: 'must be a redis:// or rediss:// URL' }).optional(),
+    nodes: z.array(nonEmpty.regex(/^[^\s:]+:\d+$/, { error: 'must be host:port' })).optional(),
+    encryptionKey: nonEmpty.optional(),
+    /** Time budget of one store call before the gateway serves from the integration instead. */
+    timeoutMs: int(1, 10_000).default(50),
+  })
+  .superRefine((store, ctx) => {
+    if (store.type === 'redis' && !store.url)
+      ctx.addIssue({ code: 'custom', path: ['url'], message: 'is required when type is redis', input: undefined });
+    if (store.type === 'redis-cluster' && !store.nodes?.length)
+      ctx.addIssue({ code: 'custom', path: ['nodes'], message: 'is required when type is redis-cluster', input: undefined });
+  });
+export type StoreConfig = z.infer<typeof storeSchema>;
+
+const gatewaySchema = z.strictObject({
+  listen: listenAddress.default({ host: '127.0.0.1', port: 8080 }),
+  admin: listenAddress.default({ host: '127.0.0.1', port: 9090 }),
+  region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, { error: 'must be an AWS-style region such as us-east-1' }).default('us-east-1'),
+  accountId: z.union([z.string(), z.number()]).transform(String).pipe(z.string().regex(/^\d{12}$/, { error: 'must be 12 digits' })).default('000000000000'),
+  metricsAuth: bool.default(false),
+  stateFile: nonEmpty.optional(),
+  /** Time a draining gateway waits for in-flight requests on SIGTERM. */
+  shutdownTimeoutMs: int(0, 600_000).default(10_000),
+});
+export type GatewaySettings = z.infer<typeof gatewaySchema>;
+
+export const configSchema = z.strictObject({
+  gateway: gatewaySchema.default(() => gatewaySchema.parse({})),
+  store: storeSchema.default(() => storeSchema.parse({})),
+  identities: z.array(identitySchema, { error: 'must be a list' }).default([]),
+  apps: z.array(appSchema, { error: 'must be a list' }).default([]),
+  cachePlugins: z.record(z.string(), cachePluginSchema, { error: 'must be a map of plug-in names' }).default({}),
+  apis: z.array(apiSchema, { error: 'must be a list of APIs' }).min(1, { error: 'must list at least one API' }),
+});
+export type Config = z.infer<typeof configSchema>;
+
+function toList(value: string | string[]): string[] {
+  return Array.isArray(value) ? value : [value];
+}
+
+/** Every field name the schema knows, for "did you mean" hints on unknown fields. */
+export const KNOWN_FIELDS: ReadonlySet<string> = new Set(
+  [
+    configSchema, gatewaySchema, storeSchema, identitySchema, policyStatement, appSchema, cachePluginSchema,
+    apiSchema, stageSchema, methodSchema, methodSettingSchema, httpProxyIntegration, mockIntegration, functionIntegration,
+  ].flatMap((schema) => Object.keys(schema.shape)).concat(['mode', 'apps']),
+);

@@ -1,0 +1,118 @@
+/**
+ * Cross-reference checks the schema cannot express: names that must be unique, references that
+ * must exist (method settings, cache plug-ins, path parameters, handler files), and settings
+ * that need another (encryption needs a key).
+ */
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { ConfigIssue } from './errors.js';
+import { describeValue, formatPath } from './errors.js';
+import { REQUEST_PARAMETER, type Config, type RouteMethod } from './schema.js';
+import { parseMethodSettingsKey, pathParameterNames } from './naming.js';
+
+export function checkSemantics(config: Config, baseDir: string): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const add = (path: (string | number)[], message: string) => issues.push({ path, message });
+
+  checkUnique(config.apis.map((api) => api.id), (i, id) => add(['apis', i, 'id'], `duplicate API id ${describeValue(id)}`));
+  checkUnique(config.apis.map((api) => api.host?.toLowerCase()), (i, host) => add(['apis', i, 'host'], `another API already uses host ${describeValue(host)}`));
+  checkUnique(config.identities.map((identity) => identity.name), (i, name) => add(['identities', i, 'name'], `duplicate identity ${describeValue(name)}`));
+  checkUnique(config.identities.map((identity) => identity.accessKeyId), (i, key) => add(['identities', i, 'accessKeyId'], `duplicate access key ${describeValue(key)}`));
+  checkUnique(config.identities.map((identity) => identity.apiKey), (i) => add(['identities', i, 'apiKey'], 'duplicate API key (two identities cannot share one)'));
+  checkUnique(config.apps.map((app) => app.id), (i, id) => add(['apps', i, 'id'], `duplicate app id ${describeValue(id)}`));
+  checkUnique(config.apps.map((app) => app.appKey), (i, key) => add(['apps', i, 'appKey'], `duplicate appKey ${describeValue(key)}`));
+
+  const appIds = new Set(config.apps.map((app) => app.id));
+  for (const [name, plugin] of Object.entries(config.cachePlugins)) {
+    plugin.clientCacheControl.apps.forEach((id, i) => {
+      if (!appIds.has(id)) add(['cachePlugins', name, 'clientCacheControl', 'apps', i], `unknown app id ${describeValue(id)} (not in apps)`);
+    });
+  }
+
+  let encrypted: (string | number)[] | undefined;
+  config.apis.forEach((api, apiIndex) => {
+    for (const [resourcePath, methods] of Object.entries(api.resources)) {
+      const pathParams = pathParameterNames(resourcePath);
+      for (const [method, definition] of Object.entries(methods)) {
+        if (!definition) continue;
+        const at = ['apis', apiIndex, 'resources', resourcePath, method];
+        definition.cacheKeyParameters.forEach((parameter, i) => {
+          const [, location, name, body] = REQUEST_PARAMETER.exec(parameter) ?? [];
+          if (location === 'path' && !pathParams.includes(name!)) {
+            add([...at, 'cacheKeyParameters', i], `path parameter ${describeValue(name)} is not in ${resourcePath}`);
+          }
+          if (body && (method === 'GET' || method === 'HEAD')) {
+            add([...at, 'cacheKeyParameters', i], `method.request.body cannot be a key part of ${method} (its body is ignored)`);
+          }
+        });
+        if (definition.cachePlugin !== undefined) {
+          if (!(definition.cachePlugin in config.cachePlugins)) {
+            add([...at, 'cachePlugin'], `unknown cache plug-in ${describeValue(definition.cachePlugin)} (not in cachePlugins)`);
+          }
+          if (method !== 'GET' && method !== 'ANY') add([...at, 'cachePlugin'], 'a cache plug-in caches GET only; attach it to GET or ANY');
+        }
+        const integration = definition.integration;
+        if (integration.type === 'HTTP_PROXY') {
+          for (const [, name] of integration.uri.matchAll(/(?<!\$)\{([^}+]+)\+?\}/g)) {
+            if (!pathParams.includes(name!)) add([...at, 'integration', 'uri'], `{${name}} is not a path parameter of ${resourcePath}`);
+          }
+        }
+        if (integration.type === 'FUNCTION') {
+          const file = resolve(baseDir, integration.handler.split('#')[0]!);
+          if (!existsSync(file)) add([...at, 'integration', 'handler'], `file not found: ${file}`);
+        }
+        if (definition.cacheNamespace && integration.cacheNamespace && definition.cacheNamespace !== integration.cacheNamespace) {
+          add([...at, 'cacheNamespace'], `differs from integration.cacheNamespace ${describeValue(integration.cacheNamespace)}; set one`);
+        }
+      }
+    }
+    if (api.openapi !== undefined && !existsSync(resolve(baseDir, api.openapi))) {
+      add(['apis', apiIndex, 'openapi'], `file not found: ${resolve(baseDir, api.openapi)}`);
+    }
+
+    for (const [stageName, stage] of Object.entries(api.stages)) {
+      for (const [key, setting] of Object.entries(stage.methodSettings)) {
+        const at = ['apis', apiIndex, 'stages', stageName, 'methodSettings', key];
+        const parsed = parseMethodSettingsKey(key);
+        if (!parsed) {
+          add(at, `key must be "*/*" or "{resource path without leading /}/{METHOD}" such as "pets/{petId}/GET", got ${describeValue(key)}`);
+        } else if (parsed !== '*/*' && !hasMethod(api.resources, parsed.resourcePath, parsed.method)) {
+          add(at, `no method ${parsed.method} on resource ${describeValue(parsed.resourcePath)}`);
+        }
+        if (setting.cacheDataEncrypted) encrypted ??= [...at, 'cacheDataEncrypted'];
+      }
+    }
+  });
+
+  if (encrypted && config.store.encryptionKey === undefined) {
+    add(['store', 'encryptionKey'], `is required because ${formatPath(encrypted)} is true`);
+  }
+  if (config.store.encryptionKey !== undefined && !decodeEncryptionKey(config.store.encryptionKey)) {
+    add(['store', 'encryptionKey'], 'must be 32 bytes, as 64 hex digits or base64 (got a value of another length)');
+  }
+  return issues;
+}
+
+/** 32 bytes as 64 hex digits or as base64; undefined when it is neither. */
+export function decodeEncryptionKey(text: string): Buffer | undefined {
+  if (/^[0-9a-fA-F]{64}$/.test(text)) return Buffer.from(text, 'hex');
+  if (/^[A-Za-z0-9+/_-]{42,43}={0,2}$/.test(text)) {
+    const key = Buffer.from(text, 'base64');
+    if (key.length === 32) return key;
+  }
+  return undefined;
+}
+
+function hasMethod(resources: Config['apis'][number]['resources'], resourcePath: string, method: string): boolean {
+  const methods = resources[resourcePath] as Partial<Record<RouteMethod, unknown>> | undefined;
+  return methods !== undefined && (method in methods || 'ANY' in methods);
+}
+
+function checkUnique<T>(values: (T | undefined)[], report: (index: number, value: T) => void): void {
+  const seen = new Set<T>();
+  values.forEach((value, i) => {
+    if (value === undefined) return;
+    if (seen.has(value)) report(i, value);
+    seen.add(value);
+  });
+}

@@ -1,0 +1,64 @@
+/**
+ * One interface for every integration type (HTTP_PROXY, MOCK, FUNCTION). The gateway routes a
+ * request, the cache step may answer it, and otherwise an Integration produces the response.
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Readable } from 'node:stream';
+import type { HttpMethod } from '../config/schema.js';
+
+export interface IntegrationRequest {
+  /** The caller's method. */
+  readonly method: HttpMethod;
+  /** Request path after the stage, still percent-encoded as received: `/pets/1%202`. */
+  readonly path: string;
+  /** The matched resource template: `/pets/{petId}`. */
+  readonly resourcePath: string;
+  /** Decoded path parameters; a greedy `{proxy+}` holds the rest of the path, slashes included. */
+  readonly pathParameters: Readonly<Record<string, string>>;
+  /** Query string without `?`, exactly as received (may be ''). */
+  readonly rawQuery: string;
+  /** Node's lower-cased request headers. */
+  readonly headers: IncomingHttpHeaders;
+  /** Node's raw header list [name, value, name, value, …], original case and order. */
+  readonly rawHeaders: readonly string[];
+  /** The request body: buffered when the gateway needed it, else the live request stream; null when none. */
+  readonly body: Buffer | Readable | null;
+  readonly apiId: string;
+  readonly stage: string;
+  readonly stageVariables: Readonly<Record<string, string>>;
+  readonly requestId: string;
+  /** Epoch milliseconds when the gateway received the request. */
+  readonly receivedAt: number;
+  readonly sourceIp: string;
+  /** The Host header the caller sent. */
+  readonly host: string;
+  /** Aborted when the caller goes away; integrations stop work and release resources. */
+  readonly signal: AbortSignal;
+}
+
+export interface IntegrationResponse {
+  statusCode: number;
+  /** Lower-case header names; multi-valued headers (set-cookie) as arrays. */
+  headers: Record<string, string | string[]>;
+  /** A buffered body, or a stream the gateway pipes to the caller (and may buffer for the cache). */
+  body: Buffer | Readable;
+}
+
+export interface Integration {
+  invoke(request: IntegrationRequest): Promise<IntegrationResponse>;
+}
+
+/**
+ * Why an integration failed. The gateway maps it to the caller's answer:
+ * `timeout` → 504, `unreachable` / `bad-response` → 502 (all JSON).
+ */
+export class IntegrationError extends Error {
+  constructor(
+    readonly kind: 'timeout' | 'unreachable' | 'bad-response',
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'IntegrationError';
+  }
+}
