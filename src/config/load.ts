@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
-import { configSchema, KNOWN_FIELDS, type Config } from './schema.js';
+import { configSchema, KNOWN_FIELDS, ROUTE_METHODS, type Config } from './schema.js';
 import { ConfigError, closest, describeValue, type ConfigIssue, type PathSegment } from './errors.js';
 import { checkSemantics } from './semantics.js';
 
@@ -88,7 +88,10 @@ function substituteEnv(value: unknown, env: NodeJS.ProcessEnv, path: PathSegment
 function toConfigIssues(issue: z.core.$ZodIssue): ConfigIssue[] {
   const path = issue.path.filter((p): p is PathSegment => typeof p !== 'symbol');
   if (issue.code === 'unrecognized_keys') {
+    // Under apis[i].resources["/path"] the keys are HTTP methods, not fields.
+    const isResource = path.length === 4 && path[0] === 'apis' && path[2] === 'resources';
     return issue.keys.map((key) => {
+      if (isResource) return { path: [...path, key], message: `method must be one of ${ROUTE_METHODS.join(', ')}, got ${describeValue(key)}` };
       const hint = closest(key, KNOWN_FIELDS);
       return { path: [...path, key], message: `unknown field${hint ? ` (did you mean "${hint}"?)` : ''}` };
     });

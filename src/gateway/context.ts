@@ -1,0 +1,98 @@
+/**
+ * One routed request on its way through the data plane: what the router found, and how to call
+ * the method's integration. The cache step and the plain forwarder both work from this.
+ */
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
+import type { HttpMethod } from '../config/schema.js';
+import type { IntegrationRequest, IntegrationResponse } from '../integrations/integration.js';
+import type { GatewayMetrics } from '../metrics/metrics.js';
+import type { MethodRoute, StageRuntime } from './runtime.js';
+
+export interface RouteLabels {
+  readonly api: string;
+  readonly stage: string;
+  readonly resource: string;
+  readonly method: string;
+}
+
+export class RequestContext {
+  /** Set by whoever answers: the cache outcome for logs and metrics (`hit`, `miss`, … or undefined when no cache applies). */
+  cacheOutcome: string | undefined;
+  /** Short hash of the cache key, for the access log. */
+  cacheKeyHash: string | undefined;
+  private abort: AbortController | undefined;
+
+  constructor(
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+    readonly route: MethodRoute,
+    readonly stage: StageRuntime,
+    readonly method: HttpMethod,
+    readonly path: string,
+    readonly rawQuery: string,
+    readonly pathParameters: Readonly<Record<string, string>>,
+    readonly requestId: string,
+    readonly receivedAt: number,
+    readonly labels: RouteLabels,
+    private readonly metrics: GatewayMetrics,
+  ) {}
+
+  /** Whether the caller sent a body (Content-Length > 0 or chunked). */
+  get hasBody(): boolean {
+    const length = this.req.headers['content-length'];
+    return (length !== undefined && length !== '0') || this.req.headers['transfer-encoding'] !== undefined;
+  }
+
+  /**
+   * The request as the integration sees it. `overrides` let the cache step send another method
+   * (GET for a HEAD miss), a buffered body, or only the headers that are part of the cache key.
+   */
+  integrationRequest(overrides: {
+    method?: HttpMethod;
+    headers?: IncomingHttpHeaders;
+    rawHeaders?: readonly string[];
+    body?: Buffer | Readable | null;
+  } = {}): IntegrationRequest {
+    const { req } = this;
+    return {
+      method: overrides.method ?? this.method,
+      path: this.path,
+      resourcePath: this.route.resourcePath,
+      pathParameters: this.pathParameters,
+      rawQuery: this.rawQuery,
+      headers: overrides.headers ?? req.headers,
+      rawHeaders: overrides.rawHeaders ?? req.rawHeaders,
+      body: overrides.body !== undefined ? overrides.body : this.hasBody ? req : null,
+      apiId: this.route.api.id,
+      stage: this.stage.name,
+      stageVariables: this.stage.variables,
+      requestId: this.requestId,
+      receivedAt: this.receivedAt,
+      sourceIp: req.socket.remoteAddress ?? '',
+      host: req.headers.host ?? '',
+      signal: this.signal,
+    };
+  }
+
+  /** Aborted when the caller goes away before the answer is complete. */
+  get signal(): AbortSignal {
+    if (!this.abort) {
+      const abort = (this.abort = new AbortController());
+      this.res.once('close', () => {
+        if (!this.res.writableFinished) abort.abort(new Error('caller closed the connection'));
+      });
+    }
+    return this.abort.signal;
+  }
+
+  /** Calls the method's integration, timing it to its response headers (AWS IntegrationLatency). */
+  async invoke(request: IntegrationRequest = this.integrationRequest()): Promise<IntegrationResponse> {
+    const started = performance.now();
+    try {
+      return await this.route.integration.invoke(request);
+    } finally {
+      this.metrics.integrationLatency.observe(this.labels, (performance.now() - started) / 1000);
+    }
+  }
+}

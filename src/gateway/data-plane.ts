@@ -1,0 +1,154 @@
+/**
+ * The data plane's request handler: parse → choose API by Host → stage → resource → method →
+ * (cache step or) integration → response. Every failure becomes a JSON answer from the error
+ * registry; nothing a caller sends can crash the process or hang the socket.
+ */
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { pipeline } from 'node:stream/promises';
+import type { Logger } from 'pino';
+import { HTTP_METHODS, type HttpMethod } from '../config/schema.js';
+import { GatewayError, sendError, type ErrorCode } from '../errors.js';
+import { IntegrationError, type IntegrationResponse } from '../integrations/integration.js';
+import type { GatewayMetrics } from '../metrics/metrics.js';
+import { RequestContext } from './context.js';
+import { decodePathSegments } from './router.js';
+import { selectApi, selectMethod, type GatewaySnapshot } from './runtime.js';
+
+/** Longest request target accepted (path + query); longer → 414, as most proxies do at 8 KiB. */
+export const MAX_URL_LENGTH = 8192;
+
+/**
+ * The seam between routing and integration. When a cache step takes a request it answers it
+ * completely (from the cache or via `ctx.invoke`); otherwise the gateway forwards it.
+ */
+export interface CacheStep {
+  serve(ctx: RequestContext): Promise<boolean> | boolean;
+}
+
+export interface DataPlaneDeps {
+  snapshot: () => GatewaySnapshot;
+  metrics: GatewayMetrics;
+  logger: Logger;
+  cache?: CacheStep;
+}
+
+const BAD_PERCENT = /%(?![0-9A-Fa-f]{2})/;
+const KNOWN_METHODS: ReadonlySet<string> = new Set(HTTP_METHODS);
+
+export class DataPlane {
+  constructor(private readonly deps: DataPlaneDeps) {}
+
+  /** The `request` listener of the data-plane server. */
+  readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
+    this.serve(req, res).catch((error: unknown) => this.fail(res, error, undefined));
+  };
+
+  private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const receivedAt = Date.now();
+    const started = performance.now();
+    const rawUrl = req.url ?? '/';
+    if (rawUrl.length > MAX_URL_LENGTH) return this.reject(req, res, 'URI_TOO_LONG', started);
+    // Origin-form only (`/path?query`); absolute-form targets are for forward proxies.
+    if (rawUrl.charCodeAt(0) !== 47 /* / */) return this.reject(req, res, 'BAD_REQUEST', started, 'Request target must start with /');
+    if (BAD_PERCENT.test(rawUrl)) return this.reject(req, res, 'BAD_PERCENT_ENCODING', started);
+
+    const query = rawUrl.indexOf('?');
+    const rawPath = query < 0 ? rawUrl : rawUrl.slice(0, query);
+    const rawQuery = query < 0 ? '' : rawUrl.slice(query + 1);
+
+    const api = selectApi(this.deps.snapshot(), req.headers.host);
+    const stageEnd = rawPath.indexOf('/', 1);
+    const stageName = stageEnd < 0 ? rawPath.slice(1) : rawPath.slice(1, stageEnd);
+    const stage = api?.stages.get(stageName);
+    if (!api || !stage) return this.reject(req, res, 'ROUTE_NOT_FOUND', started, `No stage ${JSON.stringify(stageName)} on this API`);
+
+    const path = stageEnd < 0 ? '/' : rawPath.slice(stageEnd);
+    const segments = decodePathSegments(path);
+    if (!segments) return this.reject(req, res, 'BAD_PERCENT_ENCODING', started);
+    const match = api.router.match(segments);
+    if (!match) return this.reject(req, res, 'ROUTE_NOT_FOUND', started);
+
+    const method = req.method as HttpMethod;
+    const route = KNOWN_METHODS.has(method) ? selectMethod(match.value, method) : undefined;
+    if (!route) {
+      const allow = [...match.value.keys()].includes('ANY') ? HTTP_METHODS.join(', ') : [...match.value.keys()].join(', ');
+      return this.reject(req, res, 'METHOD_NOT_ALLOWED', started, `Method ${req.method} not allowed on ${match.resourcePath}`, { allow });
+    }
+
+    const labels = { api: api.id, stage: stage.name, resource: match.resourcePath, method };
+    const ctx = new RequestContext(req, res, route, stage, method, path, rawQuery, match.pathParameters,
+      randomUUID(), receivedAt, labels, this.deps.metrics);
+    res.setHeader('x-amzn-requestid', ctx.requestId);
+    res.once('finish', () => this.record(ctx, started));
+
+    try {
+      const cache = this.deps.cache;
+      if (cache && (await cache.serve(ctx))) return;
+      await this.forward(ctx);
+    } catch (error) {
+      this.fail(res, error, ctx);
+    }
+  }
+
+  /** Calls the integration and writes its answer as it is. */
+  private async forward(ctx: RequestContext): Promise<void> {
+    writeIntegrationResponse(ctx.res, await ctx.invoke(), ctx.method === 'HEAD');
+  }
+
+  private reject(req: IncomingMessage, res: ServerResponse, code: ErrorCode, started: number, message?: string, headers?: Record<string, string>): void {
+    // Drain what the caller is still sending so the connection can be reused.
+    req.resume();
+    sendError(res, code, message, headers);
+    this.deps.logger.info({ method: req.method, url: req.url, status: res.statusCode, ms: round(performance.now() - started) }, 'request rejected');
+  }
+
+  private fail(res: ServerResponse, error: unknown, ctx: RequestContext | undefined): void {
+    if (error instanceof IntegrationError) {
+      this.deps.metrics.integrationErrors.inc({ ...ctx?.labels, kind: error.kind });
+      this.deps.logger.warn({ requestId: ctx?.requestId, kind: error.kind, err: error.message }, 'integration failed');
+      sendError(res, error.kind === 'timeout' ? 'INTEGRATION_TIMEOUT' : error.kind === 'unreachable' ? 'INTEGRATION_UNREACHABLE' : 'INTEGRATION_FAILED');
+    } else if (error instanceof GatewayError) {
+      sendError(res, error.code, error.message);
+    } else {
+      this.deps.logger.error({ requestId: ctx?.requestId, err: error }, 'unexpected error while serving a request');
+      sendError(res, 'INTERNAL');
+    }
+  }
+
+  private record(ctx: RequestContext, started: number): void {
+    const seconds = (performance.now() - started) / 1000;
+    const status = ctx.res.statusCode;
+    const { metrics, logger } = this.deps;
+    metrics.requests.inc({ ...ctx.labels, status });
+    metrics.latency.observe({ ...ctx.labels, cache: ctx.cacheOutcome ?? 'none' }, seconds);
+    if (logger.isLevelEnabled('info')) {
+      logger.info({
+        requestId: ctx.requestId, method: ctx.method, path: ctx.req.url, api: ctx.labels.api, stage: ctx.labels.stage,
+        resource: ctx.labels.resource, status, ms: round(seconds * 1000), cache: ctx.cacheOutcome, key: ctx.cacheKeyHash,
+      }, 'request');
+    }
+  }
+}
+
+/** Writes an integration's answer; a stream is piped, a HEAD answer carries headers only. */
+export function writeIntegrationResponse(res: ServerResponse, response: IntegrationResponse, headOnly: boolean, extraHeaders?: Record<string, string>): void {
+  res.statusCode = response.statusCode;
+  for (const name in response.headers) res.setHeader(name, response.headers[name]!);
+  if (extraHeaders) for (const name in extraHeaders) res.setHeader(name, extraHeaders[name]!);
+  const { body } = response;
+  if (Buffer.isBuffer(body)) {
+    if (!res.hasHeader('content-length')) res.setHeader('content-length', body.length);
+    res.end(headOnly ? undefined : body);
+  } else if (headOnly) {
+    body.destroy();
+    res.end();
+  } else {
+    // A backend failing mid-body leaves nothing to answer with: the caller sees the connection cut.
+    pipeline(body, res).catch(() => res.destroy());
+  }
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 100) / 100;
+}

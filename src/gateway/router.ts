@@ -1,0 +1,118 @@
+/**
+ * Resource routing as on API Gateway: path templates with `{param}` segments and a trailing greedy
+ * `{proxy+}`; at every segment a literal beats a parameter, which beats a greedy match (the most
+ * specific resource wins). Built once per API when the config changes; matching allocates only
+ * the parameter record.
+ */
+
+export interface RouteMatch<T> {
+  readonly resourcePath: string;
+  readonly value: T;
+  /** Decoded parameter values; a greedy parameter holds the rest of the path, `/` included. */
+  readonly pathParameters: Record<string, string>;
+}
+
+interface Node<T> {
+  literals: Map<string, Node<T>>;
+  param?: { name: string; node: Node<T> };
+  greedy?: { name: string; resourcePath: string; value: T };
+  resource?: { resourcePath: string; value: T };
+}
+
+const newNode = <T>(): Node<T> => ({ literals: new Map() });
+
+export class Router<T> {
+  private readonly root: Node<T> = newNode();
+
+  add(resourcePath: string, value: T): void {
+    let node = this.root;
+    for (const segment of splitTemplate(resourcePath)) {
+      const greedy = /^\{(.+)\+\}$/.exec(segment);
+      if (greedy) {
+        node.greedy = { name: greedy[1]!, resourcePath, value };
+        return;
+      }
+      const param = /^\{(.+)\}$/.exec(segment);
+      if (param) {
+        node.param ??= { name: param[1]!, node: newNode() };
+        node = node.param.node;
+      } else {
+        let next = node.literals.get(segment);
+        if (!next) node.literals.set(segment, (next = newNode()));
+        node = next;
+      }
+    }
+    node.resource = { resourcePath, value };
+  }
+
+  /**
+   * Matches decoded path segments (`['pets', '42']` for `/pets/42`). Backtracks, so `/a/{x}/c`
+   * and `/a/b/{y}` both stay reachable.
+   */
+  match(segments: readonly string[]): RouteMatch<T> | undefined {
+    return this.matchFrom(this.root, segments, 0, []);
+  }
+
+  private matchFrom(node: Node<T>, segments: readonly string[], index: number, captured: string[]): RouteMatch<T> | undefined {
+    if (index === segments.length) {
+      if (node.resource) return { ...node.resource, pathParameters: toParameters(node.resource.resourcePath, captured) };
+      return undefined;
+    }
+    const segment = segments[index]!;
+    const literal = node.literals.get(segment);
+    if (literal) {
+      const found = this.matchFrom(literal, segments, index + 1, captured);
+      if (found) return found;
+    }
+    // A parameter never matches an empty segment (`/pets//x`).
+    if (node.param && segment !== '') {
+      captured.push(segment);
+      const found = this.matchFrom(node.param.node, segments, index + 1, captured);
+      if (found) return found;
+      captured.pop();
+    }
+    if (node.greedy) {
+      const rest = segments.slice(index).join('/');
+      if (rest !== '') {
+        const parameters = toParameters(node.greedy.resourcePath, captured);
+        parameters[node.greedy.name] = rest;
+        return { resourcePath: node.greedy.resourcePath, value: node.greedy.value, pathParameters: parameters };
+      }
+    }
+    return undefined;
+  }
+}
+
+function splitTemplate(resourcePath: string): string[] {
+  return resourcePath === '/' ? [] : resourcePath.slice(1).split('/');
+}
+
+/** Pairs captured values with the template's (non-greedy) parameter names, in order. */
+function toParameters(resourcePath: string, captured: readonly string[]): Record<string, string> {
+  const parameters: Record<string, string> = {};
+  if (captured.length === 0) return parameters;
+  let i = 0;
+  for (const match of resourcePath.matchAll(/\{([^}+]+)\}/g)) parameters[match[1]!] = captured[i++]!;
+  return parameters;
+}
+
+/**
+ * Splits a raw request path (after the stage) into decoded segments. A trailing slash is ignored
+ * (`/pets/` routes as `/pets`). Returns undefined for malformed percent-encoding.
+ */
+export function decodePathSegments(rawPath: string): string[] | undefined {
+  if (rawPath === '' || rawPath === '/') return [];
+  const trimmed = rawPath.endsWith('/') ? rawPath.slice(1, -1) : rawPath.slice(1);
+  const segments = trimmed.split('/');
+  for (let i = 0; i < segments.length; i++) {
+    const segment = segments[i]!;
+    if (segment.includes('%')) {
+      try {
+        segments[i] = decodeURIComponent(segment);
+      } catch {
+        return undefined;
+      }
+    }
+  }
+  return segments;
+}

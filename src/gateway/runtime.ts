@@ -1,0 +1,102 @@
+/**
+ * The compiled, immutable view of the APIs that serves traffic: route tables, integrations and
+ * per-stage settings, built when the config (or, later, the control plane) changes — never per
+ * request (STYLE.md practice 9). A change builds a new snapshot and swaps it in atomically.
+ */
+import type { ApiConfig, HttpMethod, MethodConfig, RouteMethod, StageConfig } from '../config/schema.js';
+import type { Integration } from '../integrations/integration.js';
+import { Router } from './router.js';
+
+export interface MethodRoute {
+  readonly api: ApiRuntime;
+  readonly resourcePath: string;
+  /** As declared: may be ANY. */
+  readonly routeMethod: RouteMethod;
+  readonly definition: MethodConfig;
+  readonly integration: Integration;
+}
+
+export type ResourceMethods = ReadonlyMap<RouteMethod, MethodRoute>;
+
+export interface StageRuntime {
+  readonly api: ApiRuntime;
+  readonly name: string;
+  readonly config: StageConfig;
+  readonly variables: Readonly<Record<string, string>>;
+}
+
+export interface ApiRuntime {
+  readonly id: string;
+  readonly name: string;
+  readonly host: string | undefined;
+  readonly config: ApiConfig;
+  readonly router: Router<ResourceMethods>;
+  readonly stages: ReadonlyMap<string, StageRuntime>;
+}
+
+export interface GatewaySnapshot {
+  readonly apis: readonly ApiRuntime[];
+  /** Lower-case `host` or `host:port` → API. */
+  readonly byHost: ReadonlyMap<string, ApiRuntime>;
+  /** Lower-case API id → API, for `{apiId}.execute-api.*` hosts. */
+  readonly byId: ReadonlyMap<string, ApiRuntime>;
+}
+
+export type IntegrationFactory = (api: ApiConfig, resourcePath: string, method: RouteMethod, definition: MethodConfig) => Integration;
+
+export function compileSnapshot(apis: readonly ApiConfig[], createIntegration: IntegrationFactory): GatewaySnapshot {
+  const compiled = apis.map((api) => compileApi(api, createIntegration));
+  const byHost = new Map<string, ApiRuntime>();
+  const byId = new Map<string, ApiRuntime>();
+  for (const api of compiled) {
+    if (api.host) byHost.set(api.host.toLowerCase(), api);
+    byId.set(api.id.toLowerCase(), api);
+  }
+  return { apis: compiled, byHost, byId };
+}
+
+function compileApi(config: ApiConfig, createIntegration: IntegrationFactory): ApiRuntime {
+  const router = new Router<ResourceMethods>();
+  const stages = new Map<string, StageRuntime>();
+  const api: ApiRuntime = { id: config.id, name: config.name ?? config.id, host: config.host, config, router, stages };
+  for (const [resourcePath, methods] of Object.entries(config.resources)) {
+    const routes = new Map<RouteMethod, MethodRoute>();
+    for (const [method, definition] of Object.entries(methods) as [RouteMethod, MethodConfig | undefined][]) {
+      if (!definition) continue;
+      const integration = createIntegration(config, resourcePath, method, definition);
+      routes.set(method, { api, resourcePath, routeMethod: method, definition, integration });
+    }
+    router.add(resourcePath, routes);
+  }
+  for (const [name, stage] of Object.entries(config.stages)) {
+    stages.set(name, { api, name, config: stage, variables: stage.variables });
+  }
+  return api;
+}
+
+/**
+ * Host → API: the API whose `host` matches (with or without port), else `{apiId}.execute-api.*`
+ * as on AWS, else the first API.
+ */
+export function selectApi(snapshot: GatewaySnapshot, hostHeader: string | undefined): ApiRuntime {
+  if (hostHeader) {
+    const host = hostHeader.toLowerCase();
+    const exact = snapshot.byHost.get(host);
+    if (exact) return exact;
+    const colon = host.lastIndexOf(':');
+    const bare = colon > 0 && !host.endsWith(']') ? host.slice(0, colon) : host;
+    const byName = snapshot.byHost.get(bare);
+    if (byName) return byName;
+    const dot = bare.indexOf('.execute-api.');
+    if (dot > 0) {
+      const byId = snapshot.byId.get(bare.slice(0, dot));
+      if (byId) return byId;
+    }
+  }
+  return snapshot.apis[0]!;
+}
+
+/** The method that serves `method` on a resource: exact, else ANY; HEAD falls back to GET. */
+export function selectMethod(methods: ResourceMethods, method: HttpMethod): MethodRoute | undefined {
+  return methods.get(method) ?? methods.get('ANY') ?? (method === 'HEAD' ? methods.get('GET') : undefined);
+}

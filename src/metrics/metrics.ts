@@ -1,0 +1,110 @@
+/**
+ * The Prometheus metrics of SPEC §9, on a registry of the gateway's own (several gateways can
+ * live in one process, as in tests). Labels are api, stage, resource, method; cache outcomes reuse
+ * the Cache-Status vocabulary.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+const ROUTE_LABELS = ['api', 'stage', 'resource', 'method'] as const;
+const STAGE_LABELS = ['api', 'stage'] as const;
+// Latency buckets from 0.5 ms (a cache hit) to 30 s (the integration timeout).
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+export interface StageCacheStats {
+  api: string;
+  stage: string;
+  entries: number;
+  bytes: number;
+  evictions: number;
+}
+
+export class GatewayMetrics {
+  readonly registry = new Registry();
+
+  readonly cacheHits = new Counter({
+    name: 'cachegate_cache_hit_count_total',
+    help: 'Requests answered from the cache (AWS CacheHitCount), stale answers included.',
+    labelNames: ROUTE_LABELS,
+    registers: [this.registry],
+  });
+  readonly cacheMisses = new Counter({
+    name: 'cachegate_cache_miss_count_total',
+    help: 'Requests to a cache-enabled method sent to the integration (AWS CacheMissCount).',
+    labelNames: ROUTE_LABELS,
+    registers: [this.registry],
+  });
+  readonly requests = new Counter({
+    name: 'cachegate_requests_total',
+    help: 'Requests answered by the data plane, by HTTP status.',
+    labelNames: [...ROUTE_LABELS, 'status'],
+    registers: [this.registry],
+  });
+  readonly latency = new Histogram({
+    name: 'cachegate_latency_seconds',
+    help: 'Time from request to response headers and body sent, as the caller sees it (AWS Latency).',
+    labelNames: [...ROUTE_LABELS, 'cache'],
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly integrationLatency = new Histogram({
+    name: 'cachegate_integration_latency_seconds',
+    help: 'Time from calling the integration to its response headers (AWS IntegrationLatency).',
+    labelNames: ROUTE_LABELS,
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly invalidations = new Counter({
+    name: 'cachegate_cache_invalidations_total',
+    help: 'Entries replaced or removed on request: client Cache-Control invalidations, flushes and purges.',
+    labelNames: [...STAGE_LABELS, 'reason'],
+    registers: [this.registry],
+  });
+  readonly storeErrors = new Counter({
+    name: 'cachegate_store_errors_total',
+    help: 'Cache store operations that failed or timed out; the request was served from the integration.',
+    labelNames: ['store', 'operation'],
+    registers: [this.registry],
+  });
+  readonly integrationErrors = new Counter({
+    name: 'cachegate_integration_errors_total',
+    help: 'Integration calls that failed: timeout, unreachable, or a bad response.',
+    labelNames: [...ROUTE_LABELS, 'kind'],
+    registers: [this.registry],
+  });
+
+  constructor(readStageStats: () => StageCacheStats[], options: { defaultMetrics?: boolean } = {}) {
+    // Gauges read the stores when scraped, so the hot path never updates them.
+    new Gauge({
+      name: 'cachegate_cache_bytes',
+      help: 'Bytes held by a stage cache (keys, headers and bodies).',
+      labelNames: STAGE_LABELS,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const stats of readStageStats()) this.set({ api: stats.api, stage: stats.stage }, stats.bytes);
+      },
+    });
+    new Gauge({
+      name: 'cachegate_cache_entries',
+      help: 'Entries held by a stage cache.',
+      labelNames: STAGE_LABELS,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const stats of readStageStats()) this.set({ api: stats.api, stage: stats.stage }, stats.entries);
+      },
+    });
+    new Counter({
+      name: 'cachegate_cache_evictions_total',
+      help: 'Entries evicted because a stage cache reached its byte budget (least recently used first).',
+      labelNames: STAGE_LABELS,
+      registers: [this.registry],
+      collect() {
+        // The store counts; a new (resized or re-created) stage cache starts again from 0, read as a counter reset.
+        this.reset();
+        for (const stats of readStageStats()) this.inc({ api: stats.api, stage: stats.stage }, stats.evictions);
+      },
+    });
+    if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'cachegate_process_' });
+  }
+}
