@@ -32,6 +32,8 @@ export const ERRORS = {
   UNRECOGNIZED_CLIENT: { status: 403, type: 'UnrecognizedClientException', message: 'The security token included in the request is invalid.' },
   INVALID_SIGNATURE: { status: 403, type: 'InvalidSignatureException', message: 'The request signature we calculated does not match the signature you provided.' },
   REQUEST_EXPIRED: { status: 403, type: 'InvalidSignatureException', message: 'Signature expired: the request time is more than 15 minutes from the server time.' },
+  /** AWS's answer to an unknown or wrong API key. */
+  FORBIDDEN: { status: 403, type: 'ForbiddenException', message: 'Forbidden' },
   ACCESS_DENIED: { status: 403, type: 'AccessDeniedException', message: 'User is not authorized to perform this action' },
   // Control plane.
   NOT_FOUND: { status: 404, type: 'NotFoundException', message: 'Not found' },
