@@ -75,6 +75,11 @@ export class RequestContext {
     };
   }
 
+  /** True once the caller closed the connection before the answer was complete. */
+  get callerGone(): boolean {
+    return this.abort?.signal.aborted ?? (this.res.destroyed && !this.res.writableFinished);
+  }
+
   /** Aborted when the caller goes away before the answer is complete. */
   get signal(): AbortSignal {
     if (!this.abort) {

@@ -104,6 +104,8 @@ export class DataPlane {
   }
 
   private fail(res: ServerResponse, error: unknown, ctx: RequestContext | undefined): void {
+    // The caller went away first: nobody is left to answer (the integration was cancelled).
+    if (ctx?.callerGone) return;
     if (error instanceof IntegrationError) {
       this.deps.metrics.integrationErrors.inc({ ...ctx?.labels, kind: error.kind });
       this.deps.logger.warn({ requestId: ctx?.requestId, kind: error.kind, err: error.message }, 'integration failed');

@@ -107,7 +107,10 @@ class HttpProxyIntegration implements Integration {
  */
 function shieldBody(body: Buffer | Readable | null): Buffer | Readable | null {
   if (body === null || Buffer.isBuffer(body)) return body;
-  return body.pipe(new PassThrough());
+  const relay = new PassThrough();
+  // pipe() does not forward errors: a failed upload must fail the backend request, not hang it.
+  body.once('error', (error) => relay.destroy(error));
+  return body.pipe(relay);
 }
 
 /** The caller's headers as the backend should see them: raw names and order kept, hop-by-hop dropped. */
