@@ -6,10 +6,11 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
-import type { z } from 'zod';
-import { configSchema, KNOWN_FIELDS, ROUTE_METHODS, type Config } from './schema.js';
+import { z } from 'zod';
+import { apiSchema, configSchema, KNOWN_FIELDS, ROUTE_METHODS, type ApiConfig, type Config } from './schema.js';
 import { ConfigError, closest, describeValue, type ConfigIssue, type PathSegment } from './errors.js';
 import { checkSemantics } from './semantics.js';
+import { importOpenApi, mergeResources } from './openapi.js';
 
 export interface LoadedConfig {
   readonly config: Config;
@@ -51,7 +52,7 @@ export function validateConfig(
   options: { source: string; baseDir: string; env?: NodeJS.ProcessEnv },
 ): LoadedConfig {
   const issues: ConfigIssue[] = [];
-  const substituted = substituteEnv(raw, options.env ?? process.env, [], issues);
+  const substituted = withOpenApiResources(substituteEnv(raw, options.env ?? process.env, [], issues), options.baseDir, issues);
   const parsed = configSchema.safeParse(substituted, { reportInput: true });
   if (!parsed.success) {
     issues.push(...parsed.error.issues.flatMap(toConfigIssues));
@@ -60,6 +61,46 @@ export function validateConfig(
   issues.push(...checkSemantics(parsed.data, options.baseDir));
   if (issues.length > 0) throw new ConfigError(options.source, issues);
   return { config: deepFreeze(parsed.data), baseDir: options.baseDir, source: options.source };
+}
+
+/**
+ * Validates a new set of APIs (from the control plane) against the rest of a running config.
+ * Paths in errors start at `apis`. Returns them frozen.
+ */
+export function validateApis(config: Config, apis: unknown, baseDir: string): readonly ApiConfig[] {
+  const parsed = z.array(apiSchema).safeParse(apis, { reportInput: true });
+  if (!parsed.success) {
+    throw new ConfigError('api definition', parsed.error.issues.flatMap((issue) => toConfigIssues({ ...issue, path: ['apis', ...issue.path] })));
+  }
+  const issues = checkSemantics({ ...config, apis: parsed.data }, baseDir);
+  if (issues.length > 0) throw new ConfigError('api definition', issues);
+  return deepFreeze(parsed.data);
+}
+
+/**
+ * `apis[].openapi`: resources imported from the OpenAPI file (relative to the config), under any
+ * inline `resources`, which win method by method. A missing file is reported by checkSemantics.
+ */
+function withOpenApiResources(raw: unknown, baseDir: string, issues: ConfigIssue[]): unknown {
+  if (!raw || typeof raw !== 'object' || !Array.isArray((raw as { apis?: unknown }).apis)) return raw;
+  const apis = (raw as { apis: unknown[] }).apis.map((api, i) => {
+    if (!api || typeof api !== 'object' || typeof (api as { openapi?: unknown }).openapi !== 'string') return api;
+    const file = resolve(baseDir, (api as { openapi: string }).openapi);
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      return api;
+    }
+    try {
+      const imported = importOpenApi(text);
+      return { ...api, resources: mergeResources(imported.resources, (api as { resources?: unknown }).resources) };
+    } catch (error) {
+      issues.push({ path: ['apis', i, 'openapi'], message: `${file}: ${(error as Error).message}` });
+      return api;
+    }
+  });
+  return { ...raw, apis };
 }
 
 /**

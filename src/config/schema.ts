@@ -146,7 +146,7 @@ const stageSchema = z.strictObject({
 });
 export type StageConfig = z.infer<typeof stageSchema>;
 
-const apiSchema = z.strictObject({
+export const apiSchema = z.strictObject({
   id: z.string({ error: 'must be a string' }).regex(/^[A-Za-z0-9_-]{1,64}$/, { error: 'must be 1..64 letters, digits, - or _' }),
   name: nonEmpty.optional(),
   description: z.string().optional(),

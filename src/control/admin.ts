@@ -1,36 +1,79 @@
 /**
- * The admin listener: Prometheus metrics and the AWS-compatible control plane. Everything but
- * `GET /metrics` (open unless `gateway.metricsAuth`) needs an identity.
+ * The admin listener: Prometheus metrics and the AWS-compatible control plane. `GET /metrics` is
+ * open unless `gateway.metricsAuth`; everything else needs an identity (SigV4 service
+ * `apigateway`, or `x-api-key`) whose policy allows `apigateway:{METHOD}` on the resource's ARN.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { sendError } from '../errors.js';
+import { GatewayError, sendError } from '../errors.js';
 import type { Gateway } from '../gateway/gateway.js';
+import { apigatewayArn } from './auth/policy.js';
+import { CONTROL_ROUTES } from './rest/index.js';
+import { compileRoutes, findRoute } from './rest/route.js';
 
-export interface AdminDeps {
-  gateway: Gateway;
-}
+/** Largest control-plane body accepted (an OpenAPI import is the big one). */
+const MAX_ADMIN_BODY_BYTES = 16 * 1024 * 1024;
+const ROUTES = compileRoutes(CONTROL_ROUTES);
 
 export class AdminPlane {
-  constructor(private readonly deps: AdminDeps) {}
+  constructor(private readonly gateway: Gateway) {}
 
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
     this.serve(req, res).catch((error: unknown) => {
-      this.deps.gateway.logger.error({ err: error }, 'admin request failed');
+      if (error instanceof GatewayError) return sendError(res, error.code, error.message);
+      this.gateway.logger.error({ err: error }, 'admin request failed');
       sendError(res, 'INTERNAL');
     });
   };
 
   private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = (req.url ?? '/').split('?')[0]!;
-    if (req.method === 'GET' && path === '/metrics') return this.metrics(res);
-    req.resume();
-    sendError(res, 'NOT_FOUND', `No admin resource at ${req.method} ${path}`);
+    const rawUrl = req.url ?? '/';
+    const queryStart = rawUrl.indexOf('?');
+    const rawPath = queryStart < 0 ? rawUrl : rawUrl.slice(0, queryStart);
+    const body = await readBody(req);
+    const isMetrics = req.method === 'GET' && rawPath === '/metrics';
+    if (isMetrics && !this.gateway.loaded.config.gateway.metricsAuth) return this.metrics(res);
+
+    const auth = await this.gateway.identities.authenticate({ method: req.method ?? 'GET', rawUrl, rawHeaders: req.rawHeaders, body }, 'apigateway', Date.now());
+    if (auth.kind === 'anonymous') throw new GatewayError('MISSING_AUTHENTICATION');
+    if (auth.kind === 'rejected') throw new GatewayError(auth.code, auth.message);
+    const { identity } = auth;
+    const allowed = (path: string) => identity.policy.allows(`apigateway:${req.method}`, apigatewayArn(this.gateway.region, path));
+    if (isMetrics) {
+      if (!allowed('/metrics')) throw new GatewayError('ACCESS_DENIED');
+      return this.metrics(res);
+    }
+
+    let found;
+    try {
+      found = findRoute(ROUTES, req.method ?? 'GET', rawPath);
+    } catch {
+      throw new GatewayError('BAD_PERCENT_ENCODING');
+    }
+    if (!found) throw new GatewayError('NOT_FOUND', `No admin resource at ${rawPath}`);
+    if ('methodMismatch' in found) throw new GatewayError('METHOD_NOT_ALLOWED', `Method ${req.method} not allowed on ${rawPath}`);
+    if (!allowed(decodeURIComponent(rawPath))) {
+      throw new GatewayError('ACCESS_DENIED', `User ${identity.name} is not authorized to perform apigateway:${req.method} on ${decodeURIComponent(rawPath)}`);
+    }
+    const query = new URLSearchParams(queryStart < 0 ? '' : rawUrl.slice(queryStart + 1));
+    this.gateway.logger.info({ operation: found.route.operation, identity: identity.name, path: rawPath }, 'control plane');
+    await found.route.handle({ req, res, params: found.params, query, body, identity, gateway: this.gateway });
   }
 
   private async metrics(res: ServerResponse): Promise<void> {
-    const { registry } = this.deps.gateway.metrics;
-    const body = await registry.metrics();
-    res.writeHead(200, { 'content-type': registry.contentType, 'content-length': Buffer.byteLength(body) });
-    res.end(body);
+    const { registry } = this.gateway.metrics;
+    const text = await registry.metrics();
+    res.writeHead(200, { 'content-type': registry.contentType, 'content-length': Buffer.byteLength(text) });
+    res.end(text);
   }
+}
+
+async function readBody(req: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_ADMIN_BODY_BYTES) throw new GatewayError('PAYLOAD_TOO_LARGE');
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
 }

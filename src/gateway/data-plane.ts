@@ -133,8 +133,11 @@ export class DataPlane {
   }
 }
 
-/** Writes an integration's answer; a stream is piped, a HEAD answer carries headers only. */
-export function writeIntegrationResponse(res: ServerResponse, response: IntegrationResponse, headOnly: boolean, extraHeaders?: Record<string, string>): void {
+/**
+ * Writes an integration's answer; a stream is piped, a HEAD answer carries headers only.
+ * `prefix` holds body bytes already read from the stream (by the cache, before it gave up storing).
+ */
+export function writeIntegrationResponse(res: ServerResponse, response: IntegrationResponse, headOnly: boolean, extraHeaders?: Record<string, string>, prefix?: readonly Buffer[]): void {
   res.statusCode = response.statusCode;
   for (const name in response.headers) res.setHeader(name, response.headers[name]!);
   if (extraHeaders) for (const name in extraHeaders) res.setHeader(name, extraHeaders[name]!);
@@ -146,6 +149,7 @@ export function writeIntegrationResponse(res: ServerResponse, response: Integrat
     body.destroy();
     res.end();
   } else {
+    if (prefix) for (const chunk of prefix) res.write(chunk);
     // A backend failing mid-body leaves nothing to answer with: the caller sees the connection cut.
     pipeline(body, res).catch(() => res.destroy());
   }

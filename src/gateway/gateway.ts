@@ -1,46 +1,67 @@
 /**
  * A running gateway: the compiled snapshot of its APIs, the data-plane and admin listeners, the
- * cache store, metrics and logs, wired together once at start.
+ * cache store, identities, metrics and logs, wired together once at start. Control-plane changes
+ * come in through applyApis(), which recompiles and swaps the snapshot without a restart.
  */
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
-import type { LoadedConfig } from '../config/load.js';
+import { AwsCacheStep } from '../cache/aws-cache-step.js';
+import { stageCapacityBytes } from '../cache/capacity.js';
+import { createStore } from '../cache/stores/index.js';
+import { stageId, type CacheStore } from '../cache/store.js';
+import { validateApis, type LoadedConfig } from '../config/load.js';
 import type { ApiConfig, ListenAddress } from '../config/schema.js';
-import { createIntegration, ProxyPool } from '../integrations/index.js';
-import { GatewayMetrics } from '../metrics/metrics.js';
-import { silentLogger } from '../logging.js';
+import { decodeEncryptionKey } from '../config/semantics.js';
 import { AdminPlane } from '../control/admin.js';
+import { IdentityRegistry } from '../control/auth/identities.js';
+import { createIntegration, ProxyPool } from '../integrations/index.js';
+import { silentLogger } from '../logging.js';
+import { GatewayMetrics, type StageCacheStats } from '../metrics/metrics.js';
 import { DataPlane } from './data-plane.js';
 import { createListener, drain, listen } from './listener.js';
 import { compileSnapshot, type GatewaySnapshot } from './runtime.js';
+import { readStateFile, writeStateFile } from './state-file.js';
 
 export interface GatewayOptions {
   logger?: Logger;
   /** Override `gateway.listen` / `gateway.admin` (e.g. port 0 in tests). */
   listen?: ListenAddress;
   admin?: ListenAddress;
-  /** The clock the cache uses; tests drive it instead of sleeping. */
+  /** The clock (epoch ms) the cache uses; tests drive it instead of sleeping. */
   now?: () => number;
 }
 
 export class Gateway {
   readonly logger: Logger;
   readonly metrics: GatewayMetrics;
+  readonly identities: IdentityRegistry;
+  readonly store: CacheStore;
   readonly proxyPool = new ProxyPool();
+  readonly now: () => number;
   private current: GatewaySnapshot;
+  /** Stage caches the store holds now, with their byte budgets. */
+  private readonly stageCapacities = new Map<string, { apiId: string; stage: string; capacityBytes: number }>();
   private readonly dataServer: Server;
   private readonly adminServer: Server;
   dataUrl = '';
   adminUrl = '';
 
-  private constructor(readonly loaded: LoadedConfig, private readonly options: GatewayOptions) {
+  private constructor(readonly loaded: LoadedConfig, options: GatewayOptions) {
+    const { config } = loaded;
     this.logger = options.logger ?? silentLogger();
-    this.metrics = new GatewayMetrics(() => [], { defaultMetrics: true });
-    this.current = this.compile(loaded.config.apis);
-    const dataPlane = new DataPlane({ snapshot: () => this.current, metrics: this.metrics, logger: this.logger });
-    const admin = new AdminPlane({ gateway: this });
+    this.now = options.now ?? Date.now;
+    this.identities = new IdentityRegistry(config.identities, config.gateway.region);
+    this.store = createStore(config.store, { now: this.now });
+    this.metrics = new GatewayMetrics(() => this.stageStats(), { defaultMetrics: true });
+    const apis = (config.gateway.stateFile && readStateFile(config.gateway.stateFile, config, loaded.baseDir)) || config.apis;
+    this.current = this.compile(apis);
+    this.configureStageCaches();
+    const encryptionKey = config.store.encryptionKey === undefined ? undefined : decodeEncryptionKey(config.store.encryptionKey);
+    const cache = new AwsCacheStep({ store: this.store, metrics: this.metrics, identities: this.identities, logger: this.logger,
+      now: this.now, region: config.gateway.region, accountId: config.gateway.accountId, encryptionKey });
+    const dataPlane = new DataPlane({ snapshot: () => this.current, metrics: this.metrics, logger: this.logger, cache });
     this.dataServer = createListener(dataPlane.handle);
-    this.adminServer = createListener(admin.handle);
+    this.adminServer = createListener(new AdminPlane(this).handle);
   }
 
   static async start(loaded: LoadedConfig, options: GatewayOptions = {}): Promise<Gateway> {
@@ -55,7 +76,7 @@ export class Gateway {
       await gateway.close();
       throw error;
     }
-    gateway.logger.info({ data: gateway.dataUrl, admin: gateway.adminUrl, apis: loaded.config.apis.map((api) => api.id) }, 'cachegate started');
+    gateway.logger.info({ data: gateway.dataUrl, admin: gateway.adminUrl, apis: gateway.current.apis.map((api) => api.id) }, 'cachegate started');
     return gateway;
   }
 
@@ -63,16 +84,79 @@ export class Gateway {
     return this.current;
   }
 
-  /** Stops accepting, finishes in-flight requests (bounded by gateway.shutdownTimeoutMs), releases pools. */
+  get region(): string {
+    return this.loaded.config.gateway.region;
+  }
+
+  /** The API definitions serving traffic now (as configured, plus control-plane changes). */
+  get apis(): readonly ApiConfig[] {
+    return this.current.apis.map((api) => api.config);
+  }
+
+  /**
+   * Replaces the API definitions: validated like the config file (a ConfigError names the path),
+   * compiled, and swapped in for the next request. Stage caches keep their entries unless their
+   * cache was turned off or resized (AWS: a new size is a new, empty cache). Persisted to
+   * `gateway.stateFile` when set.
+   */
+  async applyApis(apis: unknown): Promise<void> {
+    const validated = validateApis(this.loaded.config, apis, this.loaded.baseDir);
+    this.current = this.compile(validated);
+    this.configureStageCaches();
+    const file = this.loaded.config.gateway.stateFile;
+    if (file) await writeStateFile(file, validated);
+    this.logger.info({ apis: validated.map((api) => api.id) }, 'API definitions applied');
+  }
+
+  /** Empties one stage cache at once, whatever its size. */
+  async flushStage(apiId: string, stage: string): Promise<void> {
+    await this.store.flush(stageId(apiId, stage));
+    this.metrics.invalidations.inc({ api: apiId, stage, reason: 'flush' });
+  }
+
+  /** Stops accepting, finishes in-flight requests (bounded by gateway.shutdownTimeoutMs), releases pools and the store. */
   async close(): Promise<void> {
     const timeout = this.loaded.config.gateway.shutdownTimeoutMs;
     await Promise.all([drain(this.dataServer, timeout), drain(this.adminServer, timeout)]);
     await this.proxyPool.close();
+    await this.store.close();
   }
 
   private compile(apis: readonly ApiConfig[]): GatewaySnapshot {
     const deps = { baseDir: this.loaded.baseDir, proxyPool: this.proxyPool, accountId: this.loaded.config.gateway.accountId };
     return compileSnapshot(apis, (_api, _resource, _method, definition) => createIntegration(definition.integration, deps));
+  }
+
+  /** Creates, resizes or drops stage caches to match the current snapshot. */
+  private configureStageCaches(): void {
+    const wanted = new Map<string, { apiId: string; stage: string; capacityBytes: number }>();
+    for (const api of this.current.apis) {
+      for (const stage of api.stages.values()) {
+        if (stage.config.cacheClusterEnabled) wanted.set(stageId(api.id, stage.name), { apiId: api.id, stage: stage.name, capacityBytes: stageCapacityBytes(stage.config) });
+      }
+    }
+    for (const [id, had] of this.stageCapacities) {
+      if (!wanted.has(id)) {
+        void this.store.dropStage(id);
+        this.stageCapacities.delete(id);
+        this.logger.info({ api: had.apiId, stage: had.stage }, 'stage cache deleted');
+      }
+    }
+    for (const [id, want] of wanted) {
+      if (this.stageCapacities.get(id)?.capacityBytes === want.capacityBytes) continue;
+      void this.store.configureStage(id, want.capacityBytes);
+      this.stageCapacities.set(id, want);
+      this.logger.info({ api: want.apiId, stage: want.stage, capacityBytes: want.capacityBytes }, 'stage cache created');
+    }
+  }
+
+  private stageStats(): StageCacheStats[] {
+    const result: StageCacheStats[] = [];
+    for (const [id, { apiId, stage }] of this.stageCapacities) {
+      const stats = this.store.stats(id);
+      if (stats) result.push({ api: apiId, stage, entries: stats.entries, bytes: stats.bytes, evictions: stats.evictions });
+    }
+    return result;
   }
 }
 

@@ -1,0 +1,181 @@
+/**
+ * UpdateStage patch operations (AWS's JSON-patch dialect) applied to a stage definition. Pure:
+ * takes a mutable copy, throws BadRequestException with AWS-style messages on a bad path or value.
+ *
+ * Paths: `/cacheClusterEnabled`, `/cacheClusterSize`, `/description`, `/deploymentId`,
+ * `/variables/{name}`, `/{resourcePath}/{httpMethod}/caching/{setting}`,
+ * `/{resourcePath}/{httpMethod}/metrics/enabled`, where the resource path is escaped as in JSON
+ * pointer (`~1` for `/`, `~0` for `~`) and `/*\/*` means every method.
+ */
+import { CACHE_CLUSTER_SIZES, MAX_AWS_TTL_SECONDS, ROUTE_METHODS, UNAUTHORIZED_STRATEGIES } from '../../config/schema.js';
+import type { MethodSettingInput, RouteMethod, StageConfig } from '../../config/schema.js';
+import { GatewayError } from '../../errors.js';
+
+export interface PatchOperation {
+  op: string;
+  path: string;
+  value?: string;
+  from?: string;
+}
+
+export interface PatchContext {
+  /** Resource path → declared methods, to check method-setting keys. */
+  readonly resources: Readonly<Record<string, Readonly<Partial<Record<RouteMethod, unknown>>>>>;
+  /** Deployment ids a stage may point at. */
+  readonly deploymentIds: ReadonlySet<string>;
+}
+
+export interface PatchOutcome {
+  /** Set when `/deploymentId` was replaced. */
+  deploymentId?: string;
+}
+
+type Stage = { -readonly [K in keyof StageConfig]: StageConfig[K] };
+
+const OPS = ['add', 'remove', 'replace', 'move', 'copy', 'test'] as const;
+const SUPPORTED_PATHS = [
+  '/cacheClusterEnabled', '/cacheClusterSize', '/description', '/deploymentId', '/variables/{name}',
+  '/{resourcePath}/{httpMethod}/caching/{enabled|ttlInSeconds|dataEncrypted|requireAuthorizationForCacheControl|unauthorizedCacheControlHeaderStrategy}',
+  '/{resourcePath}/{httpMethod}/metrics/enabled',
+];
+
+/** `/{key}/{category}/{name}` → the MethodSetting field it sets and how its string value converts. */
+const METHOD_SETTING_PATHS: Record<string, { field: keyof MethodSettingInput; convert: (value: string, path: string) => unknown }> = {
+  'caching/enabled': { field: 'cachingEnabled', convert: toBoolean },
+  'caching/ttlInSeconds': { field: 'cacheTtlInSeconds', convert: toTtl },
+  'caching/dataEncrypted': { field: 'cacheDataEncrypted', convert: toBoolean },
+  'caching/requireAuthorizationForCacheControl': { field: 'requireAuthorizationForCacheControl', convert: toBoolean },
+  'caching/unauthorizedCacheControlHeaderStrategy': { field: 'unauthorizedCacheControlHeaderStrategy', convert: toStrategy },
+  'metrics/enabled': { field: 'metricsEnabled', convert: toBoolean },
+};
+
+/** Validates the request's `patchOperations` member into a list. */
+export function readPatchOperations(body: Record<string, unknown>): PatchOperation[] {
+  const operations = body.patchOperations ?? [];
+  if (!Array.isArray(operations)) throw new GatewayError('INVALID_INPUT', 'patchOperations must be a list');
+  return operations.map((operation: unknown) => {
+    const candidate = operation as Record<string, unknown> | null;
+    if (!candidate || typeof candidate !== 'object' || typeof candidate.op !== 'string' || typeof candidate.path !== 'string') {
+      throw new GatewayError('INVALID_INPUT', 'Each patch operation needs a string op and path');
+    }
+    if (candidate.value !== undefined && candidate.value !== null && typeof candidate.value !== 'string') {
+      throw new GatewayError('INVALID_INPUT', `Invalid patch value for ${candidate.path}: values are strings`);
+    }
+    return { op: candidate.op, path: candidate.path, ...(typeof candidate.value === 'string' ? { value: candidate.value } : {}) };
+  });
+}
+
+/** Applies every operation in order to `stage` (mutated); all or nothing is up to the caller's copy. */
+export function applyStagePatch(stage: Stage, operations: readonly PatchOperation[], context: PatchContext): PatchOutcome {
+  const outcome: PatchOutcome = {};
+  for (const operation of operations) applyOne(stage, operation, context, outcome);
+  return outcome;
+}
+
+function applyOne(stage: Stage, operation: PatchOperation, context: PatchContext, outcome: PatchOutcome): void {
+  const { op, path } = operation;
+  if (!(OPS as readonly string[]).includes(op)) {
+    throw new GatewayError('INVALID_INPUT', `Invalid patch operation specified: ${op}. Must be one of: [${OPS.join(', ')}]`);
+  }
+  const invalidPath = () =>
+    new GatewayError('INVALID_INPUT', `Invalid patch path ${path} specified for op '${op}'. Must be one of: [${SUPPORTED_PATHS.join(', ')}]`);
+  const value = () => {
+    if (operation.value === undefined) throw new GatewayError('INVALID_INPUT', `Invalid patch value for ${path}: a value is required for op '${op}'`);
+    return operation.value;
+  };
+
+  switch (path) {
+    case '/cacheClusterEnabled':
+      if (op !== 'replace') throw invalidPath();
+      stage.cacheClusterEnabled = toBoolean(value(), path);
+      return;
+    case '/cacheClusterSize': {
+      if (op !== 'replace') throw invalidPath();
+      const size = value();
+      if (!(CACHE_CLUSTER_SIZES as readonly string[]).includes(size)) {
+        throw new GatewayError('INVALID_INPUT', `Invalid cache cluster size specified: ${size}. Must be one of: [${CACHE_CLUSTER_SIZES.join(', ')}]`);
+      }
+      stage.cacheClusterSize = size as StageConfig['cacheClusterSize'];
+      return;
+    }
+    case '/description':
+      if (op === 'remove') delete stage.description;
+      else if (op === 'replace' || op === 'add') stage.description = value();
+      else throw invalidPath();
+      return;
+    case '/deploymentId': {
+      if (op !== 'replace') throw invalidPath();
+      const id = value();
+      if (!context.deploymentIds.has(id)) throw new GatewayError('INVALID_INPUT', `Invalid deployment identifier specified: ${id}`);
+      outcome.deploymentId = id;
+      return;
+    }
+  }
+
+  if (path.startsWith('/variables/')) {
+    const name = path.slice('/variables/'.length);
+    // AWS: stage variable names are letters, digits and underscores.
+    if (!/^[A-Za-z0-9_]{1,64}$/.test(name)) throw new GatewayError('INVALID_INPUT', `Invalid stage variable name ${name}: use letters, digits and _`);
+    const variables = { ...stage.variables };
+    if (op === 'remove') delete variables[name];
+    else if (op === 'add' || op === 'replace') variables[name] = value();
+    else throw invalidPath();
+    stage.variables = variables;
+    return;
+  }
+
+  const segments = path.split('/');
+  // '', resource, method[, category, name]
+  if (segments.length === 3 && op === 'remove') {
+    const key = methodSettingsKeyOf(segments[1]!, segments[2]!, path, context);
+    const settings = { ...stage.methodSettings };
+    delete settings[key];
+    stage.methodSettings = settings;
+    return;
+  }
+  if (segments.length !== 5 || segments[0] !== '') throw invalidPath();
+  const target = METHOD_SETTING_PATHS[`${segments[3]}/${segments[4]}`];
+  if (!target) throw invalidPath();
+  if (op !== 'replace' && op !== 'add' && op !== 'remove') throw invalidPath();
+  const key = methodSettingsKeyOf(segments[1]!, segments[2]!, path, context);
+  const setting: Record<string, unknown> = { ...(stage.methodSettings[key] ?? {}) };
+  if (op === 'remove') delete setting[target.field];
+  else setting[target.field] = target.convert(value(), path);
+  stage.methodSettings = { ...stage.methodSettings, [key]: setting as MethodSettingInput };
+}
+
+/** `*` + `*` → `*\/*`; `~1pets~1{petId}` + `GET` → `pets/{petId}/GET` (AWS methodSettings keys). */
+function methodSettingsKeyOf(escapedResource: string, method: string, path: string, context: PatchContext): string {
+  if (escapedResource === '*' && method === '*') return '*/*';
+  const resourcePath = escapedResource.replaceAll('~1', '/').replaceAll('~0', '~');
+  if (!resourcePath.startsWith('/') || !(ROUTE_METHODS as readonly string[]).includes(method)) {
+    throw new GatewayError('INVALID_INPUT', `Invalid method setting path ${path}: expected /*/*/… or /{resource path with ~1 for /}/{HTTP method}/…`);
+  }
+  const methods = Object.hasOwn(context.resources, resourcePath) ? context.resources[resourcePath] : undefined;
+  if (!methods || !(method in methods || 'ANY' in methods)) {
+    throw new GatewayError('INVALID_INPUT', `Invalid method setting path ${path}: no method ${method} on resource ${resourcePath}`);
+  }
+  return `${resourcePath.slice(1)}/${method}`;
+}
+
+function toBoolean(value: string, path: string): boolean {
+  if (value === 'true') return true;
+  if (value === 'false') return false;
+  throw new GatewayError('INVALID_INPUT', `Invalid patch value for ${path}: expected true or false, got ${JSON.stringify(value)}`);
+}
+
+function toTtl(value: string, path: string): number {
+  const ttl = /^\d{1,5}$/.test(value) ? Number(value) : NaN;
+  // AWS: TTL 0..3600 seconds; 0 disables caching.
+  if (!(ttl >= 0 && ttl <= MAX_AWS_TTL_SECONDS)) {
+    throw new GatewayError('INVALID_INPUT', `Invalid patch value for ${path}: cache TTL must be an integer 0..${MAX_AWS_TTL_SECONDS}, got ${JSON.stringify(value)}`);
+  }
+  return ttl;
+}
+
+function toStrategy(value: string, path: string): string {
+  if (!(UNAUTHORIZED_STRATEGIES as readonly string[]).includes(value)) {
+    throw new GatewayError('INVALID_INPUT', `Invalid patch value for ${path}: must be one of [${UNAUTHORIZED_STRATEGIES.join(', ')}], got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
