@@ -1,0 +1,230 @@
+/**
+ * `npm run bench [-- --quick]`: cachegate side by side with a bare node:http server writing the
+ * same bytes (the Node limit), nginx proxy_cache and Varnish when installed, and the backend
+ * direct — loaded with wrk, runs interleaved (A B A B …), medians reported, written to
+ * bench/results.md. See ../shared/BENCH-NOTES.md for the method.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { cpus } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { request } from 'undici';
+
+const quick = process.argv.includes('--quick');
+const DURATION_S = quick ? 3 : 6;
+const ROUNDS = quick ? 1 : 3;
+const CONNECTIONS = 50;
+const KEYS = 10_000;
+const BENCH_DIR = resolve(fileURLToPath(new URL('../../bench/', import.meta.url)));
+const DIST_DIR = fileURLToPath(new URL('./', import.meta.url));
+const WORK = join(BENCH_DIR, '.work');
+
+interface Server { name: string; port: number; process?: ChildProcess; adminPort?: number; stop: () => void }
+interface WrkResult { rps: number; p50: number; p99: number; errors: number }
+
+const has = (command: string) => spawnSync('sh', ['-c', `command -v ${command}`]).status === 0;
+
+function startNode(name: string, script: string, args: string[]): Promise<Server & { readyLine: string }> {
+  const child = spawn(process.execPath, [join(DIST_DIR, script), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    let output = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      output += chunk;
+      const line = /ready ([^\n]*)\n/.exec(output);
+      if (line) {
+        const [port, adminPort] = line[1]!.split(' ').map(Number);
+        resolve({ name, port: port!, adminPort, process: child, readyLine: line[1]!, stop: () => child.kill('SIGTERM') });
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`${name} exited with ${code}`)));
+  });
+}
+
+async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const port = (server.address() as { port: number }).port;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function startNginx(backendPort: number): Promise<Server | undefined> {
+  if (!has('nginx')) return undefined;
+  const dir = join(WORK, 'nginx');
+  mkdirSync(join(dir, 'logs'), { recursive: true });
+  const port = await freePort();
+  const conf = readFileSync(join(BENCH_DIR, 'nginx.conf'), 'utf8').replaceAll('DIR', dir).replaceAll('BACKEND_PORT', String(backendPort)).replaceAll('PORT_', String(port));
+  writeFileSync(join(dir, 'nginx.conf'), conf);
+  spawnSync('rm', ['-rf', join(dir, 'cache')]);
+  const started = spawnSync('nginx', ['-p', dir, '-c', join(dir, 'nginx.conf')], { encoding: 'utf8' });
+  if (started.status !== 0) {
+    process.stderr.write(`nginx did not start: ${started.stderr}\n`);
+    return undefined;
+  }
+  await waitForPort(port);
+  return { name: 'nginx proxy_cache (1 worker)', port, stop: () => spawnSync('nginx', ['-p', dir, '-c', join(dir, 'nginx.conf'), '-s', 'stop']) };
+}
+
+async function startVarnish(backendPort: number): Promise<Server | undefined> {
+  if (!has('varnishd')) return undefined;
+  const dir = join(WORK, 'varnish');
+  mkdirSync(dir, { recursive: true });
+  const port = await freePort();
+  const vcl = readFileSync(join(BENCH_DIR, 'cache.vcl'), 'utf8').replaceAll('BACKEND_PORT', String(backendPort));
+  writeFileSync(join(dir, 'cache.vcl'), vcl);
+  const pidFile = join(dir, 'varnishd.pid');
+  const started = spawnSync('varnishd', ['-a', `127.0.0.1:${port}`, '-f', join(dir, 'cache.vcl'), '-s', 'malloc,256M', '-n', dir, '-P', pidFile], { encoding: 'utf8' });
+  if (started.status !== 0) {
+    process.stderr.write(`varnishd did not start: ${started.stderr}\n`);
+    return undefined;
+  }
+  await waitForPort(port);
+  return { name: 'varnish (malloc)', port, stop: () => spawnSync('sh', ['-c', `kill $(cat ${pidFile})`]) };
+}
+
+async function waitForPort(port: number): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    try {
+      await (await request(`http://127.0.0.1:${port}/`)).body.dump();
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
+function wrk(url: string, script?: { prefix: string; keys: number }): WrkResult {
+  const args = ['-t1', `-c${CONNECTIONS}`, `-d${DURATION_S}s`, '--latency'];
+  if (script) args.push('-s', join(BENCH_DIR, 'random-keys.lua'), url, '--', script.prefix, String(script.keys));
+  else args.push(url);
+  const out = spawnSync('wrk', args, { encoding: 'utf8' }).stdout;
+  const ms = (label: string) => {
+    const match = new RegExp(`${label}%\\s+([\\d.]+)(us|ms|s)`).exec(out);
+    if (!match) return NaN;
+    const value = Number(match[1]);
+    return match[2] === 'us' ? value / 1000 : match[2] === 's' ? value * 1000 : value;
+  };
+  const errors = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0) + Number(/Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out)?.slice(1).reduce((a, b) => a + Number(b), 0) ?? 0);
+  return { rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0), p50: ms('50'), p99: ms('99'), errors };
+}
+
+async function backendCalls(port: number): Promise<number> {
+  return Number(await (await request(`http://127.0.0.1:${port}/__calls`)).body.text());
+}
+
+/** Requests every path once (50 at a time) so the runs that follow are all hits. */
+async function warm(port: number, paths: string[]): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: 50 }, async () => {
+    while (next < paths.length) await (await request(`http://127.0.0.1:${port}${paths[next++]}`)).body.dump();
+  }));
+}
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
+interface Row { scenario: string; server: string; rps: number; p50: number; p99: number; errors: number; note?: string }
+
+async function main(): Promise<void> {
+  if (!has('wrk')) {
+    process.stderr.write('bench: wrk is not installed (apt-get install -y wrk)\n');
+    process.exit(1);
+  }
+  mkdirSync(WORK, { recursive: true });
+  const rows: Row[] = [];
+  const backend = await startNode('backend (2 ms)', 'backend.js', ['0', '2']);
+  const fastBackend = await startNode('backend direct (0 ms)', 'backend.js', ['0', '0']);
+  const bare = await startNode('bare node:http', 'bare.js', ['0']);
+  const cachegate = await startNode('cachegate', 'cachegate-server.js', ['0', `127.0.0.1:${backend.port}`]);
+  const cachegateMiss = await startNode('cachegate (cache off)', 'cachegate-server.js', ['0', `127.0.0.1:${fastBackend.port}`]);
+  const nginx = await startNginx(backend.port);
+  const varnish = await startVarnish(backend.port);
+  const caches = [bare, cachegate, nginx, varnish].filter((s): s is Server => s !== undefined);
+  const stopAll = () => [backend, fastBackend, bare, cachegate, cachegateMiss, nginx, varnish].forEach((s) => s?.stop());
+  process.once('exit', stopAll);
+
+  try {
+    const hitScenarios = [
+      { name: 'hot key, 1 KB', paths: ['/prod/k/1'], target: '/prod/k/1' },
+      { name: `${KEYS / 1000}k keys uniform, 1 KB`, paths: Array.from({ length: KEYS }, (_, i) => `/prod/k/${i + 1}`), script: { prefix: '/prod/k/', keys: KEYS } },
+      { name: 'hot key, 64 KB', paths: ['/prod/big/1'], target: '/prod/big/1' },
+    ];
+    for (const scenario of hitScenarios) {
+      const results = new Map<string, WrkResult[]>();
+      for (let round = 0; round < ROUNDS; round++) {
+        for (const server of caches) {
+          await warm(server.port, scenario.paths);
+          const before = await backendCalls(backend.port);
+          const result = scenario.script ? wrk(`http://127.0.0.1:${server.port}`, scenario.script) : wrk(`http://127.0.0.1:${server.port}${scenario.target}`);
+          const during = (await backendCalls(backend.port)) - before;
+          if (during > 0) result.errors += during; // a "hit" run that reached the backend is not a hit run
+          results.set(server.name, [...(results.get(server.name) ?? []), result]);
+          process.stderr.write(`${scenario.name} | ${server.name} | ${result.rps.toFixed(0)} req/s\n`);
+        }
+      }
+      for (const [server, list] of results) {
+        rows.push({ scenario: scenario.name, server, rps: median(list.map((r) => r.rps)), p50: median(list.map((r) => r.p50)), p99: median(list.map((r) => r.p99)), errors: list.reduce((a, r) => a + r.errors, 0) });
+      }
+    }
+
+    // Miss path: caching off vs the backend direct (0 ms backend).
+    const miss = new Map<string, WrkResult[]>();
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const [name, url] of [['backend direct', `http://127.0.0.1:${fastBackend.port}/k/1`], ['cachegate, cache off', `http://127.0.0.1:${cachegateMiss.port}/dev/k/1`]] as const) {
+        const result = wrk(url);
+        miss.set(name, [...(miss.get(name) ?? []), result]);
+        process.stderr.write(`miss path | ${name} | ${result.rps.toFixed(0)} req/s\n`);
+      }
+    }
+    for (const [server, list] of miss) {
+      rows.push({ scenario: 'miss path (0 ms backend)', server, rps: median(list.map((r) => r.rps)), p50: median(list.map((r) => r.p50)), p99: median(list.map((r) => r.p99)), errors: list.reduce((a, r) => a + r.errors, 0) });
+    }
+
+    // Entries: hit latency at 1k and 1M entries; flush time of the 1M-entry stage.
+    const entryRows: string[] = [];
+    for (const count of quick ? [1000, 100_000] : [1000, 1_000_000]) {
+      const server = await startNode(`cachegate ${count} entries`, 'cachegate-server.js', ['0', `127.0.0.1:${backend.port}`, String(count)]);
+      const rss = Number(/rss=(\d+)/.exec(server.readyLine)?.[1]);
+      const before = await backendCalls(backend.port);
+      const result = wrk(`http://127.0.0.1:${server.port}`, { prefix: '/prod/k/', keys: count });
+      const during = (await backendCalls(backend.port)) - before;
+      const started = performance.now();
+      const flush = await request(`http://127.0.0.1:${server.adminPort}/restapis/bench/stages/prod/cache/data`, { method: 'DELETE', headers: { 'x-api-key': 'bench-api-key' } });
+      await flush.body.dump();
+      const flushMs = performance.now() - started;
+      server.stop();
+      entryRows.push(`| ${count.toLocaleString('en')} | ${result.rps.toFixed(0)} | ${result.p50.toFixed(2)} | ${result.p99.toFixed(2)} | ${(rss / count).toFixed(0)} | ${flushMs.toFixed(2)} (HTTP ${flush.statusCode}) | ${during} |`);
+      process.stderr.write(`entries ${count} | ${result.rps.toFixed(0)} req/s | flush ${flushMs.toFixed(2)} ms\n`);
+    }
+
+    const byScenario = (scenario: string, server: string) => rows.find((r) => r.scenario === scenario && r.server === server);
+    const lines = [
+      '# Benchmark results',
+      '',
+      `Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}; wrk -t1 -c${CONNECTIONS} -d${DURATION_S}s, ${ROUNDS} interleaved round(s), medians${quick ? ' (--quick)' : ''}.`,
+      `Backend: Node, 1 KB / 64 KB JSON, 2 ms delay (0 ms for the miss path). Every server runs one process/worker. cachegate runs with the access log off (log level warn), as nginx runs with access_log off.`,
+      '',
+      '| scenario | server | req/s | p50 ms | p99 ms | vs bare node | errors |',
+      '|---|---|---:|---:|---:|---:|---:|',
+      ...rows.map((row) => {
+        const reference = byScenario(row.scenario, 'bare node:http') ?? byScenario(row.scenario, 'backend direct');
+        return `| ${row.scenario} | ${row.server} | ${row.rps.toFixed(0)} | ${row.p50.toFixed(2)} | ${row.p99.toFixed(2)} | ${reference ? (row.rps / reference.rps).toFixed(2) : ''} | ${row.errors} |`;
+      }),
+      '',
+      '"errors" counts non-2xx answers, socket errors, and backend calls during a run meant to be all hits.',
+      '',
+      '| entries | req/s (uniform keys) | p50 ms | p99 ms | RSS bytes / entry | flush of the stage, ms | backend calls |',
+      '|---:|---:|---:|---:|---:|---:|---:|',
+      ...entryRows,
+      '',
+    ];
+    writeFileSync(join(BENCH_DIR, 'results.md'), lines.join('\n'));
+    process.stdout.write(lines.join('\n') + '\n');
+  } finally {
+    stopAll();
+  }
+}
+
+await main();
