@@ -36,11 +36,13 @@ function memoryStore(capacityBytes: number): Candidate {
 /** The simplest LRU on a Map: delete and re-set on a hit; the first key is the oldest. */
 function mapReinsert(capacityBytes: number): Candidate {
   const slots = new Map<string, { entry: CacheEntry; size: number }>();
+  // Like the store, look the stage's space up on every call.
+  const spaces = new Map([[STAGE, slots]]);
   let bytes = 0;
   return {
     name: 'map-reinsert',
     get(key) {
-      const slot = slots.get(key);
+      const slot = spaces.get(STAGE)!.get(key);
       if (slot === undefined || Date.now() >= slot.entry.deleteAt) return undefined;
       slots.delete(key);
       slots.set(key, slot);
@@ -82,13 +84,15 @@ async function loadLruCache(): Promise<LruCacheClass | undefined> {
 
 function lruCache(LRUCache: LruCacheClass, capacityBytes: number): Candidate {
   const cache = new LRUCache({ maxSize: capacityBytes, sizeCalculation: (entry, key) => entrySize(key, entry) });
+  // One cache per stage space, as the store would need: looked up on every call.
+  const spaces = new Map([[STAGE, cache]]);
   return {
     name: 'lru-cache v11',
     get(key) {
-      const entry = cache.get(key);
+      const entry = spaces.get(STAGE)!.get(key);
       return entry === undefined || Date.now() >= entry.deleteAt ? undefined : entry;
     },
-    set: (key, entry) => void cache.set(key, entry),
+    set: (key, entry) => void spaces.get(STAGE)!.set(key, entry),
   };
 }
 
@@ -136,9 +140,16 @@ async function main(): Promise<void> {
       const factories: ((capacity: number) => Candidate)[] = [memoryStore, mapReinsert];
       if (LRUCache) factories.push((c) => lruCache(LRUCache, c));
       for (const factory of factories) {
-        gc?.();
-        const candidate = factory(capacity);
-        const result = run(candidate, keys, entries, ops, 42);
+        // Best of two runs: the machine may be shared.
+        let result: ReturnType<typeof run> | undefined;
+        let candidate: Candidate | undefined;
+        for (let round = 0; round < 2; round++) {
+          gc?.();
+          candidate = factory(capacity);
+          const attempt = run(candidate, keys, entries, ops, 42 + round);
+          if (!result || attempt.opsPerSecond > result.opsPerSecond) result = attempt;
+        }
+        if (!result || !candidate) continue;
         console.log(
           `${count.toLocaleString('en')} entries, budget ${Math.round(fill * 100)} %: ${candidate.name.padEnd(26)} ` +
             `${(result.opsPerSecond / 1e6).toFixed(2)} M ops/s, worst batch of ${BATCH}: ${result.worstBatchMs.toFixed(2)} ms, ` +

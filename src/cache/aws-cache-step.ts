@@ -21,7 +21,7 @@ import { CACHE_ENTRY_VERSION, type CacheEntry } from './entry.js';
 import { filterHeaders, keyedHeaderFilter, type HeaderFilter } from './forwarded-headers.js';
 import { buildCacheKey, compileKeyPlan, type KeyPlan } from './key.js';
 import { clientCacheControl, entryTimes, MAX_CACHEABLE_BODY_BYTES, resolveMethodSettings, storability, type ResolvedMethodSettings } from './policy-aws.js';
-import { cacheStatus } from './status.js';
+import { cacheStatus, type ForwardReason } from './status.js';
 import { stageId, type CacheStore } from './store.js';
 
 /** Largest request body read to key on it or to verify a SigV4 payload hash. */
@@ -38,6 +38,24 @@ export interface AwsCacheStepDeps {
   accountId: string;
   /** `store.encryptionKey`, decoded; needed when any method has cacheDataEncrypted. */
   encryptionKey: Buffer | undefined;
+  /** `store.type`, the `store` label of cachegate_store_errors_total. */
+  storeType?: string;
+}
+
+/** One request's way through the cache. */
+interface Lookup {
+  readonly ctx: RequestContext;
+  readonly keyMethod: HttpMethod;
+  readonly settings: ResolvedMethodSettings;
+  readonly plan: MethodPlan;
+  readonly forwardsBody: boolean;
+  readonly space: string;
+  readonly store: CacheStore;
+  key: string;
+  /** The request body, when it was read to key on it. */
+  body: Buffer | undefined;
+  /** SUCCEED_WITH_RESPONSE_HEADER: the caller's Cache-Control was ignored; say so. */
+  warning: boolean;
 }
 
 /** What is computed once per method, not per request. */
@@ -50,7 +68,7 @@ interface MethodPlan {
 export class AwsCacheStep implements CacheStep {
   private readonly sealedStore: EncryptedStore | undefined;
   private readonly plans = new WeakMap<MethodRoute, MethodPlan>();
-  private readonly settings = new WeakMap<StageRuntime, Map<string, ResolvedMethodSettings>>();
+  private readonly settings = new WeakMap<MethodRoute, Map<StageRuntime, Map<HttpMethod, ResolvedMethodSettings>>>();
 
   constructor(private readonly deps: AwsCacheStepDeps) {
     this.sealedStore = deps.encryptionKey ? new EncryptedStore(deps.store, deps.encryptionKey) : undefined;
@@ -63,92 +81,119 @@ export class AwsCacheStep implements CacheStep {
     const keyMethod: HttpMethod = ctx.method === 'HEAD' ? 'GET' : ctx.method;
     const settings = this.settingsFor(ctx.stage, ctx.route, keyMethod);
     if (!settings.cachingEnabled) return false;
-    return this.serveThroughCache(ctx, keyMethod, settings).then(() => true);
-  }
-
-  private async serveThroughCache(ctx: RequestContext, keyMethod: HttpMethod, settings: ResolvedMethodSettings): Promise<void> {
-    const { req, res } = ctx;
-    const { metrics, now } = this.deps;
     const plan = this.planFor(ctx.route, keyMethod);
     // GET bodies are never forwarded nor keyed (a "fat GET" cannot poison an entry).
     const forwardsBody = keyMethod !== 'GET' && ctx.hasBody;
-    const body = forwardsBody && plan.bodyInKey ? await readRequestBody(req, MAX_KEYED_REQUEST_BODY_BYTES) : undefined;
-    const key = buildCacheKey(plan.key, { method: keyMethod, pathParameters: ctx.pathParameters, rawQuery: ctx.rawQuery, headers: req.headers, body });
-    if (this.deps.logger.isLevelEnabled('info')) ctx.cacheKeyHash = createHash('sha256').update(key).digest('hex').slice(0, 16);
-    const space = stageId(ctx.route.api.id, ctx.stage.name);
-    const store = settings.cacheDataEncrypted ? this.sealedStore! : this.deps.store;
-
-    let invalidate = false;
-    let warning = false;
-    if (clientCacheControl(req.headers) === 'invalidate') {
-      if (await this.mayInvalidate(ctx, settings, body)) invalidate = true;
-      else if (settings.unauthorizedCacheControlHeaderStrategy === 'FAIL_WITH_403') throw new GatewayError('CACHE_CONTROL_FORBIDDEN');
-      else warning = settings.unauthorizedCacheControlHeaderStrategy === 'SUCCEED_WITH_RESPONSE_HEADER';
+    const lookup: Lookup = {
+      ctx, keyMethod, settings, plan, forwardsBody, key: '', body: undefined, warning: false,
+      space: stageId(ctx.route.api.id, ctx.stage.name),
+      store: settings.cacheDataEncrypted ? this.sealedStore! : this.deps.store,
+    };
+    // The common case stays synchronous: no body to read, no Cache-Control to authorise.
+    if (!(forwardsBody && plan.bodyInKey) && clientCacheControl(ctx.req.headers) === 'none') {
+      this.setKey(lookup);
+      const served = this.lookUp(lookup);
+      return served === true ? true : served.then(() => true);
     }
+    return this.prepare(lookup).then(() => true);
+  }
 
-    let storeFailed = false;
-    if (!invalidate) {
-      let entry: CacheEntry | undefined;
-      try {
-        const found = store.get(space, key);
-        entry = found instanceof Promise ? await found : found;
-      } catch (error) {
-        storeFailed = this.storeError('get', error);
+  /** The slower start: read a keyed body, and decide whether the caller may invalidate. */
+  private async prepare(lookup: Lookup): Promise<void> {
+    const { ctx, settings } = lookup;
+    if (lookup.forwardsBody && lookup.plan.bodyInKey) lookup.body = await readRequestBody(ctx.req, MAX_KEYED_REQUEST_BODY_BYTES);
+    this.setKey(lookup);
+    if (clientCacheControl(ctx.req.headers) === 'invalidate') {
+      if (await this.mayInvalidate(ctx, settings, lookup.body)) {
+        this.deps.metrics.invalidations.inc({ api: ctx.labels.api, stage: ctx.labels.stage, reason: 'client' });
+        return this.fetchAndStore(lookup, 'request');
       }
-      // An entry of another format, or a sealed entry read without its key, is a miss.
-      const readable = entry?.version === CACHE_ENTRY_VERSION && (store !== this.deps.store || entry.sealed === undefined);
-      if (entry && readable && now() < entry.staleAt) {
-        ctx.cacheOutcome = 'hit';
-        metrics.cacheHits.inc(ctx.labels);
-        writeHit(res, entry, now(), ctx.method === 'HEAD', warning);
-        return;
-      }
-    } else {
-      metrics.invalidations.inc({ api: ctx.labels.api, stage: ctx.labels.stage, reason: 'client' });
+      if (settings.unauthorizedCacheControlHeaderStrategy === 'FAIL_WITH_403') throw new GatewayError('CACHE_CONTROL_FORBIDDEN');
+      lookup.warning = settings.unauthorizedCacheControlHeaderStrategy === 'SUCCEED_WITH_RESPONSE_HEADER';
     }
+    const served = this.lookUp(lookup);
+    if (served !== true) await served;
+  }
 
-    ctx.cacheOutcome = invalidate ? 'refresh' : storeFailed ? 'bypass' : 'miss';
-    metrics.cacheMisses.inc(ctx.labels);
+  private setKey(lookup: Lookup): void {
+    const { ctx } = lookup;
+    lookup.key = buildCacheKey(lookup.plan.key, { method: lookup.keyMethod, pathParameters: ctx.pathParameters, rawQuery: ctx.rawQuery, headers: ctx.req.headers, body: lookup.body });
+    if (this.deps.logger.isLevelEnabled('info')) ctx.cacheKeyHash = createHash('sha256').update(lookup.key).digest('hex').slice(0, 16);
+  }
+
+  /** Serves a fresh entry (true, synchronously when the store is), else goes to the integration. */
+  private lookUp(lookup: Lookup): true | Promise<void> {
+    let found: ReturnType<CacheStore['get']>;
+    try {
+      found = lookup.store.get(lookup.space, lookup.key);
+    } catch (error) {
+      return this.fetchAndStore(lookup, this.storeError('get', error));
+    }
+    if (!(found instanceof Promise)) return this.serveEntry(lookup, found) ? true : this.fetchAndStore(lookup, 'uri-miss');
+    return found.then(
+      (entry) => (this.serveEntry(lookup, entry) ? undefined : this.fetchAndStore(lookup, 'uri-miss')),
+      (error: unknown) => this.fetchAndStore(lookup, this.storeError('get', error)),
+    );
+  }
+
+  /** Writes a fresh, readable entry; false when there is none. */
+  private serveEntry(lookup: Lookup, entry: CacheEntry | undefined): boolean {
+    // An entry of another format, or a sealed entry read without its key, is a miss.
+    if (!entry || entry.version !== CACHE_ENTRY_VERSION || (lookup.store === this.deps.store && entry.sealed !== undefined)) return false;
+    const now = this.deps.now();
+    if (now >= entry.staleAt) return false;
+    const { ctx } = lookup;
+    ctx.cacheOutcome = 'hit';
+    ctx.metrics.hits.inc();
+    writeHit(ctx, entry, now, lookup.warning);
+    return true;
+  }
+
+  /** The integration's answer, stored when the policy allows and written to the caller. */
+  private async fetchAndStore(lookup: Lookup, fwd: ForwardReason): Promise<void> {
+    const { ctx, settings, plan, store } = lookup;
+    const { req, res } = ctx;
+    ctx.cacheOutcome = fwd === 'request' ? 'refresh' : fwd === 'bypass' ? 'bypass' : 'miss';
+    ctx.metrics.misses.inc();
     const forwarded = filterHeaders(plan.headers, req.headers, req.rawHeaders);
     const response = await ctx.invoke(ctx.integrationRequest({
-      method: keyMethod,
+      method: lookup.keyMethod,
       headers: forwarded.headers,
       rawHeaders: forwarded.rawHeaders,
-      body: forwardsBody ? body ?? req : null,
+      body: lookup.forwardsBody ? lookup.body ?? req : null,
     }));
-    const fwd = invalidate ? 'request' : storeFailed ? 'bypass' : 'uri-miss';
-    const extra: Record<string, string> = {};
-    if (warning) extra.warning = UNAUTHORIZED_WARNING;
+    const headOnly = ctx.method === 'HEAD';
+    const extra: Record<string, string> = { 'x-amzn-requestid': ctx.requestId };
+    if (lookup.warning) extra.warning = UNAUTHORIZED_WARNING;
 
-    const verdict = storeFailed ? { store: false as const, reason: 'store-unavailable' } : storability(response, settings, plan.headers.names);
+    const verdict = fwd === 'bypass' ? { store: false as const, reason: 'store-unavailable' } : storability(response, settings, plan.headers.names);
     if (!verdict.store) {
       extra['cache-status'] = cacheStatus({ fwd, detail: verdict.reason });
-      return writeIntegrationResponse(res, response, ctx.method === 'HEAD', extra);
+      return writeIntegrationResponse(res, response, headOnly, extra);
     }
     const collected = Buffer.isBuffer(response.body) ? { complete: true as const, body: response.body } : await collectUpTo(response.body, MAX_CACHEABLE_BODY_BYTES);
     if (!collected.complete || collected.body.length > MAX_CACHEABLE_BODY_BYTES) {
       // AWS: a response over 1 MB is returned but not cached.
       extra['cache-status'] = cacheStatus({ fwd, detail: 'too-large' });
-      return writeIntegrationResponse(res, response, ctx.method === 'HEAD', extra, collected.complete ? [collected.body] : collected.prefix);
+      return writeIntegrationResponse(res, response, headOnly, extra, collected.complete ? [collected.body] : collected.prefix);
     }
 
-    const storedAt = now();
     const entry: CacheEntry = {
       version: CACHE_ENTRY_VERSION,
       statusCode: response.statusCode,
       headers: replayableHeaders(response.headers),
       body: collected.body,
-      ...entryTimes(storedAt, settings),
+      ...entryTimes(this.deps.now(), settings),
     };
     try {
-      const stored = store.set(space, key, entry);
+      const stored = store.set(lookup.space, lookup.key, entry);
       if (stored instanceof Promise) await stored;
       extra['cache-status'] = cacheStatus({ fwd, stored: true });
     } catch (error) {
       this.storeError('set', error);
       extra['cache-status'] = cacheStatus({ fwd, detail: 'store-unavailable' });
     }
-    writeEntry(res, entry, ctx.method === 'HEAD', extra);
+    writeEntry(res, entry, headOnly, extra);
   }
 
   /**
@@ -166,18 +211,20 @@ export class AwsCacheStep implements CacheStep {
   }
 
   /** Counts and logs a store failure; the request is then served from the integration. */
-  private storeError(operation: string, error: unknown): true {
-    this.deps.metrics.storeErrors.inc({ store: 'memory', operation });
-    this.deps.logger.warn({ operation, err: (error as Error)?.message }, 'cache store failed; serving from the integration');
-    return true;
+  private storeError(operation: string, error: unknown): 'bypass' {
+    this.deps.metrics.storeErrors.inc({ store: this.deps.storeType ?? 'memory', operation });
+    // Debug only: the store logs once per outage, not once per request.
+    this.deps.logger.debug({ operation, err: (error as Error)?.message }, 'cache store failed; serving from the integration');
+    return 'bypass';
   }
 
   private settingsFor(stage: StageRuntime, route: MethodRoute, method: HttpMethod): ResolvedMethodSettings {
-    let byRoute = this.settings.get(stage);
-    if (!byRoute) this.settings.set(stage, (byRoute = new Map()));
-    const id = `${route.resourcePath} ${method}`;
-    let settings = byRoute.get(id);
-    if (!settings) byRoute.set(id, (settings = resolveMethodSettings(stage.config, route.resourcePath, method)));
+    let byStage = this.settings.get(route);
+    if (!byStage) this.settings.set(route, (byStage = new Map()));
+    let byMethod = byStage.get(stage);
+    if (!byMethod) byStage.set(stage, (byMethod = new Map()));
+    let settings = byMethod.get(method);
+    if (!settings) byMethod.set(method, (settings = resolveMethodSettings(stage.config, route.resourcePath, method)));
     return settings;
   }
 
@@ -211,18 +258,34 @@ function replayableHeaders(headers: IntegrationResponse['headers']): [string, st
   return kept;
 }
 
-function writeHit(res: ServerResponse, entry: CacheEntry, now: number, headOnly: boolean, warning: boolean): void {
-  const age = Math.max(0, Math.floor((now - entry.storedAt) / 1000));
-  res.setHeader('age', age);
-  res.setHeader('cache-status', cacheStatus({ hit: true, ttl: Math.ceil((entry.staleAt - now) / 1000) }));
-  if (warning) res.setHeader('warning', UNAUTHORIZED_WARNING);
-  writeEntry(res, entry, headOnly);
+/** Stored headers of an entry as a flat [name, value, …] list with its Content-Length, built once per entry. */
+const replayHeaders = new WeakMap<CacheEntry, readonly string[]>();
+
+function flatHeaders(entry: CacheEntry): readonly string[] {
+  let flat = replayHeaders.get(entry);
+  if (!flat) {
+    const list: string[] = [];
+    for (const [name, value] of entry.headers) list.push(name, value);
+    list.push('content-length', String(entry.body.length));
+    replayHeaders.set(entry, (flat = list));
+  }
+  return flat;
 }
 
-function writeEntry(res: ServerResponse, entry: CacheEntry, headOnly: boolean, extra?: Record<string, string>): void {
-  res.statusCode = entry.statusCode;
-  for (const [name, value] of entry.headers) res.appendHeader(name, value);
-  if (extra) for (const name in extra) res.setHeader(name, extra[name]!);
-  res.setHeader('content-length', entry.body.length);
+/** A hit: one writeHead with every header (no per-header setHeader calls), then the stored bytes as they are. */
+function writeHit(ctx: RequestContext, entry: CacheEntry, now: number, warning: boolean): void {
+  const headers = [
+    ...flatHeaders(entry),
+    'age', String(Math.max(0, Math.floor((now - entry.storedAt) / 1000))),
+    'cache-status', cacheStatus({ hit: true, ttl: Math.ceil((entry.staleAt - now) / 1000) }),
+    'x-amzn-requestid', ctx.requestId,
+  ];
+  if (warning) headers.push('warning', UNAUTHORIZED_WARNING);
+  ctx.res.writeHead(entry.statusCode, headers);
+  ctx.res.end(ctx.method === 'HEAD' ? undefined : entry.body);
+}
+
+function writeEntry(res: ServerResponse, entry: CacheEntry, headOnly: boolean, extra: Record<string, string>): void {
+  res.writeHead(entry.statusCode, [...flatHeaders(entry), ...Object.entries(extra).flat()]);
   res.end(headOnly ? undefined : entry.body);
 }

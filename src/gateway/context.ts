@@ -6,15 +6,8 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import type { Readable } from 'node:stream';
 import type { HttpMethod } from '../config/schema.js';
 import type { IntegrationRequest, IntegrationResponse } from '../integrations/integration.js';
-import type { GatewayMetrics } from '../metrics/metrics.js';
+import type { RouteMetrics } from '../metrics/metrics.js';
 import type { MethodRoute, StageRuntime } from './runtime.js';
-
-export interface RouteLabels {
-  readonly api: string;
-  readonly stage: string;
-  readonly resource: string;
-  readonly method: string;
-}
 
 export class RequestContext {
   /** Set by whoever answers: the cache outcome for logs and metrics (`hit`, `miss`, … or undefined when no cache applies). */
@@ -34,9 +27,13 @@ export class RequestContext {
     readonly pathParameters: Readonly<Record<string, string>>,
     readonly requestId: string,
     readonly receivedAt: number,
-    readonly labels: RouteLabels,
-    private readonly metrics: GatewayMetrics,
+    readonly metrics: RouteMetrics,
   ) {}
+
+  /** api, stage, resource, method: for logs and metrics. */
+  get labels(): RouteMetrics['labels'] {
+    return this.metrics.labels;
+  }
 
   /** Whether the caller sent a body (Content-Length > 0 or chunked). */
   get hasBody(): boolean {
@@ -97,7 +94,7 @@ export class RequestContext {
     try {
       return await this.route.integration.invoke(request);
     } finally {
-      this.metrics.integrationLatency.observe(this.labels, (performance.now() - started) / 1000);
+      this.metrics.integrationLatency.observe((performance.now() - started) / 1000);
     }
   }
 }

@@ -3,7 +3,6 @@
  * (cache step or) integration → response. Every failure becomes a JSON answer from the error
  * registry; nothing a caller sends can crash the process or hang the socket.
  */
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
@@ -12,6 +11,7 @@ import { GatewayError, sendError, type ErrorCode } from '../errors.js';
 import { IntegrationError, type IntegrationResponse } from '../integrations/integration.js';
 import type { GatewayMetrics } from '../metrics/metrics.js';
 import { RequestContext } from './context.js';
+import { nextRequestId } from './request-id.js';
 import { decodePathSegments } from './router.js';
 import { selectApi, selectMethod, type GatewaySnapshot } from './runtime.js';
 
@@ -39,19 +39,23 @@ const KNOWN_METHODS: ReadonlySet<string> = new Set(HTTP_METHODS);
 export class DataPlane {
   constructor(private readonly deps: DataPlaneDeps) {}
 
-  /** The `request` listener of the data-plane server. */
+  /** The `request` listener of the data-plane server. A cache hit is answered without a promise. */
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
-    this.serve(req, res).catch((error: unknown) => this.fail(res, error, undefined));
+    try {
+      this.serve(req, res);
+    } catch (error) {
+      this.fail(res, error, undefined);
+    }
   };
 
-  private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  private serve(req: IncomingMessage, res: ServerResponse): void {
     const receivedAt = Date.now();
     const started = performance.now();
     const rawUrl = req.url ?? '/';
     if (rawUrl.length > MAX_URL_LENGTH) return this.reject(req, res, 'URI_TOO_LONG', started);
     // Origin-form only (`/path?query`); absolute-form targets are for forward proxies.
     if (rawUrl.charCodeAt(0) !== 47 /* / */) return this.reject(req, res, 'BAD_REQUEST', started, 'Request target must start with /');
-    if (BAD_PERCENT.test(rawUrl)) return this.reject(req, res, 'BAD_PERCENT_ENCODING', started);
+    if (rawUrl.includes('%') && BAD_PERCENT.test(rawUrl)) return this.reject(req, res, 'BAD_PERCENT_ENCODING', started);
 
     const query = rawUrl.indexOf('?');
     const rawPath = query < 0 ? rawUrl : rawUrl.slice(0, query);
@@ -76,24 +80,26 @@ export class DataPlane {
       return this.reject(req, res, 'METHOD_NOT_ALLOWED', started, `Method ${req.method} not allowed on ${match.resourcePath}`, { allow });
     }
 
-    const labels = { api: api.id, stage: stage.name, resource: match.resourcePath, method };
-    const ctx = new RequestContext(req, res, route, stage, method, path, rawQuery, match.pathParameters,
-      randomUUID(), receivedAt, labels, this.deps.metrics);
-    res.setHeader('x-amzn-requestid', ctx.requestId);
-    res.once('finish', () => this.record(ctx, started));
-
+    const metrics = this.deps.metrics.forRoute(route, api.id, stage.name, match.resourcePath, method);
+    const ctx = new RequestContext(req, res, route, stage, method, path, rawQuery, match.pathParameters, nextRequestId(), receivedAt, metrics);
+    let served: Promise<boolean> | boolean;
     try {
-      const cache = this.deps.cache;
-      if (cache && (await cache.serve(ctx))) return;
-      await this.forward(ctx);
+      served = this.deps.cache?.serve(ctx) ?? false;
     } catch (error) {
+      served = false;
       this.fail(res, error, ctx);
     }
+    // A synchronous answer (a cache hit) is complete here: record it without a 'finish' listener.
+    if (res.writableEnded) return this.record(ctx, started);
+    res.once('finish', () => this.record(ctx, started));
+    if (served === true) return;
+    const pending = served === false ? this.forward(ctx) : served.then((done) => (done ? undefined : this.forward(ctx)));
+    pending.catch((error: unknown) => this.fail(res, error, ctx));
   }
 
   /** Calls the integration and writes its answer as it is. */
   private async forward(ctx: RequestContext): Promise<void> {
-    writeIntegrationResponse(ctx.res, await ctx.invoke(), ctx.method === 'HEAD');
+    writeIntegrationResponse(ctx.res, await ctx.invoke(), ctx.method === 'HEAD', { 'x-amzn-requestid': ctx.requestId });
   }
 
   private reject(req: IncomingMessage, res: ServerResponse, code: ErrorCode, started: number, message?: string, headers?: Record<string, string>): void {
@@ -106,6 +112,7 @@ export class DataPlane {
   private fail(res: ServerResponse, error: unknown, ctx: RequestContext | undefined): void {
     // The caller went away first: nobody is left to answer (the integration was cancelled).
     if (ctx?.callerGone) return;
+    if (ctx && !res.headersSent) res.setHeader('x-amzn-requestid', ctx.requestId);
     if (error instanceof IntegrationError) {
       this.deps.metrics.integrationErrors.inc({ ...ctx?.labels, kind: error.kind });
       this.deps.logger.warn({ requestId: ctx?.requestId, kind: error.kind, err: error.message }, 'integration failed');
@@ -121,9 +128,8 @@ export class DataPlane {
   private record(ctx: RequestContext, started: number): void {
     const seconds = (performance.now() - started) / 1000;
     const status = ctx.res.statusCode;
-    const { metrics, logger } = this.deps;
-    metrics.requests.inc({ ...ctx.labels, status });
-    metrics.latency.observe({ ...ctx.labels, cache: ctx.cacheOutcome ?? 'none' }, seconds);
+    const { logger } = this.deps;
+    ctx.metrics.record(status, ctx.cacheOutcome ?? 'none', seconds);
     if (logger.isLevelEnabled('info')) {
       logger.info({
         requestId: ctx.requestId, method: ctx.method, path: ctx.req.url, api: ctx.labels.api, stage: ctx.labels.stage,

@@ -7,6 +7,7 @@ import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import { AwsCacheStep } from '../cache/aws-cache-step.js';
 import { stageCapacityBytes } from '../cache/capacity.js';
+import { sharedStateOf, type SharedState } from '../cache/shared-state.js';
 import { createStore } from '../cache/stores/index.js';
 import { stageId, type CacheStore } from '../cache/store.js';
 import { validateApis, type LoadedConfig } from '../config/load.js';
@@ -36,6 +37,8 @@ export class Gateway {
   readonly metrics: GatewayMetrics;
   readonly identities: IdentityRegistry;
   readonly store: CacheStore;
+  /** Control-plane state shared with the other nodes on the same store (Redis); undefined for memory. */
+  private readonly shared: SharedState | undefined;
   readonly proxyPool = new ProxyPool();
   readonly now: () => number;
   private current: GatewaySnapshot;
@@ -51,14 +54,16 @@ export class Gateway {
     this.logger = options.logger ?? silentLogger();
     this.now = options.now ?? Date.now;
     this.identities = new IdentityRegistry(config.identities, config.gateway.region);
-    this.store = createStore(config.store, { now: this.now });
+    this.store = createStore(config.store, { now: this.now, logger: this.logger });
+    this.shared = sharedStateOf(this.store);
     this.metrics = new GatewayMetrics(() => this.stageStats(), { defaultMetrics: true });
     const apis = (config.gateway.stateFile && readStateFile(config.gateway.stateFile, config, loaded.baseDir)) || config.apis;
     this.current = this.compile(apis);
-    this.configureStageCaches();
+    // With a shared store, start() first adopts the shared API definitions, then creates stage caches.
+    if (!this.shared) this.configureStageCaches();
     const encryptionKey = config.store.encryptionKey === undefined ? undefined : decodeEncryptionKey(config.store.encryptionKey);
     const cache = new AwsCacheStep({ store: this.store, metrics: this.metrics, identities: this.identities, logger: this.logger,
-      now: this.now, region: config.gateway.region, accountId: config.gateway.accountId, encryptionKey });
+      now: this.now, region: config.gateway.region, accountId: config.gateway.accountId, encryptionKey, storeType: config.store.type });
     const dataPlane = new DataPlane({ snapshot: () => this.current, metrics: this.metrics, logger: this.logger, cache });
     this.dataServer = createListener(dataPlane.handle);
     this.adminServer = createListener(new AdminPlane(this).handle);
@@ -66,6 +71,7 @@ export class Gateway {
 
   static async start(loaded: LoadedConfig, options: GatewayOptions = {}): Promise<Gateway> {
     const gateway = new Gateway(loaded, options);
+    if (gateway.shared) await gateway.joinSharedState(gateway.shared);
     const settings = loaded.config.gateway;
     try {
       const data = await listen(gateway.dataServer, options.listen ?? settings.listen, 'data listener');
@@ -97,11 +103,15 @@ export class Gateway {
    * Replaces the API definitions: validated like the config file (a ConfigError names the path),
    * compiled, and swapped in for the next request. Stage caches keep their entries unless their
    * cache was turned off or resized (AWS: a new size is a new, empty cache). Persisted to
-   * `gateway.stateFile` when set.
+   * `gateway.stateFile` when set. With a shared store they are saved there and announced to the
+   * other nodes before they apply here (a change that cannot be shared applies nowhere), except
+   * when they came from another node (`announce: false`).
    */
-  async applyApis(apis: unknown): Promise<void> {
+  async applyApis(apis: unknown, options: { announce?: boolean } = {}): Promise<void> {
     const validated = validateApis(this.loaded.config, apis, this.loaded.baseDir);
-    this.current = this.compile(validated);
+    const compiled = this.compile(validated);
+    if (this.shared && options.announce !== false) await this.shared.saveApis(validated);
+    this.current = compiled;
     this.configureStageCaches();
     const file = this.loaded.config.gateway.stateFile;
     if (file) await writeStateFile(file, validated);
@@ -120,6 +130,26 @@ export class Gateway {
     await Promise.all([drain(this.dataServer, timeout), drain(this.adminServer, timeout)]);
     await this.proxyPool.close();
     await this.store.close();
+  }
+
+  /**
+   * Shared store: start from the API definitions the nodes share (a new node joins with the current
+   * state), else from the config; then follow the changes other nodes announce.
+   */
+  private async joinSharedState(shared: SharedState): Promise<void> {
+    try {
+      const apis = await shared.loadApis();
+      if (apis !== undefined) this.current = this.compile(validateApis(this.loaded.config, apis, this.loaded.baseDir));
+    } catch (error) {
+      this.logger.warn({ err: (error as Error).message }, 'shared API definitions not loaded; starting from the config');
+    }
+    this.configureStageCaches();
+    shared.onApisChanged((apis) => {
+      this.applyApis(apis, { announce: false }).then(
+        () => this.logger.info('API definitions changed by another node applied'),
+        (error: unknown) => this.logger.error({ err: (error as Error).message }, 'API definitions from another node rejected'),
+      );
+    });
   }
 
   private compile(apis: readonly ApiConfig[]): GatewaySnapshot {

@@ -12,11 +12,18 @@ export interface RouteMatch<T> {
   readonly pathParameters: Record<string, string>;
 }
 
+interface Endpoint<T> {
+  resourcePath: string;
+  value: T;
+  /** The template's non-greedy parameter names, in order (captured values pair with them). */
+  names: string[];
+}
+
 interface Node<T> {
   literals: Map<string, Node<T>>;
   param?: { name: string; node: Node<T> };
-  greedy?: { name: string; resourcePath: string; value: T };
-  resource?: { resourcePath: string; value: T };
+  greedy?: Endpoint<T> & { name: string };
+  resource?: Endpoint<T>;
 }
 
 const newNode = <T>(): Node<T> => ({ literals: new Map() });
@@ -26,10 +33,11 @@ export class Router<T> {
 
   add(resourcePath: string, value: T): void {
     let node = this.root;
+    const names = [...resourcePath.matchAll(/\{([^}+]+)\}/g)].map((match) => match[1]!);
     for (const segment of splitTemplate(resourcePath)) {
       const greedy = /^\{(.+)\+\}$/.exec(segment);
       if (greedy) {
-        node.greedy = { name: greedy[1]!, resourcePath, value };
+        node.greedy = { name: greedy[1]!, resourcePath, value, names };
         return;
       }
       const param = /^\{(.+)\}$/.exec(segment);
@@ -42,7 +50,7 @@ export class Router<T> {
         node = next;
       }
     }
-    node.resource = { resourcePath, value };
+    node.resource = { resourcePath, value, names };
   }
 
   /**
@@ -55,7 +63,8 @@ export class Router<T> {
 
   private matchFrom(node: Node<T>, segments: readonly string[], index: number, captured: string[]): RouteMatch<T> | undefined {
     if (index === segments.length) {
-      if (node.resource) return { ...node.resource, pathParameters: toParameters(node.resource.resourcePath, captured) };
+      const { resource } = node;
+      if (resource) return { resourcePath: resource.resourcePath, value: resource.value, pathParameters: toParameters(resource.names, captured) };
       return undefined;
     }
     const segment = segments[index]!;
@@ -74,7 +83,7 @@ export class Router<T> {
     if (node.greedy) {
       const rest = segments.slice(index).join('/');
       if (rest !== '') {
-        const parameters = toParameters(node.greedy.resourcePath, captured);
+        const parameters = toParameters(node.greedy.names, captured);
         parameters[node.greedy.name] = rest;
         return { resourcePath: node.greedy.resourcePath, value: node.greedy.value, pathParameters: parameters };
       }
@@ -88,11 +97,9 @@ function splitTemplate(resourcePath: string): string[] {
 }
 
 /** Pairs captured values with the template's (non-greedy) parameter names, in order. */
-function toParameters(resourcePath: string, captured: readonly string[]): Record<string, string> {
+function toParameters(names: readonly string[], captured: readonly string[]): Record<string, string> {
   const parameters: Record<string, string> = {};
-  if (captured.length === 0) return parameters;
-  let i = 0;
-  for (const match of resourcePath.matchAll(/\{([^}+]+)\}/g)) parameters[match[1]!] = captured[i++]!;
+  for (let i = 0; i < names.length; i++) parameters[names[i]!] = captured[i]!;
   return parameters;
 }
 

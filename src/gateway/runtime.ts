@@ -78,7 +78,8 @@ function compileApi(config: ApiConfig, createIntegration: IntegrationFactory): A
  * Host → API: the API whose `host` matches (with or without port), else `{apiId}.execute-api.*`
  * as on AWS, else the first API.
  */
-export function selectApi(snapshot: GatewaySnapshot, hostHeader: string | undefined): ApiRuntime {
+export function selectApi(snapshot: GatewaySnapshot, hostHeader: string | undefined): ApiRuntime | undefined {
+  if (snapshot.apis.length === 1 && snapshot.byHost.size === 0) return snapshot.apis[0];
   if (hostHeader) {
     const host = hostHeader.toLowerCase();
     const exact = snapshot.byHost.get(host);
@@ -93,7 +94,7 @@ export function selectApi(snapshot: GatewaySnapshot, hostHeader: string | undefi
       if (byId) return byId;
     }
   }
-  return snapshot.apis[0]!;
+  return snapshot.apis[0];
 }
 
 /** The method that serves `method` on a resource: exact, else ANY; HEAD falls back to GET. */

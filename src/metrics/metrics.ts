@@ -18,7 +18,22 @@ export interface StageCacheStats {
   evictions: number;
 }
 
+/**
+ * The metric series of one route (api, stage, resource, method), resolved once: prom-client
+ * hashes label sets on every call, too slow for the hit path.
+ */
+export interface RouteMetrics {
+  readonly labels: Readonly<Record<(typeof ROUTE_LABELS)[number], string>>;
+  readonly hits: { inc(): void };
+  readonly misses: { inc(): void };
+  readonly integrationLatency: { observe(seconds: number): void };
+  /** Counts a request and its latency by status and cache outcome. */
+  record(status: number, outcome: string, seconds: number): void;
+}
+
 export class GatewayMetrics {
+  private readonly routes = new WeakMap<object, Map<string, Map<string, RouteMetrics>>>();
+
   readonly registry = new Registry();
 
   readonly cacheHits = new Counter({
@@ -71,6 +86,36 @@ export class GatewayMetrics {
     labelNames: [...ROUTE_LABELS, 'kind'],
     registers: [this.registry],
   });
+
+  /** The series of a route, built on first use; `owner` (the compiled route) scopes the cache. */
+  forRoute(owner: object, api: string, stage: string, resource: string, method: string): RouteMetrics {
+    let byStage = this.routes.get(owner);
+    if (!byStage) this.routes.set(owner, (byStage = new Map()));
+    let byMethod = byStage.get(stage);
+    if (!byMethod) byStage.set(stage, (byMethod = new Map()));
+    let found = byMethod.get(method);
+    if (!found) byMethod.set(method, (found = this.buildRouteMetrics({ api, stage, resource, method })));
+    return found;
+  }
+
+  private buildRouteMetrics(labels: RouteMetrics['labels']): RouteMetrics {
+    const requests = new Map<number, { inc(): void }>();
+    const latency = new Map<string, { observe(seconds: number): void }>();
+    return {
+      labels,
+      hits: this.cacheHits.labels(labels),
+      misses: this.cacheMisses.labels(labels),
+      integrationLatency: this.integrationLatency.labels(labels),
+      record: (status, outcome, seconds) => {
+        let counter = requests.get(status);
+        if (!counter) requests.set(status, (counter = this.requests.labels({ ...labels, status })));
+        counter.inc();
+        let histogram = latency.get(outcome);
+        if (!histogram) latency.set(outcome, (histogram = this.latency.labels({ ...labels, cache: outcome })));
+        histogram.observe(seconds);
+      },
+    };
+  }
 
   constructor(readStageStats: () => StageCacheStats[], options: { defaultMetrics?: boolean } = {}) {
     // Gauges read the stores when scraped, so the hot path never updates them.
