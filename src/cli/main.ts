@@ -11,6 +11,7 @@ import { LOG_LEVELS } from '../logging.js';
 import { ListenError } from '../gateway/listener.js';
 import { runStart } from './start.js';
 import { runFlush } from './flush.js';
+import { runImport } from './import.js';
 import { CliError } from './cli-error.js';
 
 export async function main(argv: string[]): Promise<number> {
@@ -61,6 +62,16 @@ export async function main(argv: string[]): Promise<number> {
     .option('--region <region>', 'region for SigV4', process.env.AWS_REGION ?? 'us-east-1')
     .action(async (options: { api: string; stage: string; admin: string; apiKey?: string; region: string }) => {
       await runFlush(options);
+    });
+
+  program
+    .command('import')
+    .description('print a cachegate config built from an OpenAPI 3 document with x-amazon-apigateway-integration')
+    .argument('<openapi-file>', 'OpenAPI 3 (or Swagger 2) document, YAML or JSON')
+    .option('--id <id>', 'API id (default: from info.title)')
+    .option('--stage <name>', 'name of the cached stage to create', 'prod')
+    .action((file: string, options: { id?: string; stage: string }) => {
+      runImport(file, options);
     });
 
   try {

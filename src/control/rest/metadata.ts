@@ -79,7 +79,7 @@ const registry = new WeakMap<Gateway, ControlMetadata>();
 
 export function metadataOf(gateway: Gateway): ControlMetadata {
   let found = registry.get(gateway);
-  if (!found) registry.set(gateway, (found = new ControlMetadata(Date.now)));
+  if (!found) registry.set(gateway, (found = new ControlMetadata(gateway.now)));
   return found;
 }
 
