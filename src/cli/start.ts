@@ -31,7 +31,7 @@ export async function runStart(options: StartOptions): Promise<number> {
     await demo?.close();
     throw error;
   }
-  if (demo) process.stdout.write(demoInstructions(gateway.dataUrl, gateway.adminUrl) + '\n');
+  if (demo) process.stdout.write(demoInstructions(gateway.dataUrl, gateway.adminUrl, demo.address) + '\n');
   else process.stdout.write(`cachegate: serving ${loaded.source} on ${gateway.dataUrl} (admin ${gateway.adminUrl})\n`);
 
   const signal = await new Promise<NodeJS.Signals>((resolve) => {

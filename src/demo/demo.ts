@@ -5,6 +5,9 @@
 import { validateConfig, type LoadedConfig } from '../config/load.js';
 
 export const DEMO_API_KEY = 'demo-admin-key';
+/** SigV4 credentials of the demo identity, for the AWS SDK / CLI. */
+export const DEMO_ACCESS_KEY_ID = 'AKIDCACHEGATEDEMO';
+export const DEMO_SECRET_ACCESS_KEY = 'demo-secret-access-key';
 
 export function demoConfig(backendAddress: string): LoadedConfig {
   const proxy = (path: string) => ({ type: 'HTTP_PROXY', uri: `http://\${stageVariables.backend}${path}`, timeoutMs: 5000 });
@@ -14,6 +17,8 @@ export function demoConfig(backendAddress: string): LoadedConfig {
         {
           name: 'demo-admin',
           apiKey: DEMO_API_KEY,
+          accessKeyId: DEMO_ACCESS_KEY_ID,
+          secretAccessKey: DEMO_SECRET_ACCESS_KEY,
           policy: [{ effect: 'Allow', action: ['apigateway:*', 'execute-api:*'], resource: '*' }],
         },
       ],
@@ -51,10 +56,10 @@ export function demoConfig(backendAddress: string): LoadedConfig {
   );
 }
 
-export function demoInstructions(dataUrl: string, adminUrl: string): string {
+export function demoInstructions(dataUrl: string, adminUrl: string, backendAddress: string): string {
   return [
     '',
-    'cachegate demo is running: one API (petstore) in front of a backend that takes 150 ms per call.',
+    `cachegate demo is running: one API (petstore) in front of a backend at ${backendAddress} that takes 150 ms per call.`,
     '',
     `  stage prod (cache on, TTL 300 s; /pets/{petId} 60 s)   ${dataUrl}/prod/pets`,
     `  stage dev  (no cache)                                  ${dataUrl}/dev/pets`,
@@ -66,6 +71,9 @@ export function demoInstructions(dataUrl: string, adminUrl: string): string {
     `  curl -i -H 'Cache-Control: max-age=0' -H 'x-api-key: ${DEMO_API_KEY}' ${dataUrl}/prod/pets?type=dog   # refresh one entry`,
     `  curl -i -X DELETE -H 'x-api-key: ${DEMO_API_KEY}' ${adminUrl}/restapis/petstore/stages/prod/cache/data   # flush the stage`,
     `  curl ${adminUrl}/metrics | grep cachegate_cache`,
+    '',
+    `AWS SDK / CLI: endpoint ${adminUrl}, region us-east-1, access key ${DEMO_ACCESS_KEY_ID}, secret ${DEMO_SECRET_ACCESS_KEY}`,
+    `  e.g. node examples/sdk-quickstart.mjs ${adminUrl} ${dataUrl} ${backendAddress}`,
     '',
     'Stop with Ctrl-C.',
     '',
