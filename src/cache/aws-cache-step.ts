@@ -166,7 +166,7 @@ export class AwsCacheStep implements CacheStep {
     const extra: Record<string, string> = { 'x-amzn-requestid': ctx.requestId };
     if (lookup.warning) extra.warning = UNAUTHORIZED_WARNING;
 
-    const verdict = fwd === 'bypass' ? { store: false as const, reason: 'store-unavailable' } : storability(response, settings, plan.headers.names);
+    const verdict = fwd === 'bypass' ? { store: false as const, reason: 'store-unavailable' } : storability(response, settings);
     if (!verdict.store) {
       extra['cache-status'] = cacheStatus({ fwd, detail: verdict.reason });
       return writeIntegrationResponse(res, response, headOnly, extra);

@@ -1,128 +1,345 @@
 /**
- * Cache keys (pure). A key names the method, the cache namespace (default: the resource), every
- * path parameter (always — safer than AWS, which keys only listed ones), and the values of the
- * method's cacheKeyParameters. Every part is length-prefixed, so no value can imitate a separator
- * (`a=b&c` vs `a=b%26c`); absent and empty values differ. The key is a string used directly as a
- * Map key; stores that need fixed-size keys hash it.
+ * Cache keys (SPEC §5 "Cache key"): a pure function of the request parts a method's
+ * `cacheKeyParameters` name. The API and stage are not in the key: they pick the store's stage
+ * space (store.ts `stageId`).
+ *
+ * A key is a sequence of self-delimiting fields, so no two different sequences give one string
+ * (STYLE.md practice 4):
+ *
+ *   GET|5:/pets|p5:petId3:123|q4:type2*5:admin1:x|h6:accept0*|b-
+ *   ^method  ^namespace  ^part: kind, name, value
+ *
+ * - value `LEN:TEXT` (decoded), `LEN~TEXT` (raw: the query text had invalid percent-encoding, so
+ *   it is kept as sent and can never equal a decoded value), `-` (absent);
+ * - list `COUNT*` followed by COUNT values (query strings and headers; `0*` is absent, `1*0:` is
+ *   present but empty).
+ *
+ * Everything that can be is computed by compileKeyPlan when config loads (STYLE.md practice 9).
  */
 import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import { REQUEST_PARAMETER } from '../config/schema.js';
+import { HTTP_METHODS, REQUEST_PARAMETER, type HttpMethod, type RouteMethod } from '../config/schema.js';
 import { pathParameterNames } from '../config/naming.js';
 
+/** One step of a `method.request.body.<json path>`: an object member or an array index. */
+export type JsonPathStep = string | number;
+
+/** One part of the key. Every part has every field, so the hot loop sees one object shape. */
+interface KeyPart {
+  readonly kind: 'path' | 'query' | 'header' | 'body' | 'json';
+  /** `|p5:petId`: kind and name, written before the value. */
+  readonly label: string;
+  /** Path parameter, decoded query parameter (one char per UTF-8 byte) or lower-case header name. */
+  readonly name: string;
+  /** Query parts: index into the per-request value slots. */
+  readonly slot: number;
+  /** JSON parts: where in the body. */
+  readonly path: readonly JsonPathStep[] | undefined;
+}
+
 export interface KeyPlan {
-  /** Method and namespace, already encoded. */
-  readonly prefix: string;
-  readonly pathParameters: readonly string[];
+  /** The route's method; `ANY` routes key the request's method. */
+  readonly method: RouteMethod;
+  readonly namespace: string;
+  /** Parts in canonical order (path, query, header, body, json; by name within a kind). */
+  readonly parts: readonly KeyPart[];
+  /** Key prefix (method + namespace) per request method; HEAD shares GET's. */
+  readonly prefixes: Readonly<Record<HttpMethod, string>>;
+  /** Decoded query parameter names, by slot. */
   readonly queryNames: readonly string[];
-  readonly queryNameSet: ReadonlySet<string>;
-  /** Lower-case header names. */
-  readonly headerNames: readonly string[];
-  /** undefined: the body is not in the key; []: the whole body; else a JSON path. */
-  readonly body: readonly string[] | undefined;
+  readonly hasJsonParts: boolean;
 }
 
 export interface KeyParts {
-  readonly method: string;
+  readonly method: HttpMethod;
+  /** As the router extracted them; used verbatim (the router decides on decoding, once). */
   readonly pathParameters: Readonly<Record<string, string>>;
+  /** The request target after `?`, without the `?` itself; '' when there is none. */
   readonly rawQuery: string;
+  /** Node's request headers: lower-case names, repeated headers joined by Node. */
   readonly headers: IncomingHttpHeaders;
   readonly body?: Buffer;
 }
 
-/** Length-prefixes a part: `5:hello`. */
-const part = (value: string) => `${value.length}:${value}`;
-const ABSENT = '~';
+const KIND_ORDER = { path: 0, query: 1, header: 2, body: 3, json: 4 } as const;
 
-export function compileKeyPlan(method: string, resourcePath: string, cacheKeyParameters: readonly string[], namespace?: string): KeyPlan {
-  const queryNames: string[] = [];
-  const headerNames: string[] = [];
-  let body: string[] | undefined;
+/**
+ * Builds the key plan of one route method. Throws on a malformed body JSON path (config
+ * validation is expected to have rejected it already; see parseJsonPath).
+ */
+export function compileKeyPlan(
+  method: RouteMethod,
+  resourcePath: string,
+  cacheKeyParameters: readonly string[],
+  namespace: string = resourcePath,
+): KeyPlan {
+  const byLabel = new Map<string, KeyPart>();
+  const add = (kind: KeyPart['kind'], label: string, name = '', path?: JsonPathStep[]) =>
+    byLabel.set(label, { kind, label, name, slot: -1, path });
+
+  // Path parameters are always part of the key, listed or not (safer than AWS: SPEC §5).
+  for (const name of pathParameterNames(resourcePath)) add('path', `|p${lengthPrefixed(name)}`, name);
+
   for (const parameter of cacheKeyParameters) {
-    const [, location, name, isBody, jsonPath] = REQUEST_PARAMETER.exec(parameter) ?? [];
-    if (location === 'querystring' || location === 'multivaluequerystring') queryNames.push(name!);
-    else if (location === 'header' || location === 'multivalueheader') headerNames.push(name!.toLowerCase());
-    else if (isBody) body = jsonPath ? jsonPath.replace(/^\$\.?/, '').split(/\.|\[(\d+)\]/).filter((s) => s !== undefined && s !== '') : [];
-  }
-  const unique = (names: string[]) => [...new Set(names)].sort();
-  const sortedQuery = unique(queryNames);
-  return {
-    prefix: part(method) + part(namespace ?? resourcePath),
-    pathParameters: pathParameterNames(resourcePath).sort(),
-    queryNames: sortedQuery,
-    queryNameSet: new Set(sortedQuery),
-    headerNames: unique(headerNames),
-    body,
-  };
-}
-
-export function buildCacheKey(plan: KeyPlan, parts: KeyParts): string {
-  let key = plan.prefix;
-  for (const name of plan.pathParameters) key += part(parts.pathParameters[name] ?? '');
-  if (plan.queryNames.length > 0) {
-    const values = keyedQueryValues(parts.rawQuery, plan.queryNameSet);
-    for (const name of plan.queryNames) {
-      const found = values.get(name);
-      // Multi-valued parameters keep their order: ?a=1&a=2 and ?a=2&a=1 differ.
-      key += found ? `q${found.length}` + found.map(part).join('') : ABSENT;
+    const match = REQUEST_PARAMETER.exec(parameter);
+    if (!match) throw new Error(`not a request parameter: ${parameter}`);
+    const [, location, name, body, jsonPath] = match;
+    if (body) {
+      if (jsonPath === undefined) add('body', '|b');
+      else {
+        const path = parseJsonPath(jsonPath);
+        if (!path) throw new Error(`malformed JSON path in ${parameter}`);
+        add('json', `|j${lengthPrefixed(JSON.stringify(path))}`, '', path);
+      }
+    } else if (location === 'path') {
+      add('path', `|p${lengthPrefixed(name!)}`, name!);
+    } else if (location === 'querystring' || location === 'multivaluequerystring') {
+      // Both kinds key every value of the name, in order: an HTTP_PROXY backend sees them all,
+      // so keying only the last (AWS's single-value view) could serve one caller's answer to another.
+      const decodedName = toByteString(name!);
+      add('query', `|q${lengthPrefixed(decodedName)}`, decodedName);
+    } else {
+      // Header names are case-insensitive; Node hands them to us in lower case.
+      const lower = name!.toLowerCase();
+      add('header', `|h${lengthPrefixed(lower)}`, lower);
     }
   }
-  for (const name of plan.headerNames) {
-    const value = parts.headers[name];
-    key += value === undefined ? ABSENT : `h${part(Array.isArray(value) ? value.join('\n') : value)}`;
+
+  // Canonical order: listing order in the config never changes the key, so resources sharing a
+  // namespace with the same parameters share entries.
+  const sorted = [...byLabel.values()].sort(
+    (a, b) => KIND_ORDER[a.kind] - KIND_ORDER[b.kind] || (a.label < b.label ? -1 : a.label > b.label ? 1 : 0),
+  );
+  const queryNames: string[] = [];
+  const parts = sorted.map((part) => Object.freeze(part.kind === 'query' ? { ...part, slot: queryNames.push(part.name) - 1 } : part));
+
+  const namespaceField = `|${lengthPrefixed(namespace)}`;
+  const prefixes = {} as Record<HttpMethod, string>;
+  for (const requestMethod of HTTP_METHODS) {
+    // HEAD is keyed as GET, so HEAD is answered from the GET entry (SPEC §5).
+    prefixes[requestMethod] = (requestMethod === 'HEAD' ? 'GET' : requestMethod) + namespaceField;
   }
-  if (plan.body) key += `b${part(bodyKeyPart(plan.body, parts.body))}`;
+
+  return Object.freeze({
+    method,
+    namespace,
+    parts: Object.freeze(parts),
+    prefixes: Object.freeze(prefixes),
+    queryNames: Object.freeze(queryNames),
+    hasJsonParts: parts.some((part) => part.kind === 'json'),
+  });
+}
+
+// Per-request scratch for query values, reused across calls: buildCacheKey is synchronous, so no
+// two calls can interleave.
+let queryScratch: string[] = [];
+let queryCounts: number[] = [];
+
+/** The cache key of one request under a plan. Never throws on request input. */
+export function buildCacheKey(plan: KeyPlan, request: KeyParts): string {
+  let key = plan.prefixes[request.method];
+  const parts = plan.parts;
+  if (parts.length === 0) return key;
+  if (plan.queryNames.length > 0) collectQuery(plan.queryNames, request.rawQuery);
+  let json: JsonBody | undefined;
+  if (plan.hasJsonParts) json = parseJsonBody(request.body);
+
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i]!;
+    key += part.label;
+    switch (part.kind) {
+      case 'path': {
+        const value = request.pathParameters[part.name];
+        key += value === undefined ? '-' : value.length + ':' + value;
+        break;
+      }
+      case 'query':
+        key += queryCounts[part.slot]! + '*' + queryScratch[part.slot]!;
+        break;
+      case 'header':
+        key += headerValues(request.headers[part.name]);
+        break;
+      case 'body':
+        key += request.body === undefined ? '-' : lengthPrefixed(sha256(request.body));
+        break;
+      case 'json':
+        key += jsonPart(json!, part.path!);
+        break;
+    }
+  }
   return key;
 }
 
-/** Decodes only the keyed query parameters, form-style (`+` is a space); malformed escapes stay raw. */
-function keyedQueryValues(rawQuery: string, names: ReadonlySet<string>): Map<string, string[]> {
-  const values = new Map<string, string[]>();
-  if (rawQuery === '') return values;
-  for (const pair of rawQuery.split('&')) {
-    if (pair === '') continue;
-    const eq = pair.indexOf('=');
-    const name = decodeForm(eq < 0 ? pair : pair.slice(0, eq));
-    if (!names.has(name)) continue;
-    const value = eq < 0 ? '' : decodeForm(pair.slice(eq + 1));
-    const list = values.get(name);
-    if (list) list.push(value);
-    else values.set(name, [value]);
-  }
-  return values;
+function lengthPrefixed(text: string): string {
+  return `${text.length}:${text}`;
 }
 
-function decodeForm(text: string): string {
-  if (!text.includes('%') && !text.includes('+')) return text;
-  const spaced = text.replace(/\+/g, ' ');
-  try {
-    return decodeURIComponent(spaced);
-  } catch {
-    return spaced;
+/** Fills queryScratch/queryCounts with the encoded values of the plan's query names, in query order. */
+function collectQuery(names: readonly string[], rawQuery: string): void {
+  const size = names.length;
+  if (queryScratch.length < size) {
+    queryScratch = new Array<string>(size);
+    queryCounts = new Array<number>(size);
+  }
+  for (let i = 0; i < size; i++) {
+    queryScratch[i] = '';
+    queryCounts[i] = 0;
+  }
+  const end = rawQuery.length;
+  let start = 0;
+  while (start < end) {
+    let amp = rawQuery.indexOf('&', start);
+    if (amp < 0) amp = end;
+    if (amp > start) {
+      let eq = rawQuery.indexOf('=', start);
+      if (eq < 0 || eq > amp) eq = amp;
+      const slot = querySlot(names, rawQuery, start, eq);
+      if (slot >= 0) {
+        const valueStart = eq < amp ? eq + 1 : amp;
+        const value = decodeFormComponent(rawQuery, valueStart, amp);
+        queryScratch[slot] += value === undefined ? `${amp - valueStart}~${rawQuery.slice(valueStart, amp)}` : lengthPrefixed(value);
+        queryCounts[slot]!++;
+      }
+    }
+    start = amp + 1;
   }
 }
 
-/** The whole body as a hash, or the canonical JSON of the value at a JSON path (absent: `~`). */
-function bodyKeyPart(path: readonly string[], body: Buffer | undefined): string {
-  if (!body || body.length === 0) return ABSENT;
-  if (path.length === 0) return createHash('sha256').update(body).digest('base64');
-  let value: unknown;
-  try {
-    value = JSON.parse(body.toString('utf8'));
-  } catch {
-    // Not JSON: key on the whole body rather than collapse every such request into one entry.
-    return `raw:${createHash('sha256').update(body).digest('base64')}`;
+/** The slot of the query name at `text[start, end)`, compared after decoding; -1 when not keyed. */
+function querySlot(names: readonly string[], text: string, start: number, end: number): number {
+  const length = end - start;
+  if (!needsDecoding(text, start, end)) {
+    // The common case: compare in place, without slicing the name out.
+    for (let slot = 0; slot < names.length; slot++) {
+      const name = names[slot]!;
+      if (name.length === length && text.startsWith(name, start)) return slot;
+    }
+    return -1;
   }
+  // A name that does not decode cannot match a configured name (those are plain text).
+  const decoded = decodeFormComponent(text, start, end);
+  return decoded === undefined ? -1 : names.indexOf(decoded);
+}
+
+/**
+ * application/x-www-form-urlencoded decoding of `text[start, end)` into a byte string (one char per
+ * byte, 0..255), so `%61dmin` and `admin` are one value and invalid UTF-8 never merges with
+ * U+FFFD. `+` is a space. Undefined when a `%` is not followed by two hex digits.
+ */
+function decodeFormComponent(text: string, start: number, end: number): string | undefined {
+  if (!needsDecoding(text, start, end)) return text.slice(start, end);
+
+  let out = '';
+  for (let i = start; i < end; i++) {
+    const code = text.charCodeAt(i);
+    if (code === 0x2b) out += ' ';
+    else if (code === 0x25) {
+      const high = hexValue(text.charCodeAt(i + 1));
+      const low = hexValue(text.charCodeAt(i + 2));
+      if (i + 2 >= end || high < 0 || low < 0) return undefined;
+      out += String.fromCharCode(high * 16 + low);
+      i += 2;
+    } else if (code > 0x7f) {
+      // Literal non-ASCII text stands for its UTF-8 bytes, as its percent-encoded form would.
+      let next = i + 1;
+      while (next < end && text.charCodeAt(next) > 0x7f) next++;
+      out += toByteString(text.slice(i, next));
+      i = next - 1;
+    } else out += text[i];
+  }
+  return out;
+}
+
+/** Whether `text[start, end)` has a `%`, a `+` or non-ASCII text, which decoding would change. */
+function needsDecoding(text: string, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) {
+    const code = text.charCodeAt(i);
+    if (code === 0x25 /* % */ || code === 0x2b /* + */ || code > 0x7f) return true;
+  }
+  return false;
+}
+
+function hexValue(code: number): number {
+  if (code >= 0x30 && code <= 0x39) return code - 0x30;
+  const lower = code | 0x20;
+  if (lower >= 0x61 && lower <= 0x66) return lower - 0x61 + 10;
+  return -1;
+}
+
+/** UTF-8 bytes of `text`, one char per byte. */
+function toByteString(text: string): string {
+  return /^[\x00-\x7f]*$/.test(text) ? text : Buffer.from(text, 'utf8').toString('latin1');
+}
+
+function headerValues(value: string | string[] | undefined): string {
+  if (value === undefined) return '0*';
+  if (typeof value === 'string') return '1*' + lengthPrefixed(value);
+  let out = value.length + '*';
+  for (const item of value) out += lengthPrefixed(item);
+  return out;
+}
+
+function sha256(bytes: Buffer): string {
+  return createHash('sha256').update(bytes).digest('base64url');
+}
+
+type JsonBody = { readonly kind: 'absent' } | { readonly kind: 'invalid'; readonly hash: string } | { readonly kind: 'json'; readonly value: unknown };
+
+const ABSENT_BODY: JsonBody = { kind: 'absent' };
+
+function parseJsonBody(body: Buffer | undefined): JsonBody {
+  if (body === undefined) return ABSENT_BODY;
+  try {
+    return { kind: 'json', value: JSON.parse(body.toString('utf8')) };
+  } catch {
+    // Not JSON: key the whole body, so two different bodies never share an entry.
+    return { kind: 'invalid', hash: sha256(body) };
+  }
+}
+
+function jsonPart(body: JsonBody, path: readonly JsonPathStep[]): string {
+  if (body.kind === 'absent') return '-';
+  if (body.kind === 'invalid') return `#${lengthPrefixed(body.hash)}`;
+  let value: unknown = body.value;
   for (const step of path) {
-    if (value === null || typeof value !== 'object' || !Object.hasOwn(value, step)) return ABSENT;
-    value = (value as Record<string, unknown>)[step];
+    if (value === null || typeof value !== 'object') return '-';
+    if (typeof step === 'number') {
+      if (!Array.isArray(value)) return '-';
+      value = value[step];
+    } else {
+      if (Array.isArray(value) || !Object.prototype.hasOwnProperty.call(value, step)) return '-';
+      value = (value as Record<string, unknown>)[step];
+    }
   }
-  return canonicalJson(value);
+  return value === undefined ? '-' : lengthPrefixed(canonicalJson(value));
 }
 
-function canonicalJson(value: unknown): string {
+/** JSON with object members sorted by name, so member order never splits entries. */
+export function canonicalJson(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
   const record = value as Record<string, unknown>;
-  return `{${Object.keys(record).sort().map((k) => `${JSON.stringify(k)}:${canonicalJson(record[k])}`).join(',')}}`;
+  const members = Object.keys(record)
+    .sort()
+    .map((name) => `${JSON.stringify(name)}:${canonicalJson(record[name])}`);
+  return `{${members.join(',')}}`;
+}
+
+/**
+ * `$.user.id`, `user.id`, `items[0].id`, `$[items][0]` → steps; undefined when malformed.
+ * Exported so config validation can reject a bad path with its location.
+ */
+export function parseJsonPath(text: string): JsonPathStep[] | undefined {
+  const steps: JsonPathStep[] = [];
+  let rest = text.startsWith('$') ? text.slice(1) : text.startsWith('.') ? undefined : `.${text}`;
+  if (rest === undefined) return undefined;
+  const step = /^(?:\.([A-Za-z0-9_$-]+)|\[(\d+)\]|\[([A-Za-z_$][\w$-]*)\])/;
+  while (rest.length > 0) {
+    const match = step.exec(rest);
+    if (!match) return undefined;
+    if (match[2] !== undefined) steps.push(Number(match[2]));
+    else steps.push(match[1] ?? match[3]!);
+    rest = rest.slice(match[0].length);
+  }
+  return steps;
 }

@@ -9,6 +9,7 @@ import type { ConfigIssue } from './errors.js';
 import { describeValue, formatPath } from './errors.js';
 import { REQUEST_PARAMETER, type Config, type RouteMethod } from './schema.js';
 import { parseMethodSettingsKey, pathParameterNames } from './naming.js';
+import { parseJsonPath } from '../cache/key.js';
 
 export function checkSemantics(config: Config, baseDir: string): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
@@ -37,7 +38,10 @@ export function checkSemantics(config: Config, baseDir: string): ConfigIssue[] {
         if (!definition) continue;
         const at = ['apis', apiIndex, 'resources', resourcePath, method];
         definition.cacheKeyParameters.forEach((parameter, i) => {
-          const [, location, name, body] = REQUEST_PARAMETER.exec(parameter) ?? [];
+          const [, location, name, body, jsonPath] = REQUEST_PARAMETER.exec(parameter) ?? [];
+          if (jsonPath !== undefined && !parseJsonPath(jsonPath)) {
+            add([...at, 'cacheKeyParameters', i], `malformed JSON path ${describeValue(jsonPath)} (use method.request.body.$.a.b[0])`);
+          }
           if (location === 'path' && !pathParams.includes(name!)) {
             add([...at, 'cacheKeyParameters', i], `path parameter ${describeValue(name)} is not in ${resourcePath}`);
           }

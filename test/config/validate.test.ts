@@ -123,6 +123,7 @@ describe('config validation', () => {
     ['cache key path parameter not in path', (c) => (c.apis[0].resources['/pets/{petId}'].GET.cacheKeyParameters = ['method.request.path.id']),
       'cacheKeyParameters[0]: path parameter "id" is not in /pets/{petId}'],
     ['body key on GET', (c) => (c.apis[0].resources['/pets/{petId}'].GET.cacheKeyParameters = ['method.request.body']), 'method.request.body cannot be a key part of GET'],
+    ['malformed body JSON path', (c) => (c.apis[0].resources['/fn'].ANY.cacheKeyParameters = ['method.request.body.a..b']), 'cacheKeyParameters[0]: malformed JSON path "a..b"'],
     ['stage variables not strings', (c) => (c.apis[0].stages.prod.variables = { backend: 3 }), 'apis[0].stages.prod.variables.backend: must be a string, got 3'],
     ['bad stage name', (c) => (c.apis[0].stages['pro d'] = {}), 'stage name must be letters, digits, - or _'],
     ['unknown top-level field', (c) => (c.gatway = {}), 'gatway: unknown field (did you mean "gateway"?)'],
