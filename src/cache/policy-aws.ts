@@ -108,7 +108,7 @@ const NOT_STORED = Object.fromEntries(
  */
 export function storability(
   response: { readonly statusCode: number; readonly headers: Readonly<Record<string, string | string[]>>; readonly bodyLength?: number },
-  settings: ResolvedMethodSettings,
+  settings: Pick<ResolvedMethodSettings, 'cacheableStatusCodes' | 'cacheResponsesWithSetCookie'>,
   keyedHeaderNames?: ReadonlySet<string>,
 ): Storability {
   if (!settings.cacheableStatusCodes.has(response.statusCode)) return NOT_STORED.status;
@@ -152,7 +152,7 @@ export function entryTimes(now: number, settings: ResolvedMethodSettings): Entry
  */
 export type Freshness = 'fresh' | 'stale-while-revalidate' | 'stale-if-error-only' | 'expired';
 
-export function freshness(entry: Pick<CacheEntry, 'staleAt' | 'deleteAt'>, now: number, settings: ResolvedMethodSettings): Freshness {
+export function freshness(entry: Pick<CacheEntry, 'staleAt' | 'deleteAt'>, now: number, settings: Pick<ResolvedMethodSettings, 'staleWhileRevalidateSeconds' | 'staleIfErrorSeconds'>): Freshness {
   if (now < entry.staleAt) return 'fresh';
   if (now >= entry.deleteAt) return 'expired';
   if (now < entry.staleAt + settings.staleWhileRevalidateSeconds * 1000) return 'stale-while-revalidate';

@@ -29,6 +29,8 @@ export interface CacheStore {
   /** Drops a stage space entirely (stage deleted or its cache disabled). */
   dropStage(stage: string): MaybePromise<void>;
   stats(stage: string): StageStats | undefined;
+  /** Optional: drops expired entries now, so a space that never evicts frees their room. */
+  pruneExpired?(stage: string): MaybePromise<void>;
   close(): MaybePromise<void>;
 }
 

@@ -7,7 +7,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { ConfigError } from '../config/errors.js';
 import { loadConfigFile } from '../config/load.js';
 import type { ListenAddress } from '../config/schema.js';
-import { LOG_LEVELS } from '../logging.js';
+import { LOG_FORMATS, LOG_LEVELS } from '../logging.js';
 import { ListenError } from '../gateway/listener.js';
 import { runStart } from './start.js';
 import { runFlush } from './flush.js';
@@ -30,7 +30,8 @@ export async function main(argv: string[]): Promise<number> {
     .option('--listen <host:port>', 'data-plane address, overrides gateway.listen', parseAddress)
     .option('--admin <host:port>', 'admin address, overrides gateway.admin', parseAddress)
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
-    .action(async (options: { config?: string; listen?: ListenAddress; admin?: ListenAddress; logLevel: (typeof LOG_LEVELS)[number] }) => {
+    .addOption(new Option('--log-format <format>', 'log lines: json (one JSON object a line) or pretty (readable)').choices(LOG_FORMATS).default('json'))
+    .action(async (options: { config?: string; listen?: ListenAddress; admin?: ListenAddress; logLevel: (typeof LOG_LEVELS)[number]; logFormat: (typeof LOG_FORMATS)[number] }) => {
       const config = options.config ?? (existsSync('cachegate.yaml') ? 'cachegate.yaml' : undefined);
       exitCode = await runStart({ ...options, config });
     });

@@ -5,17 +5,18 @@ import type { ListenAddress } from '../config/schema.js';
 import { startDemoBackend, type DemoBackend } from '../demo/backend.js';
 import { demoConfig, demoInstructions } from '../demo/demo.js';
 import { Gateway } from '../gateway/gateway.js';
-import { createLogger } from '../logging.js';
+import { createLogger, type LogFormat } from '../logging.js';
 
 export interface StartOptions {
   config?: string;
   listen?: ListenAddress;
   admin?: ListenAddress;
   logLevel: LevelWithSilent;
+  logFormat?: LogFormat;
 }
 
 export async function runStart(options: StartOptions): Promise<number> {
-  const logger = createLogger(options.logLevel);
+  const logger = createLogger(options.logLevel, options.logFormat);
   let demo: DemoBackend | undefined;
   let loaded: LoadedConfig;
   if (options.config) {

@@ -7,12 +7,14 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GatewayError, sendError } from '../errors.js';
 import type { Gateway } from '../gateway/gateway.js';
 import { apigatewayArn } from './auth/policy.js';
+import { serveConsoleAsset } from './console/static.js';
+import { CONSOLE_API_ROUTES } from './rest/console-stats.js';
 import { CONTROL_ROUTES } from './rest/index.js';
 import { compileRoutes, findRoute } from './rest/route.js';
 
 /** Largest control-plane body accepted (an OpenAPI import is the big one). */
 const MAX_ADMIN_BODY_BYTES = 16 * 1024 * 1024;
-const ROUTES = compileRoutes(CONTROL_ROUTES);
+const ROUTES = compileRoutes([...CONTROL_ROUTES, ...CONSOLE_API_ROUTES]);
 
 export class AdminPlane {
   constructor(private readonly gateway: Gateway) {}
@@ -29,6 +31,9 @@ export class AdminPlane {
     const rawUrl = req.url ?? '/';
     const queryStart = rawUrl.indexOf('?');
     const rawPath = queryStart < 0 ? rawUrl : rawUrl.slice(0, queryStart);
+    // The web console's page and assets are public (the page logs in with an API key itself);
+    // its data comes from authenticated routes (`/restapis…`, `/console/api/…`) below.
+    if (await serveConsoleAsset(req, res, rawPath)) return;
     const body = await readBody(req);
     const isMetrics = req.method === 'GET' && rawPath === '/metrics';
     if (isMetrics && !this.gateway.loaded.config.gateway.metricsAuth) return this.metrics(res);

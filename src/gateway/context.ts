@@ -12,8 +12,8 @@ import type { MethodRoute, StageRuntime } from './runtime.js';
 export class RequestContext {
   /** Set by whoever answers: the cache outcome for logs and metrics (`hit`, `miss`, … or undefined when no cache applies). */
   cacheOutcome: string | undefined;
-  /** Short hash of the cache key, for the access log. */
-  cacheKeyHash: string | undefined;
+  /** The cache key, when a cache policy keyed the request (its hash goes to the access log). */
+  cacheKey: string | undefined;
   private abort: AbortController | undefined;
 
   constructor(

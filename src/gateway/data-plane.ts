@@ -3,6 +3,7 @@
  * (cache step or) integration → response. Every failure becomes a JSON answer from the error
  * registry; nothing a caller sends can crash the process or hang the socket.
  */
+import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
@@ -133,7 +134,7 @@ export class DataPlane {
     if (logger.isLevelEnabled('info')) {
       logger.info({
         requestId: ctx.requestId, method: ctx.method, path: ctx.req.url, api: ctx.labels.api, stage: ctx.labels.stage,
-        resource: ctx.labels.resource, status, ms: round(seconds * 1000), cache: ctx.cacheOutcome, key: ctx.cacheKeyHash,
+        resource: ctx.labels.resource, status, ms: round(seconds * 1000), cache: ctx.cacheOutcome, key: ctx.cacheKey && keyHash(ctx.cacheKey),
       }, 'request');
     }
   }
@@ -159,6 +160,11 @@ export function writeIntegrationResponse(res: ServerResponse, response: Integrat
     // A backend failing mid-body leaves nothing to answer with: the caller sees the connection cut.
     pipeline(body, res).catch(() => res.destroy());
   }
+}
+
+/** A short, stable digest of a cache key for logs: correlates requests without printing parameter values. */
+function keyHash(key: string): string {
+  return createHash('sha256').update(key).digest('hex').slice(0, 16);
 }
 
 function round(ms: number): number {

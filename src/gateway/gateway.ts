@@ -5,7 +5,9 @@
  */
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
-import { AwsCacheStep } from '../cache/aws-cache-step.js';
+import { AlibabaCachePolicy } from '../cache/alibaba-policy.js';
+import { AwsCachePolicy } from '../cache/aws-policy.js';
+import { CacheStep } from '../cache/cache-step.js';
 import { stageCapacityBytes } from '../cache/capacity.js';
 import { sharedStateOf, type SharedState } from '../cache/shared-state.js';
 import { createStore } from '../cache/stores/index.js';
@@ -14,6 +16,7 @@ import { validateApis, type LoadedConfig } from '../config/load.js';
 import type { ApiConfig, ListenAddress } from '../config/schema.js';
 import { decodeEncryptionKey } from '../config/semantics.js';
 import { AdminPlane } from '../control/admin.js';
+import { AppRegistry } from '../control/auth/apps.js';
 import { IdentityRegistry } from '../control/auth/identities.js';
 import { createIntegration, ProxyPool } from '../integrations/index.js';
 import { silentLogger } from '../logging.js';
@@ -40,6 +43,7 @@ export class Gateway {
   /** Control-plane state shared with the other nodes on the same store (Redis); undefined for memory. */
   private readonly shared: SharedState | undefined;
   readonly proxyPool = new ProxyPool();
+  private readonly plugins: AlibabaCachePolicy;
   readonly now: () => number;
   private current: GatewaySnapshot;
   /** Stage caches the store holds now, with their byte budgets. */
@@ -62,8 +66,13 @@ export class Gateway {
     // With a shared store, start() first adopts the shared API definitions, then creates stage caches.
     if (!this.shared) this.configureStageCaches();
     const encryptionKey = config.store.encryptionKey === undefined ? undefined : decodeEncryptionKey(config.store.encryptionKey);
-    const cache = new AwsCacheStep({ store: this.store, metrics: this.metrics, identities: this.identities, logger: this.logger,
-      now: this.now, region: config.gateway.region, accountId: config.gateway.accountId, encryptionKey, storeType: config.store.type });
+    const aws = new AwsCachePolicy({ store: this.store, identities: this.identities, region: config.gateway.region, accountId: config.gateway.accountId, encryptionKey });
+    this.plugins = new AlibabaCachePolicy({ store: this.store, apps: new AppRegistry(config.apps), plugins: config.cachePlugins, now: this.now });
+    const cache = new CacheStep({
+      store: this.store, storeType: config.store.type, metrics: this.metrics, logger: this.logger, now: this.now,
+      // A method with a caching plug-in follows Alibaba's policy; every other method AWS's stage cache.
+      policyFor: (ctx) => (ctx.route.definition.cachePlugin !== undefined ? this.plugins : aws),
+    });
     const dataPlane = new DataPlane({ snapshot: () => this.current, metrics: this.metrics, logger: this.logger, cache });
     this.dataServer = createListener(dataPlane.handle);
     this.adminServer = createListener(new AdminPlane(this).handle);
@@ -120,7 +129,8 @@ export class Gateway {
 
   /** Empties one stage cache at once, whatever its size. */
   async flushStage(apiId: string, stage: string): Promise<void> {
-    await this.store.flush(stageId(apiId, stage));
+    // The stage cache, and the spaces of the caching plug-ins used on that stage.
+    await Promise.all([stageId(apiId, stage), ...this.plugins.spacesOf(apiId, stage)].map((space) => this.store.flush(space)));
     this.metrics.invalidations.inc({ api: apiId, stage, reason: 'flush' });
   }
 

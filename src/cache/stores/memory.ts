@@ -167,6 +167,22 @@ export class MemoryStore implements CacheStore {
     this.spaces.clear();
   }
 
+  /**
+   * Drops every entry past its deleteAt. A walk: for spaces that never evict (the Alibaba plug-in's),
+   * called when such a space is full, not on the hot path.
+   */
+  pruneExpired(stage: string): void {
+    const space = this.spaces.get(stage);
+    if (space === undefined) return;
+    const now = this.now();
+    for (const node of [...space.nodes.values()]) {
+      if (now >= node.entry.deleteAt) {
+        space.remove(node);
+        space.expirations++;
+      }
+    }
+  }
+
   /** Drops least recently used entries until `size` more bytes fit. */
   private makeRoom(space: StageSpace, size: number): void {
     const now = this.now();

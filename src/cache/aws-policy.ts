@@ -1,0 +1,141 @@
+/**
+ * Amazon API Gateway's stage cache (SPEC §5) as a cache policy: method settings decide whether a
+ * request is cached and for how long; the key comes from cacheKeyParameters; a client's
+ * `Cache-Control: max-age=0` refreshes only when authorised (or authorisation is not required).
+ */
+import type { HttpMethod } from '../config/schema.js';
+import type { IdentityRegistry } from '../control/auth/identities.js';
+import { executeApiArn } from '../control/auth/policy.js';
+import { GatewayError } from '../errors.js';
+import type { RequestContext } from '../gateway/context.js';
+import type { MethodRoute, StageRuntime } from '../gateway/runtime.js';
+import type { IntegrationResponse } from '../integrations/integration.js';
+import { readRequestBody } from './body.js';
+import type { Admission, CachePolicy, CacheRequest } from './cache-policy.js';
+import { EncryptedStore } from './crypto.js';
+import { replayableHeaders } from './entry-writer.js';
+import { keyedHeaderFilter, type HeaderFilter } from './forwarded-headers.js';
+import { buildCacheKey, compileKeyPlan, type KeyPlan } from './key.js';
+import { clientCacheControl, entryTimes, resolveMethodSettings, storability, type ResolvedMethodSettings } from './policy-aws.js';
+import { stageId, type CacheStore } from './store.js';
+
+/** Largest request body read to key on it or to verify a SigV4 payload hash. */
+const MAX_KEYED_REQUEST_BODY_BYTES = 10 * 1024 * 1024;
+const UNAUTHORIZED_WARNING = ['warning', '199 - "Cache-control headers were ignored because the caller was unauthorized"'];
+const NONE: readonly string[] = [];
+
+export interface AwsPolicyDeps {
+  store: CacheStore;
+  identities: IdentityRegistry;
+  region: string;
+  accountId: string;
+  /** `store.encryptionKey`, decoded; needed when any method has cacheDataEncrypted. */
+  encryptionKey: Buffer | undefined;
+}
+
+/** What is computed once per method, not per request. */
+interface MethodPlan {
+  readonly key: KeyPlan;
+  /** Headers the integration may see, without and with a forwarded body (its framing headers). */
+  readonly headers: HeaderFilter;
+  readonly headersWithBody: HeaderFilter;
+  readonly bodyInKey: boolean;
+}
+
+interface AwsRequest extends CacheRequest {
+  readonly settings: ResolvedMethodSettings;
+}
+
+export class AwsCachePolicy implements CachePolicy {
+  private readonly sealedStore: EncryptedStore | undefined;
+  private readonly plans = new WeakMap<MethodRoute, MethodPlan>();
+  private readonly settings = new WeakMap<MethodRoute, Map<StageRuntime, Map<HttpMethod, ResolvedMethodSettings>>>();
+
+  constructor(private readonly deps: AwsPolicyDeps) {
+    this.sealedStore = deps.encryptionKey ? new EncryptedStore(deps.store, deps.encryptionKey) : undefined;
+  }
+
+  begin(ctx: RequestContext): CacheRequest | undefined | Promise<CacheRequest | undefined> {
+    // HEAD is answered from (and fills) the GET entry.
+    const keyMethod: HttpMethod = ctx.method === 'HEAD' ? 'GET' : ctx.method;
+    const settings = this.settingsFor(ctx.stage, ctx.route, keyMethod);
+    if (!settings.cachingEnabled) return undefined;
+    const plan = this.planFor(ctx.route);
+    // GET bodies are never forwarded nor keyed (a "fat GET" cannot poison an entry).
+    const forwardsBody = keyMethod !== 'GET' && ctx.hasBody;
+    const wantsRefresh = clientCacheControl(ctx.req.headers) === 'invalidate';
+    // The common case stays synchronous: no body to read, no Cache-Control to authorise.
+    if (!(forwardsBody && plan.bodyInKey) && !wantsRefresh) return this.request(ctx, keyMethod, settings, plan, forwardsBody, undefined, false, NONE);
+    return this.beginSlowly(ctx, keyMethod, settings, plan, forwardsBody, wantsRefresh);
+  }
+
+  private async beginSlowly(ctx: RequestContext, keyMethod: HttpMethod, settings: ResolvedMethodSettings, plan: MethodPlan, forwardsBody: boolean, wantsRefresh: boolean): Promise<CacheRequest> {
+    const body = forwardsBody && plan.bodyInKey ? await readRequestBody(ctx.req, MAX_KEYED_REQUEST_BODY_BYTES) : undefined;
+    if (!wantsRefresh) return this.request(ctx, keyMethod, settings, plan, forwardsBody, body, false, NONE);
+    if (await this.mayInvalidate(ctx, settings, body)) return this.request(ctx, keyMethod, settings, plan, forwardsBody, body, true, NONE);
+    // AWS unauthorizedCacheControlHeaderStrategy.
+    if (settings.unauthorizedCacheControlHeaderStrategy === 'FAIL_WITH_403') throw new GatewayError('CACHE_CONTROL_FORBIDDEN');
+    const extra = settings.unauthorizedCacheControlHeaderStrategy === 'SUCCEED_WITH_RESPONSE_HEADER' ? UNAUTHORIZED_WARNING : NONE;
+    return this.request(ctx, keyMethod, settings, plan, forwardsBody, body, false, extra);
+  }
+
+  private request(ctx: RequestContext, keyMethod: HttpMethod, settings: ResolvedMethodSettings, plan: MethodPlan,
+    forwardsBody: boolean, body: Buffer | undefined, refresh: boolean, extraHeaders: readonly string[]): AwsRequest {
+    const key = buildCacheKey(plan.key, { method: keyMethod, pathParameters: ctx.pathParameters, rawQuery: ctx.rawQuery, headers: ctx.req.headers, body });
+    ctx.cacheKey = key;
+    return {
+      ctx, policy: this, keyMethod, settings, key, body, refresh, forwardsBody, extraHeaders,
+      space: stageId(ctx.route.api.id, ctx.stage.name),
+      store: settings.cacheDataEncrypted ? this.sealedStore! : this.deps.store,
+      forwardHeaders: forwardsBody ? plan.headersWithBody : plan.headers,
+      windows: settings,
+      hitHeaders: NONE,
+    };
+  }
+
+  admit(request: CacheRequest, response: IntegrationResponse, now: number): Admission {
+    const { settings } = request as AwsRequest;
+    const verdict = storability(response, settings);
+    if (!verdict.store) return verdict;
+    return { store: true, headers: replayableHeaders(response.headers), times: entryTimes(now, settings) };
+  }
+
+  /**
+   * AWS: a client may invalidate its entry when requireAuthorizationForCacheControl is off, or
+   * when it is an identity allowed execute-api:InvalidateCache on the method's ARN.
+   */
+  private async mayInvalidate(ctx: RequestContext, settings: ResolvedMethodSettings, body: Buffer | undefined): Promise<boolean> {
+    if (!settings.requireAuthorizationForCacheControl) return true;
+    const { req } = ctx;
+    const payload = body ?? (ctx.method === 'GET' || ctx.method === 'HEAD' || !ctx.hasBody ? Buffer.alloc(0) : undefined);
+    const auth = await this.deps.identities.authenticate({ method: req.method!, rawUrl: req.url!, rawHeaders: req.rawHeaders, body: payload }, 'execute-api', Date.now());
+    if (auth.kind !== 'identity') return false;
+    const arn = executeApiArn(this.deps.region, this.deps.accountId, ctx.route.api.id, ctx.stage.name, ctx.method, ctx.path.slice(1));
+    return auth.identity.policy.allows('execute-api:InvalidateCache', arn);
+  }
+
+  private settingsFor(stage: StageRuntime, route: MethodRoute, method: HttpMethod): ResolvedMethodSettings {
+    let byStage = this.settings.get(route);
+    if (!byStage) this.settings.set(route, (byStage = new Map()));
+    let byMethod = byStage.get(stage);
+    if (!byMethod) byStage.set(stage, (byMethod = new Map()));
+    let settings = byMethod.get(method);
+    if (!settings) byMethod.set(method, (settings = resolveMethodSettings(stage.config, route.resourcePath, method)));
+    return settings;
+  }
+
+  private planFor(route: MethodRoute): MethodPlan {
+    let plan = this.plans.get(route);
+    if (!plan) {
+      const { cacheKeyParameters, cacheNamespace, integration } = route.definition;
+      plan = {
+        key: compileKeyPlan(route.routeMethod, route.resourcePath, cacheKeyParameters, cacheNamespace ?? integration.cacheNamespace),
+        headers: keyedHeaderFilter(cacheKeyParameters, false),
+        headersWithBody: keyedHeaderFilter(cacheKeyParameters, true),
+        bodyInKey: cacheKeyParameters.some((parameter) => parameter.startsWith('method.request.body')),
+      };
+      this.plans.set(route, plan);
+    }
+    return plan;
+  }
+}

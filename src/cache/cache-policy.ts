@@ -1,0 +1,56 @@
+/**
+ * A cache policy decides, for one request, whether the cache applies, under which key and in
+ * which space, whether the caller may force a refresh, and whether a response may be stored.
+ * Two policies share one cache flow (cache-step.ts): Amazon API Gateway's stage cache and
+ * Alibaba's caching plug-in ("a plug-in is a second policy, not a second cache").
+ */
+import type { HttpMethod } from '../config/schema.js';
+import type { RequestContext } from '../gateway/context.js';
+import type { IntegrationResponse } from '../integrations/integration.js';
+import type { CacheEntry } from './entry.js';
+import type { HeaderFilter } from './forwarded-headers.js';
+import type { EntryTimes } from './policy-aws.js';
+import type { NotStoredDetail } from './status.js';
+import type { CacheStore } from './store.js';
+
+/** How long after staleAt an entry may still be served (and how). */
+export interface StaleWindows {
+  readonly staleWhileRevalidateSeconds: number;
+  readonly staleIfErrorSeconds: number;
+}
+
+/** One request's way through the cache, as its policy set it up. */
+export interface CacheRequest {
+  readonly ctx: RequestContext;
+  readonly policy: CachePolicy;
+  /** The method the entry is keyed and fetched with: GET for a HEAD. */
+  readonly keyMethod: HttpMethod;
+  readonly space: string;
+  readonly store: CacheStore;
+  readonly key: string;
+  /** Which request headers the integration may see (those in the key). */
+  readonly forwardHeaders: HeaderFilter;
+  readonly forwardsBody: boolean;
+  /** The request body, when it was read to key on it. */
+  readonly body: Buffer | undefined;
+  /** The caller may, and asked to, bypass the entry; the answer replaces it. */
+  readonly refresh: boolean;
+  readonly windows: StaleWindows;
+  /** Headers added to every answer of this request, `[name, value, …]` (e.g. AWS's Warning). */
+  readonly extraHeaders: readonly string[];
+  /** Headers added to answers served from the cache (e.g. Alibaba's X-Ca-Caching). */
+  readonly hitHeaders: readonly string[];
+}
+
+export type Admission =
+  | { readonly store: true; readonly headers: [string, string][]; readonly times: EntryTimes }
+  | { readonly store: false; readonly reason: NotStoredDetail };
+
+export interface CachePolicy {
+  /** undefined: the cache does not apply; the gateway forwards as usual. May throw a GatewayError (e.g. 403). */
+  begin(ctx: RequestContext): CacheRequest | undefined | Promise<CacheRequest | undefined>;
+  /** Whether (and how) the integration's answer is stored. */
+  admit(request: CacheRequest, response: IntegrationResponse, now: number): Admission;
+  /** Whether an entry of `bytes` may be stored now (the Alibaba plug-in stores nothing when its space is full). */
+  hasRoom?(request: CacheRequest, entry: CacheEntry): boolean;
+}

@@ -1,0 +1,262 @@
+/**
+ * The data plane's cache step: one flow for every policy (AWS stage cache, Alibaba plug-in).
+ *
+ *   policy.begin → (refresh?) → store.get → fresh: hit
+ *                                         → stale within stale-while-revalidate: serve it, refresh once in the background
+ *                                         → otherwise: forward (coalesced per key) → policy.admit → store → answer
+ *
+ * Concurrent misses for one key make one integration call; the others wait for it and get the
+ * same entry (`collapsed`). An answer that may not be stored is not shared: its waiters try again,
+ * and again only one of them goes to the integration. A stale entry within stale-if-error answers
+ * when the integration fails. A cache failure never fails the request (STYLE.md practice 6).
+ */
+import type { Logger } from 'pino';
+import { GatewayError } from '../errors.js';
+import type { RequestContext } from '../gateway/context.js';
+import { writeIntegrationResponse, type CacheStep as DataPlaneCacheStep } from '../gateway/data-plane.js';
+import { IntegrationError, type IntegrationResponse } from '../integrations/integration.js';
+import type { GatewayMetrics } from '../metrics/metrics.js';
+import { collectUpTo } from './body.js';
+import type { CachePolicy, CacheRequest } from './cache-policy.js';
+import { CACHE_ENTRY_VERSION, type CacheEntry } from './entry.js';
+import { notModified, writeEntry } from './entry-writer.js';
+import { filterHeaders } from './forwarded-headers.js';
+import { freshness, MAX_CACHEABLE_BODY_BYTES } from './policy-aws.js';
+import {
+  ageSeconds, collapsedStatus, forwardStatus, hitStatus, staleIfErrorStatus, staleWhileRevalidateStatus, ttlSeconds,
+  type ForwardOutcome,
+} from './status.js';
+import type { CacheStore } from './store.js';
+
+export interface CacheStepDeps {
+  /** The store; policies may wrap it (encryption) but entries of this store are the plain ones. */
+  store: CacheStore;
+  storeType: string;
+  metrics: GatewayMetrics;
+  logger: Logger;
+  now: () => number;
+  /** Picks the policy of a route (or undefined: no cache for it). */
+  policyFor: (ctx: RequestContext) => CachePolicy | undefined;
+}
+
+/** What a leader's integration call produced for its waiters: an entry to share, or nothing. */
+type Flight = Promise<{ entry: CacheEntry; outcome: ForwardOutcome } | undefined>;
+
+export class CacheStep implements DataPlaneCacheStep {
+  private readonly flights = new Map<string, Flight>();
+
+  constructor(private readonly deps: CacheStepDeps) {}
+
+  serve(ctx: RequestContext): Promise<boolean> | boolean {
+    const policy = this.deps.policyFor(ctx);
+    if (!policy) return false;
+    const begun = policy.begin(ctx);
+    if (begun === undefined) return false;
+    if (begun instanceof Promise) {
+      return begun.then(async (request) => {
+        if (!request) return false;
+        await this.run(request);
+        return true;
+      });
+    }
+    const served = this.run(begun);
+    return served === true ? true : served.then(() => true);
+  }
+
+  private run(request: CacheRequest): true | Promise<void> {
+    if (request.refresh) {
+      const { labels } = request.ctx;
+      this.deps.metrics.invalidations.inc({ api: labels.api, stage: labels.stage, reason: 'client' });
+      return this.forward(request, 'refresh', undefined);
+    }
+    let found: ReturnType<CacheStore['get']>;
+    try {
+      found = request.store.get(request.space, request.key);
+    } catch (error) {
+      return this.forward(request, this.storeFailed('get', error), undefined);
+    }
+    if (!(found instanceof Promise)) {
+      return this.useEntry(request, found);
+    }
+    return found.then(
+      (entry) => {
+        const used = this.useEntry(request, entry);
+        return used === true ? undefined : used;
+      },
+      (error: unknown) => this.forward(request, this.storeFailed('get', error), undefined),
+    );
+  }
+
+  /** Serves what the store found if it may be served (true), else goes to the integration. */
+  private useEntry(request: CacheRequest, entry: CacheEntry | undefined): true | Promise<void> {
+    // Another format, or a sealed entry read without its key, is a miss (STYLE.md practice 5).
+    if (!entry || entry.version !== CACHE_ENTRY_VERSION || (request.store === this.deps.store && entry.sealed !== undefined)) {
+      return this.forward(request, 'miss', undefined);
+    }
+    const now = this.deps.now();
+    switch (freshness(entry, now, request.windows)) {
+      case 'fresh':
+        this.answerFromCache(request, entry, now, 'hit', hitStatus(ttlSeconds(entry, now)));
+        return true;
+      case 'stale-while-revalidate':
+        this.answerFromCache(request, entry, now, 'stale', staleWhileRevalidateStatus(ttlSeconds(entry, now)));
+        this.revalidate(request);
+        return true;
+      case 'stale-if-error-only':
+        return this.forward(request, 'expired', entry);
+      default:
+        return this.forward(request, 'expired', undefined);
+    }
+  }
+
+  private answerFromCache(request: CacheRequest, entry: CacheEntry, now: number, outcome: string, status: string): void {
+    const { ctx } = request;
+    ctx.cacheOutcome = outcome;
+    ctx.metrics.hits.inc();
+    const headers = ctx.req.headers;
+    const unchanged = (headers['if-none-match'] !== undefined || headers['if-modified-since'] !== undefined)
+      && entry.statusCode === 200 && notModified(entry, headers['if-none-match'], headers['if-modified-since']);
+    const extra = ['age', String(ageSeconds(entry, now)), 'cache-status', status, 'x-amzn-requestid', ctx.requestId, ...request.extraHeaders, ...request.hitHeaders];
+    writeEntry(ctx.res, entry, extra, unchanged || ctx.method === 'HEAD', unchanged ? 304 : entry.statusCode);
+  }
+
+  /**
+   * Goes to the integration for this request — or waits for a call already under way for the same
+   * key. `stale`: an entry to fall back on if the integration fails (stale-if-error).
+   */
+  private async forward(request: CacheRequest, outcome: ForwardOutcome, stale: CacheEntry | undefined): Promise<void> {
+    const { ctx } = request;
+    const flightKey = `${request.space}\u0000${request.key}`;
+    for (;;) {
+      const flight = request.refresh ? undefined : this.flights.get(flightKey);
+      if (!flight) break;
+      const shared = await flight;
+      if (shared) {
+        ctx.cacheOutcome = 'collapsed';
+        ctx.metrics.hits.inc();
+        const extra = ['cache-status', collapsedStatus(shared.outcome), 'x-amzn-requestid', ctx.requestId, ...request.extraHeaders];
+        return writeEntry(ctx.res, shared.entry, extra, ctx.method === 'HEAD');
+      }
+      // The leader's answer could not be shared: try again (only one of the waiters will lead).
+    }
+    ctx.cacheOutcome = outcome;
+    ctx.metrics.misses.inc();
+    let settle!: (shared: Awaited<Flight>) => void;
+    const flight: Flight = new Promise((resolve) => (settle = resolve));
+    this.flights.set(flightKey, flight);
+    try {
+      const entry = await this.fetch(request, outcome, stale, true);
+      settle(entry && { entry, outcome });
+    } catch (error) {
+      settle(undefined);
+      throw error;
+    } finally {
+      if (this.flights.get(flightKey) === flight) this.flights.delete(flightKey);
+    }
+  }
+
+  /** stale-while-revalidate: one background refresh per key; its failure only leaves the stale entry. */
+  private revalidate(request: CacheRequest): void {
+    const flightKey = `${request.space}\u0000${request.key}`;
+    if (this.flights.has(flightKey)) return;
+    const flight: Flight = this.fetch(request, 'expired', undefined, false).then(
+      (entry) => entry && { entry, outcome: 'expired' as const },
+      (error: unknown) => {
+        this.deps.logger.warn({ err: (error as Error)?.message, requestId: request.ctx.requestId }, 'background revalidation failed');
+        return undefined;
+      },
+    );
+    this.flights.set(flightKey, flight);
+    void flight.finally(() => {
+      if (this.flights.get(flightKey) === flight) this.flights.delete(flightKey);
+    });
+  }
+
+  /**
+   * Calls the integration, stores the answer when the policy admits it, and (when `respond`)
+   * writes it to the caller. Resolves with the entry others may share, if any.
+   */
+  private async fetch(request: CacheRequest, outcome: ForwardOutcome, stale: CacheEntry | undefined, respond: boolean): Promise<CacheEntry | undefined> {
+    const { ctx } = request;
+    const { req, res } = ctx;
+    const forwarded = filterHeaders(request.forwardHeaders, req.headers, req.rawHeaders);
+    const call = ctx.integrationRequest({
+      method: request.keyMethod,
+      headers: forwarded.headers,
+      rawHeaders: forwarded.rawHeaders,
+      body: request.forwardsBody ? request.body ?? req : null,
+    });
+    let response: IntegrationResponse;
+    try {
+      response = await ctx.invoke(call);
+    } catch (error) {
+      if (stale && respond && (error instanceof IntegrationError || error instanceof GatewayError)) return this.serveStaleOnError(request, stale, undefined);
+      throw error;
+    }
+    if (stale && respond && response.statusCode >= 500) {
+      if (!Buffer.isBuffer(response.body)) response.body.destroy();
+      return this.serveStaleOnError(request, stale, response.statusCode);
+    }
+
+    const headOnly = ctx.method === 'HEAD';
+    const extra: Record<string, string> = { 'x-amzn-requestid': ctx.requestId };
+    for (let i = 0; i < request.extraHeaders.length; i += 2) extra[request.extraHeaders[i]!] = request.extraHeaders[i + 1]!;
+    const admission = outcome === 'bypass' ? { store: false as const, reason: 'store-unavailable' as const } : request.policy.admit(request, response, this.deps.now());
+    if (!admission.store) {
+      if (!respond) return discard(response);
+      extra['cache-status'] = forwardStatus(outcome, admission.reason);
+      writeIntegrationResponse(res, response, headOnly, extra);
+      return undefined;
+    }
+    const collected = Buffer.isBuffer(response.body) ? { complete: true as const, body: response.body } : await collectUpTo(response.body, MAX_CACHEABLE_BODY_BYTES);
+    if (!collected.complete || collected.body.length > MAX_CACHEABLE_BODY_BYTES) {
+      if (!respond) return discard(response);
+      // AWS: a response over 1 MB is returned but not cached.
+      extra['cache-status'] = forwardStatus(outcome, 'too-large');
+      writeIntegrationResponse(res, response, headOnly, extra, collected.complete ? [collected.body] : collected.prefix);
+      return undefined;
+    }
+    const entry: CacheEntry = {
+      version: CACHE_ENTRY_VERSION,
+      statusCode: response.statusCode,
+      headers: admission.headers,
+      body: collected.body,
+      ...admission.times,
+    };
+    let result: Parameters<typeof forwardStatus>[1] = 'stored';
+    if (request.policy.hasRoom && !request.policy.hasRoom(request, entry)) {
+      result = 'space-full';
+    } else {
+      try {
+        const stored = request.store.set(request.space, request.key, entry);
+        if (stored instanceof Promise) await stored;
+      } catch (error) {
+        this.storeFailed('set', error);
+        result = 'store-unavailable';
+      }
+    }
+    if (respond) writeEntry(res, entry, [...Object.entries(extra).flat(), 'cache-status', forwardStatus(outcome, result)], headOnly);
+    return entry;
+  }
+
+  private serveStaleOnError(request: CacheRequest, stale: CacheEntry, status: number | undefined): undefined {
+    const { ctx } = request;
+    const now = this.deps.now();
+    ctx.cacheOutcome = 'stale-if-error';
+    const extra = ['age', String(ageSeconds(stale, now)), 'cache-status', staleIfErrorStatus(ttlSeconds(stale, now), status), 'x-amzn-requestid', ctx.requestId, ...request.extraHeaders, ...request.hitHeaders];
+    writeEntry(ctx.res, stale, extra, ctx.method === 'HEAD');
+    return undefined;
+  }
+
+  /** Counts a store failure; the request is then served from the integration. (Stores log an outage once.) */
+  private storeFailed(operation: string, error: unknown): 'bypass' {
+    this.deps.metrics.storeErrors.inc({ store: this.deps.storeType, operation });
+    this.deps.logger.debug({ store: this.deps.storeType, operation, err: (error as Error)?.message }, 'cache store call failed; serving from the integration');
+    return 'bypass';
+  }
+}
+
+function discard(response: IntegrationResponse): undefined {
+  if (!Buffer.isBuffer(response.body)) response.body.resume();
+  return undefined;
+}

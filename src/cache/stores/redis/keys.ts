@@ -1,0 +1,45 @@
+/**
+ * Key layout of the Redis store, one layout for standalone and Cluster.
+ *
+ * A stage id contains a NUL byte (stageId()), so stages are named by a hash of it. Braces mark
+ * Redis Cluster hash tags: everything a stage keeps about itself shares the tag `{s:<stage>}` and
+ * so one slot (the accounting script can touch it atomically), while entry keys carry no tag and
+ * spread over every slot by their full name. Key hashes are base64url, which has no braces.
+ *
+ *   cachegate:{s:<stage>}:meta              hash: gen (generation), cap (byte budget), evictions
+ *   cachegate:{s:<stage>}:exp:<gen>         zset: entry hash → deleteAt (expired entries leave the accounting)
+ *   cachegate:{s:<stage>}:age:<gen>         zset: entry hash → store sequence number (eviction order)
+ *   cachegate:{s:<stage>}:size:<gen>        hash: entry hash → bytes, plus "#bytes" (total), "#seq" (sequence)
+ *   cachegate:e:<stage>:<gen>:<entry hash>  the encoded entry (entry-codec.ts), PX = deleteAt - now
+ *   cachegate:{control}:apis                control-plane state (API definitions, JSON)
+ *   channel cachegate:events                pub/sub for flushes, stage changes and API changes
+ */
+import { createHash } from 'node:crypto';
+
+export const KEY_PREFIX = 'cachegate';
+export const EVENTS_CHANNEL = `${KEY_PREFIX}:events`;
+export const APIS_KEY = `${KEY_PREFIX}:{control}:apis`;
+/** The size hash's field holding the stage generation's byte total (not a base64url hash). */
+export const TOTAL_FIELD = '#bytes';
+
+/** A stage's name in Redis: 128 bits of SHA-256 of its stage id, base64url. */
+export function stageHash(stage: string): string {
+  return createHash('sha256').update(stage).digest('base64url').slice(0, 22);
+}
+
+/** An entry key's hash: 192 bits of SHA-256, base64url (keys may be long and binary). */
+export function entryHash(key: string): string {
+  return createHash('sha256').update(key).digest('base64url').slice(0, 32);
+}
+
+export function metaKey(stage: string): string {
+  return `${KEY_PREFIX}:{s:${stage}}:meta`;
+}
+/** The three accounting keys of a stage generation, in the order the scripts take them. */
+export function accountingKeys(stage: string, generation: number): [expiry: string, age: string, size: string] {
+  const base = `${KEY_PREFIX}:{s:${stage}}`;
+  return [`${base}:exp:${generation}`, `${base}:age:${generation}`, `${base}:size:${generation}`];
+}
+export function entryKey(stage: string, generation: number, hash: string): string {
+  return `${KEY_PREFIX}:e:${stage}:${generation}:${hash}`;
+}

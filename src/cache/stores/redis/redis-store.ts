@@ -1,0 +1,397 @@
+/**
+ * The shared store on Redis / Valkey, standalone or Cluster (SPEC §7): every gateway node on one
+ * Redis shares entries, flushes and control-plane changes.
+ *
+ * - A hit is one GET of a binary value (entry-codec.ts) under a key that names the stage's
+ *   current generation (keys.ts). The generation is cached per node and kept current by pub/sub,
+ *   re-read in the background every few seconds and after any reconnect, so a lost message costs
+ *   seconds of staleness at worst, never a wrong stage.
+ * - Flush is O(1): the next generation. Old entries are never read again and age out by their PX.
+ * - Per-stage byte budgets are kept by a Lua script on the stage's own slot (scripts.ts).
+ * - Every call is bounded by `store.timeoutMs`; a call while disconnected fails at once. Failures
+ *   reject (the cache step then serves from the integration) and are logged once per outage.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Cluster, Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { StoreConfig } from '../../../config/schema.js';
+import { silentLogger } from '../../../logging.js';
+import { entrySize, type CacheEntry } from '../../entry.js';
+import type { SharedState } from '../../shared-state.js';
+import type { CacheStore, StageStats } from '../../store.js';
+import { decodeEntry, encodeEntry } from '../entry-codec.js';
+import { connectRedis, type RedisClient } from './connection.js';
+import { errorMessage, StoreHealth, StoreTimeoutError, StoreUnavailableError } from './health.js';
+import { accountingKeys, APIS_KEY, entryHash, entryKey, EVENTS_CHANNEL, metaKey, stageHash } from './keys.js';
+
+/** A cached generation older than this is re-read in the background (pub/sub keeps it current before). */
+const GENERATION_RECHECK_MS = 5_000;
+/** stats() is synchronous: it answers what it knows and refreshes in the background this often. */
+const STATS_REFRESH_MS = 2_000;
+const STATE_VERSION = 1;
+
+interface Space {
+  readonly hash: string;
+  readonly capacityBytes: number;
+  generation: number | undefined;
+  /** Bumped whenever `generation` is set, so a slow read cannot overwrite a newer value. */
+  generationUpdates: number;
+  generationCheckedAt: number;
+  pendingGeneration: Promise<number> | undefined;
+  bytes: number;
+  entries: number;
+  evictions: number;
+  statsReadAt: number;
+}
+
+type StoreEvent =
+  | { o: string; t: 'gen'; s: string; g: number }
+  | { o: string; t: 'apis'; apis: unknown };
+
+export interface RedisStoreOptions {
+  now?: () => number;
+  logger?: Logger;
+}
+
+export class RedisStore implements CacheStore, SharedState {
+  readonly type: 'redis' | 'redis-cluster';
+  readonly client: RedisClient;
+  private readonly subscriber: Redis | Cluster;
+  private readonly spaces = new Map<string, Space>();
+  private readonly now: () => number;
+  private readonly timeoutMs: number;
+  /** Control-path calls (configure, flush, shared state) get a longer budget than a lookup. */
+  private readonly controlTimeoutMs: number;
+  private readonly health: StoreHealth;
+  private readonly nodeId = randomBytes(8).toString('hex');
+  private readonly apiListeners: ((apis: unknown) => void)[] = [];
+  private hadReady = false;
+  private closed = false;
+
+  constructor(config: StoreConfig, options: RedisStoreOptions = {}) {
+    this.type = config.type === 'redis-cluster' ? 'redis-cluster' : 'redis';
+    this.now = options.now ?? Date.now;
+    this.timeoutMs = config.timeoutMs;
+    this.controlTimeoutMs = Math.max(config.timeoutMs * 20, 2000);
+    const logger = options.logger ?? silentLogger();
+    this.health = new StoreHealth(logger, this.type);
+    const { client, subscriber } = connectRedis(config);
+    this.client = client;
+    this.subscriber = subscriber;
+
+    client.on('error', (error: unknown) => this.health.failed('connection', error));
+    client.on('ready', () => {
+      this.health.succeeded();
+      // After a reconnect Redis may have restarted empty: re-create the stages and re-read generations.
+      if (this.hadReady) this.resync();
+      this.hadReady = true;
+    });
+    subscriber.on('error', () => undefined); // the command connection reports outages
+    subscriber.on('ready', () => {
+      // Messages sent while this connection was down are lost: re-read what they would have said.
+      void this.subscriber.subscribe(EVENTS_CHANNEL).then(() => this.resync(), () => undefined);
+    });
+    subscriber.on('message', (_channel: string, text: string) => this.receive(text));
+  }
+
+  /** Resolves once the command connection is ready (tests, start-up); rejects after `timeoutMs`. */
+  ready(timeoutMs = this.controlTimeoutMs): Promise<void> {
+    if (this.client.status === 'ready') return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.client.off('ready', onReady);
+        reject(new StoreUnavailableError(`${this.client.status} after ${timeoutMs} ms`));
+      }, timeoutMs);
+      const onReady = (): void => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.client.once('ready', onReady);
+    });
+  }
+
+  get(stage: string, key: string): CacheEntry | undefined | Promise<CacheEntry | undefined> {
+    const space = this.spaces.get(stage);
+    if (!space) return undefined;
+    return this.bounded('get', this.timeoutMs, async () => {
+      const generation = await this.generationOf(space);
+      const member = entryHash(key);
+      const redisKey = entryKey(space.hash, generation, member);
+      const entry = decodeEntry(await this.client.getBuffer(redisKey));
+      // PX runs on Redis's clock, deleteAt on ours (which tests drive): past deleteAt the entry is
+      // gone for good, even should our clock go back.
+      if (entry && this.now() >= entry.deleteAt) {
+        await this.forget(space, generation, member, redisKey);
+        return undefined;
+      }
+      return entry;
+    });
+  }
+
+  set(stage: string, key: string, entry: CacheEntry): void | Promise<void> {
+    const space = this.spaces.get(stage);
+    if (!space) return;
+    return this.bounded('set', this.timeoutMs, async () => {
+      const generation = await this.generationOf(space);
+      const member = entryHash(key);
+      const redisKey = entryKey(space.hash, generation, member);
+      const size = entrySize(key, entry);
+      const now = this.now();
+      const ttl = Math.ceil(entry.deleteAt - now);
+      if (size > space.capacityBytes || ttl <= 0) {
+        // Never stored (as in the memory store); the entry it replaces goes all the same.
+        await this.forget(space, generation, member, redisKey);
+        return;
+      }
+      const [, accounted] = await Promise.all([
+        this.client.set(redisKey, encodeEntry(entry), 'PX', ttl),
+        this.client.cgAccount(...accountingKeys(space.hash, generation), metaKey(space.hash), now, member, size, entry.deleteAt, space.capacityBytes),
+      ]);
+      const [bytes, entries, evictions, ...evicted] = accounted;
+      this.recordStats(space, generation, Number(bytes), Number(entries), Number(evictions));
+      // One UNLINK per key: in Cluster the evicted entries live on other slots.
+      for (const victim of evicted) this.client.unlink(entryKey(space.hash, generation, victim)).catch(() => undefined);
+    });
+  }
+
+  delete(stage: string, key: string): void | Promise<void> {
+    const space = this.spaces.get(stage);
+    if (!space) return;
+    return this.bounded('delete', this.timeoutMs, async () => {
+      const generation = await this.generationOf(space);
+      const member = entryHash(key);
+      await this.forget(space, generation, member, entryKey(space.hash, generation, member));
+    });
+  }
+
+  /** The next generation, at once on this node and by pub/sub on the others. */
+  flush(stage: string): Promise<void> {
+    const hash = stageHash(stage);
+    return this.bounded('flush', this.controlTimeoutMs, async () => {
+      const generation = Number(await this.client.cgFlush(metaKey(hash)));
+      const space = this.spaces.get(stage);
+      if (space) {
+        this.setGeneration(space, generation);
+        this.recordStats(space, generation, 0, 0, space.evictions);
+      }
+      await this.announce({ o: this.nodeId, t: 'gen', s: hash, g: generation });
+    });
+  }
+
+  /** Creates the stage in Redis, or joins it as it is when another node created it with the same budget. */
+  configureStage(stage: string, capacityBytes: number): void | Promise<void> {
+    if (this.spaces.get(stage)?.capacityBytes === capacityBytes) return;
+    const space: Space = {
+      hash: stageHash(stage), capacityBytes, generation: undefined, generationUpdates: 0, generationCheckedAt: 0,
+      pendingGeneration: undefined, bytes: 0, entries: 0, evictions: 0, statsReadAt: 0,
+    };
+    this.spaces.set(stage, space);
+    return this.configureInRedis(space).then(() => undefined, () => undefined);
+  }
+
+  dropStage(stage: string): void | Promise<void> {
+    const space = this.spaces.get(stage);
+    this.spaces.delete(stage);
+    const hash = space?.hash ?? stageHash(stage);
+    return this.bounded('dropStage', this.controlTimeoutMs, async () => {
+      const generation = Number(await this.client.cgDrop(metaKey(hash)));
+      await this.announce({ o: this.nodeId, t: 'gen', s: hash, g: generation });
+    }).catch(() => undefined);
+  }
+
+  /** This node's view: exact for its own writes, refreshed from Redis in the background every few seconds. */
+  stats(stage: string): StageStats | undefined {
+    const space = this.spaces.get(stage);
+    if (!space) return undefined;
+    if (Date.now() - space.statsReadAt > STATS_REFRESH_MS && space.generation !== undefined) this.refreshStats(space, space.generation);
+    return { entries: space.entries, bytes: space.bytes, capacityBytes: space.capacityBytes, evictions: space.evictions };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.spaces.clear();
+    await Promise.all([this.client, this.subscriber].map(async (connection) => {
+      const quit = connection.quit().catch(() => undefined);
+      await Promise.race([quit, new Promise((resolve) => setTimeout(resolve, 500).unref())]);
+      connection.disconnect();
+    }));
+  }
+
+  // SharedState: the API definitions, shared by every node on this Redis.
+
+  async loadApis(): Promise<unknown | undefined> {
+    await this.ready();
+    const text = await this.bounded('loadApis', this.controlTimeoutMs, () => this.client.get(APIS_KEY));
+    if (text === null) return undefined;
+    const saved = JSON.parse(text) as { version?: unknown; apis?: unknown };
+    if (saved.version !== STATE_VERSION) throw new Error(`shared API definitions have version ${String(saved.version)}, expected ${STATE_VERSION}`);
+    return saved.apis;
+  }
+
+  saveApis(apis: unknown): Promise<void> {
+    return this.bounded('saveApis', this.controlTimeoutMs, async () => {
+      await this.client.set(APIS_KEY, JSON.stringify({ version: STATE_VERSION, savedAt: new Date().toISOString(), apis }));
+      await this.announce({ o: this.nodeId, t: 'apis', apis });
+    });
+  }
+
+  onApisChanged(listener: (apis: unknown) => void): void {
+    this.apiListeners.push(listener);
+  }
+
+  /** The generation this node reads and writes for a stage (tests and diagnostics). */
+  knownGeneration(stage: string): number | undefined {
+    return this.spaces.get(stage)?.generation;
+  }
+
+  // ——— internals ———
+
+  /** Runs one store call within its time budget; any failure is reported to `health` and rejects. */
+  private bounded<T>(operation: string, timeoutMs: number, work: () => Promise<T>): Promise<T> {
+    if (this.client.status !== 'ready') {
+      const error = new StoreUnavailableError(this.client.status);
+      this.health.failed(operation, error);
+      return Promise.reject(error);
+    }
+    return new Promise<T>((resolve, reject) => {
+      let settled = false;
+      const timer = setTimeout(() => {
+        settled = true;
+        const error = new StoreTimeoutError(operation, timeoutMs);
+        this.health.failed(operation, error);
+        reject(error);
+      }, timeoutMs);
+      work().then(
+        (value) => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          this.health.succeeded();
+          resolve(value);
+        },
+        (error: unknown) => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          this.health.failed(operation, error);
+          reject(error);
+        },
+      );
+    });
+  }
+
+  private generationOf(space: Space): number | Promise<number> {
+    if (space.generation !== undefined) {
+      if (Date.now() - space.generationCheckedAt > GENERATION_RECHECK_MS && !space.pendingGeneration) this.readGeneration(space).catch(() => undefined);
+      return space.generation;
+    }
+    return space.pendingGeneration ?? this.readGeneration(space);
+  }
+
+  private readGeneration(space: Space): Promise<number> {
+    const updates = space.generationUpdates;
+    const read = this.client.hget(metaKey(space.hash), 'gen').then((value) => {
+      // The stage is gone from Redis (restarted empty, or evicted): create it again.
+      if (value === null) return this.configureInRedis(space);
+      const generation = Number(value);
+      if (space.generationUpdates === updates) this.setGeneration(space, generation);
+      return space.generation ?? generation;
+    });
+    return this.track(space, read);
+  }
+
+  private configureInRedis(space: Space): Promise<number> {
+    // At start-up the connection may still be opening: wait for it rather than fail.
+    const configure = this.ready().then(() => this.bounded('configureStage', this.controlTimeoutMs, async () => {
+      const generation = Number(await this.client.cgConfigure(metaKey(space.hash), space.capacityBytes));
+      if (space.generation !== generation) {
+        this.setGeneration(space, generation);
+        await this.announce({ o: this.nodeId, t: 'gen', s: space.hash, g: generation });
+      }
+      space.generationCheckedAt = Date.now();
+      return generation;
+    }));
+    return this.track(space, configure);
+  }
+
+  /** Remembers an in-flight generation read so concurrent calls share it. */
+  private track(space: Space, pending: Promise<number>): Promise<number> {
+    space.pendingGeneration = pending;
+    const clear = (): void => {
+      if (space.pendingGeneration === pending) space.pendingGeneration = undefined;
+    };
+    pending.then(clear, clear);
+    return pending;
+  }
+
+  private setGeneration(space: Space, generation: number): void {
+    if (space.generation !== generation) {
+      space.bytes = 0;
+      space.entries = 0;
+      space.statsReadAt = 0;
+    }
+    space.generation = generation;
+    space.generationUpdates++;
+    space.generationCheckedAt = Date.now();
+  }
+
+  private async forget(space: Space, generation: number, member: string, redisKey: string): Promise<void> {
+    const [, [bytes, entries]] = await Promise.all([
+      this.client.unlink(redisKey),
+      this.client.cgUnaccount(...accountingKeys(space.hash, generation), member),
+    ]);
+    this.recordStats(space, generation, Number(bytes), Number(entries), space.evictions);
+  }
+
+  private recordStats(space: Space, generation: number, bytes: number, entries: number, evictions: number): void {
+    if (space.generation !== generation) return;
+    space.bytes = bytes;
+    space.entries = entries;
+    space.evictions = evictions;
+    space.statsReadAt = Date.now();
+  }
+
+  private refreshStats(space: Space, generation: number): void {
+    space.statsReadAt = Date.now();
+    if (this.client.status !== 'ready') return;
+    this.client.cgStats(...accountingKeys(space.hash, generation), metaKey(space.hash), this.now())
+      .then(([bytes, entries, evictions]) => this.recordStats(space, generation, Number(bytes), Number(entries), Number(evictions)), () => undefined);
+  }
+
+  /** After a reconnect: re-create every stage (Redis may have come back empty) and take its generation. */
+  private resync(): void {
+    if (this.closed || this.client.status !== 'ready') return;
+    for (const space of this.spaces.values()) this.configureInRedis(space).catch(() => undefined);
+  }
+
+  private async announce(event: StoreEvent): Promise<void> {
+    try {
+      await this.client.publish(EVENTS_CHANNEL, JSON.stringify(event));
+    } catch (error) {
+      // The change is made; other nodes catch up when they re-read generations.
+      this.health.failed('publish', error);
+    }
+  }
+
+  private receive(text: string): void {
+    let event: StoreEvent;
+    try {
+      event = JSON.parse(text) as StoreEvent;
+    } catch {
+      return;
+    }
+    if (event.o === this.nodeId) return;
+    if (event.t === 'gen') {
+      for (const space of this.spaces.values()) if (space.hash === event.s) this.setGeneration(space, Number(event.g));
+    } else if (event.t === 'apis') {
+      for (const listener of this.apiListeners) {
+        try {
+          listener(event.apis);
+        } catch (error) {
+          this.health.failed('apis-listener', errorMessage(error));
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,129 @@
+/**
+ * Lua scripts run on a stage's own slot (every key they touch carries the stage's hash tag, see
+ * keys.ts), so each is atomic in standalone and Cluster alike. Entry keys live on other slots and
+ * are never touched here: the client writes and unlinks them.
+ *
+ * Generations: a stage's first generation is the server's clock in ms, later ones count up. After
+ * Redis lost its data (restart without persistence, or `meta` evicted under maxmemory), the new
+ * first generation is larger than any old one, so old entries can never come back.
+ */
+
+const NEW_GENERATION = `
+local function newGeneration(meta)
+  local gen = redis.call('HGET', meta, 'gen')
+  if gen then return tonumber(gen) + 1 end
+  local time = redis.call('TIME')
+  return tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+end
+`;
+
+/** KEYS meta; ARGV capacity. The stage's generation; a new one when the capacity is new (AWS: a new size is a new cache). */
+const CONFIGURE = `${NEW_GENERATION}
+local cap = redis.call('HGET', KEYS[1], 'cap')
+local gen = redis.call('HGET', KEYS[1], 'gen')
+if gen and cap == ARGV[1] then return tonumber(gen) end
+gen = newGeneration(KEYS[1])
+redis.call('HSET', KEYS[1], 'cap', ARGV[1], 'gen', string.format('%.0f', gen))
+return gen
+`;
+
+/** KEYS meta. Flush: the next generation; entries of the old one age out by their PX. */
+const FLUSH = `${NEW_GENERATION}
+local gen = newGeneration(KEYS[1])
+redis.call('HSET', KEYS[1], 'gen', string.format('%.0f', gen))
+return gen
+`;
+
+/** KEYS meta. Drop: forget the capacity and move on a generation. */
+const DROP = `${NEW_GENERATION}
+local gen = newGeneration(KEYS[1])
+redis.call('HSET', KEYS[1], 'gen', string.format('%.0f', gen))
+redis.call('HDEL', KEYS[1], 'cap')
+return gen
+`;
+
+/**
+ * Shared by the accounting scripts: KEYS[1] expiry zset (member → deleteAt), KEYS[2] age zset
+ * (member → store sequence number, the eviction order), KEYS[3] size hash (+ "#bytes", "#seq").
+ */
+const ACCOUNTING = `
+local total = tonumber(redis.call('HGET', KEYS[3], '#bytes') or '0')
+local function forget(member)
+  local size = redis.call('HGET', KEYS[3], member)
+  if size then
+    redis.call('HDEL', KEYS[3], member)
+    total = total - tonumber(size)
+  end
+  redis.call('ZREM', KEYS[1], member)
+  redis.call('ZREM', KEYS[2], member)
+end
+local function forgetExpired(now, limit)
+  local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, limit)
+  for _, member in ipairs(expired) do forget(member) end
+end
+`;
+
+/**
+ * KEYS expiry, age, size, meta; ARGV now, member, size, deleteAt, capacity.
+ * Accounts a stored entry; while the stage is over budget, evicts the least recently *stored*
+ * entries (a hit writes nothing to Redis, so recency of use is not known here).
+ * Returns { bytes, entries, evictions (total), evicted members... }.
+ */
+const ACCOUNT = `${ACCOUNTING}
+local now, member, size, deleteAt, cap = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+forgetExpired(now, 100)
+forget(member)
+local evicted = {}
+while total + size > cap do
+  local oldest = redis.call('ZRANGE', KEYS[2], 0, 0)
+  if #oldest == 0 then break end
+  forget(oldest[1])
+  evicted[#evicted + 1] = oldest[1]
+end
+redis.call('ZADD', KEYS[1], deleteAt, member)
+redis.call('ZADD', KEYS[2], redis.call('HINCRBY', KEYS[3], '#seq', 1), member)
+total = total + size
+redis.call('HSET', KEYS[3], member, size, '#bytes', total)
+local evictions = 0
+if #evicted > 0 then evictions = redis.call('HINCRBY', KEYS[4], 'evictions', #evicted)
+else evictions = tonumber(redis.call('HGET', KEYS[4], 'evictions') or '0') end
+-- The accounting of a generation outlives its longest entry by a minute, then goes by itself.
+local ttl = math.max(deleteAt - now, 0) + 60000
+if redis.call('PTTL', KEYS[1]) < ttl then
+  for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ttl) end
+end
+return { total, redis.call('ZCARD', KEYS[1]), evictions, unpack(evicted) }
+`;
+
+/** KEYS expiry, age, size; ARGV member. Forgets a deleted entry. Returns { bytes, entries }. */
+const UNACCOUNT = `${ACCOUNTING}
+forget(ARGV[1])
+if redis.call('EXISTS', KEYS[3]) == 1 then redis.call('HSET', KEYS[3], '#bytes', total) end
+return { total, redis.call('ZCARD', KEYS[1]) }
+`;
+
+/** KEYS expiry, age, size, meta; ARGV now. Forgets expired entries. Returns { bytes, entries, evictions }. */
+const STATS = `${ACCOUNTING}
+forgetExpired(tonumber(ARGV[1]), 1000)
+if redis.call('EXISTS', KEYS[3]) == 1 then redis.call('HSET', KEYS[3], '#bytes', total) end
+return { total, redis.call('ZCARD', KEYS[1]), tonumber(redis.call('HGET', KEYS[4], 'evictions') or '0') }
+`;
+
+export const SCRIPTS = {
+  cgConfigure: { numberOfKeys: 1, lua: CONFIGURE },
+  cgFlush: { numberOfKeys: 1, lua: FLUSH },
+  cgDrop: { numberOfKeys: 1, lua: DROP },
+  cgAccount: { numberOfKeys: 4, lua: ACCOUNT },
+  cgUnaccount: { numberOfKeys: 3, lua: UNACCOUNT },
+  cgStats: { numberOfKeys: 4, lua: STATS },
+} as const;
+
+/** The scripts as client methods (ioredis defineCommand adds them; EVALSHA with EVAL fallback). */
+export interface ScriptCommands {
+  cgConfigure(meta: string, capacityBytes: number): Promise<number>;
+  cgFlush(meta: string): Promise<number>;
+  cgDrop(meta: string): Promise<number>;
+  cgAccount(expiry: string, age: string, size: string, meta: string, now: number, member: string, bytes: number, deleteAt: number, capacityBytes: number): Promise<[number, number, number, ...string[]]>;
+  cgUnaccount(expiry: string, age: string, size: string, member: string): Promise<[number, number]>;
+  cgStats(expiry: string, age: string, size: string, meta: string, now: number): Promise<[number, number, number]>;
+}
