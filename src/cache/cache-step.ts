@@ -235,7 +235,11 @@ export class CacheStep implements DataPlaneCacheStep {
         result = 'store-unavailable';
       }
     }
-    if (respond) writeEntry(res, entry, [...Object.entries(extra).flat(), 'cache-status', forwardStatus(outcome, result)], headOnly);
+    if (respond) {
+      // The caller who fetched gets the integration's own headers; the entry keeps what its policy admits.
+      extra['cache-status'] = forwardStatus(outcome, result);
+      writeIntegrationResponse(res, { ...response, body: collected.body }, headOnly, extra);
+    }
     return entry;
   }
 
