@@ -22,7 +22,9 @@ function flatHeaders(entry: CacheEntry): readonly string[] {
 
 /** Writes an entry with extra headers (`[name, value, …]`); `headOnly` for HEAD and 304. */
 export function writeEntry(res: ServerResponse, entry: CacheEntry, extra: readonly string[], headOnly: boolean, statusCode = entry.statusCode): void {
-  res.writeHead(statusCode, [...flatHeaders(entry), ...extra]);
+  const stored = flatHeaders(entry);
+  // A 304 carries no body, and clients check a Content-Length against the empty one: leave it out (last pair).
+  res.writeHead(statusCode, [...(statusCode === 304 ? stored.slice(0, -2) : stored), ...extra]);
   res.end(headOnly ? undefined : entry.body);
 }
 
