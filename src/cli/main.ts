@@ -31,7 +31,8 @@ export async function main(argv: string[]): Promise<number> {
     .option('--admin <host:port>', 'admin address, overrides gateway.admin', parseAddress)
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
     .addOption(new Option('--log-format <format>', 'log lines: json (one JSON object a line) or pretty (readable)').choices(LOG_FORMATS).default('json'))
-    .action(async (options: { config?: string; listen?: ListenAddress; admin?: ListenAddress; logLevel: (typeof LOG_LEVELS)[number]; logFormat: (typeof LOG_FORMATS)[number] }) => {
+    .option('--workers <n|auto>', 'gateway processes sharing the ports (auto: one per core with a Redis store, 1 with the memory store)', validateWorkers)
+    .action(async (options: { config?: string; listen?: ListenAddress; admin?: ListenAddress; logLevel: (typeof LOG_LEVELS)[number]; logFormat: (typeof LOG_FORMATS)[number]; workers?: string }) => {
       const config = options.config ?? (existsSync('cachegate.yaml') ? 'cachegate.yaml' : undefined);
       exitCode = await runStart({ ...options, config });
     });
@@ -93,6 +94,11 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`cachegate: unexpected error: ${(error as Error)?.stack ?? error}\n`);
     return 2;
   }
+}
+
+function validateWorkers(value: string): string {
+  if (value !== 'auto' && !/^[1-9]\d{0,2}$/.test(value)) throw new InvalidArgumentError('expected a number of processes or auto');
+  return value;
 }
 
 function parseAddress(value: string): ListenAddress {

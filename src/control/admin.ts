@@ -65,9 +65,8 @@ export class AdminPlane {
   }
 
   private async metrics(res: ServerResponse): Promise<void> {
-    const { registry } = this.gateway.metrics;
-    const text = await registry.metrics();
-    res.writeHead(200, { 'content-type': registry.contentType, 'content-length': Buffer.byteLength(text) });
+    const text = await this.gateway.metricsText();
+    res.writeHead(200, { 'content-type': this.gateway.metrics.registry.contentType, 'content-length': Buffer.byteLength(text) });
     res.end(text);
   }
 }

@@ -31,8 +31,23 @@ export interface GatewayOptions {
   /** Override `gateway.listen` / `gateway.admin` (e.g. port 0 in tests). */
   listen?: ListenAddress;
   admin?: ListenAddress;
+  /**
+   * Other processes of this gateway (`--workers`) holding their own memory caches: local changes
+   * are published to them and theirs applied here. Not needed with a shared store.
+   */
+  siblings?: Siblings;
   /** The clock (epoch ms) the cache uses; tests drive it instead of sleeping. */
   now?: () => number;
+}
+
+/** A change one process made that its siblings must repeat on their own caches. */
+export type SiblingChange =
+  | { readonly kind: 'flush'; readonly apiId: string; readonly stage: string }
+  | { readonly kind: 'apis'; readonly apis: unknown };
+
+export interface Siblings {
+  publish(change: SiblingChange): void;
+  onChange(listener: (change: SiblingChange) => void): void;
 }
 
 export class Gateway {
@@ -52,8 +67,9 @@ export class Gateway {
   private readonly adminServer: Server;
   dataUrl = '';
   adminUrl = '';
+  private metricsSource: (() => Promise<string>) | undefined;
 
-  private constructor(readonly loaded: LoadedConfig, options: GatewayOptions) {
+  private constructor(readonly loaded: LoadedConfig, private readonly options: GatewayOptions) {
     const { config } = loaded;
     this.logger = options.logger ?? silentLogger();
     this.now = options.now ?? Date.now;
@@ -76,6 +92,20 @@ export class Gateway {
     const dataPlane = new DataPlane({ snapshot: () => this.current, metrics: this.metrics, logger: this.logger, cache });
     this.dataServer = createListener(dataPlane.handle);
     this.adminServer = createListener(new AdminPlane(this).handle);
+    options.siblings?.onChange((change) => {
+      const applied = change.kind === 'flush' ? this.flushStage(change.apiId, change.stage, { announce: false }) : this.applyApis(change.apis, { announce: false });
+      applied.catch((error: unknown) => this.logger.error({ err: (error as Error).message, change: change.kind }, 'change from a sibling worker not applied'));
+    });
+  }
+
+  /** Prometheus text of this gateway (all workers' when several serve together). */
+  metricsText(): Promise<string> {
+    return this.metricsSource?.() ?? this.metrics.registry.metrics();
+  }
+
+  /** Where `/metrics` comes from when several processes serve together. */
+  setMetricsText(source: () => Promise<string>): void {
+    this.metricsSource = source;
   }
 
   static async start(loaded: LoadedConfig, options: GatewayOptions = {}): Promise<Gateway> {
@@ -121,17 +151,19 @@ export class Gateway {
     const compiled = this.compile(validated);
     if (this.shared && options.announce !== false) await this.shared.saveApis(validated);
     this.current = compiled;
+    if (options.announce !== false) this.options.siblings?.publish({ kind: 'apis', apis: validated });
     this.configureStageCaches();
     const file = this.loaded.config.gateway.stateFile;
     if (file) await writeStateFile(file, validated);
     this.logger.info({ apis: validated.map((api) => api.id) }, 'API definitions applied');
   }
 
-  /** Empties one stage cache at once, whatever its size. */
-  async flushStage(apiId: string, stage: string): Promise<void> {
+  /** Empties one stage cache at once, whatever its size (on sibling workers too, unless `announce: false`). */
+  async flushStage(apiId: string, stage: string, options: { announce?: boolean } = {}): Promise<void> {
     // The stage cache, and the spaces of the caching plug-ins used on that stage.
     await Promise.all([stageId(apiId, stage), ...this.plugins.spacesOf(apiId, stage)].map((space) => this.store.flush(space)));
     this.metrics.invalidations.inc({ api: apiId, stage, reason: 'flush' });
+    if (options.announce !== false) this.options.siblings?.publish({ kind: 'flush', apiId, stage });
   }
 
   /** Stops accepting, finishes in-flight requests (bounded by gateway.shutdownTimeoutMs), releases pools and the store. */
