@@ -3,7 +3,8 @@
  * live in one process, as in tests). Labels are api, stage, resource, method; cache outcomes reuse
  * the Cache-Status vocabulary.
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { CounterFamily, HistogramFamily } from './series.js';
 
 const ROUTE_LABELS = ['api', 'stage', 'resource', 'method'] as const;
 const STAGE_LABELS = ['api', 'stage'] as const;
@@ -36,38 +37,11 @@ export class GatewayMetrics {
 
   readonly registry = new Registry();
 
-  readonly cacheHits = new Counter({
-    name: 'cachegate_cache_hit_count_total',
-    help: 'Requests answered from the cache (AWS CacheHitCount), stale answers included.',
-    labelNames: ROUTE_LABELS,
-    registers: [this.registry],
-  });
-  readonly cacheMisses = new Counter({
-    name: 'cachegate_cache_miss_count_total',
-    help: 'Requests to a cache-enabled method sent to the integration (AWS CacheMissCount).',
-    labelNames: ROUTE_LABELS,
-    registers: [this.registry],
-  });
-  readonly requests = new Counter({
-    name: 'cachegate_requests_total',
-    help: 'Requests answered by the data plane, by HTTP status.',
-    labelNames: [...ROUTE_LABELS, 'status'],
-    registers: [this.registry],
-  });
-  readonly latency = new Histogram({
-    name: 'cachegate_latency_seconds',
-    help: 'Time from request to response headers and body sent, as the caller sees it (AWS Latency).',
-    labelNames: [...ROUTE_LABELS, 'cache'],
-    buckets: LATENCY_BUCKETS,
-    registers: [this.registry],
-  });
-  readonly integrationLatency = new Histogram({
-    name: 'cachegate_integration_latency_seconds',
-    help: 'Time from calling the integration to its response headers (AWS IntegrationLatency).',
-    labelNames: ROUTE_LABELS,
-    buckets: LATENCY_BUCKETS,
-    registers: [this.registry],
-  });
+  readonly cacheHits = new CounterFamily('cachegate_cache_hit_count_total', 'Requests answered from the cache (AWS CacheHitCount), stale and collapsed answers included.', ROUTE_LABELS, this.registry);
+  readonly cacheMisses = new CounterFamily('cachegate_cache_miss_count_total', 'Requests to a cache-enabled method sent to the integration (AWS CacheMissCount).', ROUTE_LABELS, this.registry);
+  readonly requests = new CounterFamily('cachegate_requests_total', 'Requests answered by the data plane, by HTTP status.', [...ROUTE_LABELS, 'status'], this.registry);
+  readonly latency = new HistogramFamily('cachegate_latency_seconds', 'Time from request to response sent, as the caller sees it (AWS Latency), by cache outcome.', [...ROUTE_LABELS, 'cache'], LATENCY_BUCKETS, this.registry);
+  readonly integrationLatency = new HistogramFamily('cachegate_integration_latency_seconds', 'Time from calling the integration to its response headers (AWS IntegrationLatency).', ROUTE_LABELS, LATENCY_BUCKETS, this.registry);
   readonly invalidations = new Counter({
     name: 'cachegate_cache_invalidations_total',
     help: 'Entries replaced or removed on request: client Cache-Control invalidations, flushes and purges.',
@@ -103,15 +77,15 @@ export class GatewayMetrics {
     const latency = new Map<string, { observe(seconds: number): void }>();
     return {
       labels,
-      hits: this.cacheHits.labels(labels),
-      misses: this.cacheMisses.labels(labels),
-      integrationLatency: this.integrationLatency.labels(labels),
+      hits: this.cacheHits.series(labels),
+      misses: this.cacheMisses.series(labels),
+      integrationLatency: this.integrationLatency.series(labels),
       record: (status, outcome, seconds) => {
         let counter = requests.get(status);
-        if (!counter) requests.set(status, (counter = this.requests.labels({ ...labels, status })));
+        if (!counter) requests.set(status, (counter = this.requests.series({ ...labels, status })));
         counter.inc();
         let histogram = latency.get(outcome);
-        if (!histogram) latency.set(outcome, (histogram = this.latency.labels({ ...labels, cache: outcome })));
+        if (!histogram) latency.set(outcome, (histogram = this.latency.series({ ...labels, cache: outcome })));
         histogram.observe(seconds);
       },
     };
