@@ -11,11 +11,12 @@ import { Gateway } from '../src/gateway/gateway.js';
 import { createLogger } from '../src/logging.js';
 import { benchBody } from './backend-body.js';
 
-const [port = '0', backend = '127.0.0.1:1', prefill = '0', logLevel = 'warn'] = process.argv.slice(2);
+const [port = '0', backend = '127.0.0.1:1', prefill = '0', logLevel = 'warn', redisUrl = ''] = process.argv.slice(2);
 
 const proxy = (path: string) => ({ integration: { type: 'HTTP_PROXY', uri: `http://${backend}${path}` } });
 const loaded = validateConfig({
   gateway: { listen: `127.0.0.1:${port}`, admin: '127.0.0.1:0' },
+  store: redisUrl ? { type: 'redis', url: redisUrl } : { type: 'memory' },
   identities: [{ name: 'bench', apiKey: 'bench-api-key', policy: [{ effect: 'Allow', action: ['apigateway:*', 'execute-api:*'], resource: '*' }] }],
   apis: [{
     id: 'bench',
@@ -34,7 +35,7 @@ if (count > 0) {
   const now = Date.now();
   for (let i = 1; i <= count; i++) {
     const key = buildCacheKey(plan, { method: 'GET', pathParameters: { id: String(i) }, rawQuery: '', headers: {} });
-    gateway.store.set(stageId('bench', 'prod'), key, {
+    void gateway.store.set(stageId('bench', 'prod'), key, {
       version: CACHE_ENTRY_VERSION, statusCode: 200, headers: [['content-type', 'application/json']],
       body: benchBody(`/k/${i}`), storedAt: now, staleAt: now + 3_600_000, deleteAt: now + 3_600_000,
     });

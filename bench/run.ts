@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
 
 const quick = process.argv.includes('--quick');
-const DURATION_S = quick ? 3 : 6;
+const DURATION_S = quick ? 2 : 4;
 const ROUNDS = quick ? 1 : 3;
 const CONNECTIONS = 50;
 const KEYS = 10_000;
@@ -51,12 +51,12 @@ async function freePort(): Promise<number> {
   });
 }
 
-async function startNginx(backendPort: number): Promise<Server | undefined> {
+async function startNginx(backendPort: number, workers: number): Promise<Server | undefined> {
   if (!has('nginx')) return undefined;
-  const dir = join(WORK, 'nginx');
+  const dir = join(WORK, `nginx-${workers}`);
   mkdirSync(join(dir, 'logs'), { recursive: true });
   const port = await freePort();
-  const conf = readFileSync(join(BENCH_DIR, 'nginx.conf'), 'utf8').replaceAll('DIR', dir).replaceAll('BACKEND_PORT', String(backendPort)).replaceAll('PORT_', String(port));
+  const conf = readFileSync(join(BENCH_DIR, 'nginx.conf'), 'utf8').replaceAll('DIR', dir).replaceAll('BACKEND_PORT', String(backendPort)).replaceAll('PORT_', String(port)).replaceAll('WORKERS', String(workers));
   writeFileSync(join(dir, 'nginx.conf'), conf);
   spawnSync('rm', ['-rf', join(dir, 'cache')]);
   const started = spawnSync('nginx', ['-p', dir, '-c', join(dir, 'nginx.conf')], { encoding: 'utf8' });
@@ -65,7 +65,7 @@ async function startNginx(backendPort: number): Promise<Server | undefined> {
     return undefined;
   }
   await waitForPort(port);
-  return { name: 'nginx proxy_cache (1 worker)', port, stop: () => spawnSync('nginx', ['-p', dir, '-c', join(dir, 'nginx.conf'), '-s', 'stop']) };
+  return { name: `nginx proxy_cache (${workers} worker${workers > 1 ? 's' : ''})`, port, stop: () => spawnSync('nginx', ['-p', dir, '-c', join(dir, 'nginx.conf'), '-s', 'stop']) };
 }
 
 async function startVarnish(backendPort: number): Promise<Server | undefined> {
@@ -85,6 +85,34 @@ async function startVarnish(backendPort: number): Promise<Server | undefined> {
   return { name: 'varnish (malloc)', port, stop: () => spawnSync('sh', ['-c', `kill $(cat ${pidFile})`]) };
 }
 
+/** cachegate through its CLI with `--workers N`, on the bench API (memory store). */
+async function startCachegateWorkers(backendPort: number, workers: number): Promise<Server> {
+  const [port, admin] = [await freePort(), await freePort()];
+  const config = join(WORK, 'cachegate-workers.yaml');
+  writeFileSync(config, [
+    `gateway: { listen: "127.0.0.1:${port}", admin: "127.0.0.1:${admin}" }`,
+    'apis:',
+    '  - id: bench',
+    '    resources:',
+    `      /k/{id}: { GET: { integration: { type: HTTP_PROXY, uri: "http://127.0.0.1:${backendPort}/k/{id}" } } }`,
+    `      /big/{id}: { GET: { integration: { type: HTTP_PROXY, uri: "http://127.0.0.1:${backendPort}/big/{id}" } } }`,
+    '    stages: { prod: { cacheClusterEnabled: true, cacheCapacityBytes: 1073741824, methodSettings: { "*/*": { cacheTtlInSeconds: 3600 } } } }',
+  ].join('\n'));
+  const child = spawn(process.execPath, [join(DIST_DIR, '../../bin/cachegate.js'), 'start', '--config', config, '--workers', String(workers), '--log-level', 'warn'], { stdio: 'ignore' });
+  await waitForPort(port);
+  return { name: `cachegate (${workers} workers)`, port, process: child, stop: () => child.kill('SIGTERM') };
+}
+
+async function startRedis(): Promise<{ url: string; stop: () => void } | undefined> {
+  if (!has('redis-server')) return undefined;
+  const port = await freePort();
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  for (let i = 0; i < 100 && spawnSync('redis-cli', ['-p', String(port), 'ping'], { encoding: 'utf8' }).stdout.trim() !== 'PONG'; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { url: `redis://127.0.0.1:${port}`, stop: () => child.kill('SIGTERM') };
+}
+
 async function waitForPort(port: number): Promise<void> {
   for (let i = 0; i < 100; i++) {
     try {
@@ -96,9 +124,9 @@ async function waitForPort(port: number): Promise<void> {
   }
 }
 
-function wrk(url: string, script?: { prefix: string; keys: number }): WrkResult {
+function wrk(url: string, script?: { prefix: string; keys: number; file?: string }): WrkResult {
   const args = ['-t1', `-c${CONNECTIONS}`, `-d${DURATION_S}s`, '--latency'];
-  if (script) args.push('-s', join(BENCH_DIR, 'random-keys.lua'), url, '--', script.prefix, String(script.keys));
+  if (script) args.push('-s', join(BENCH_DIR, script.file ?? 'random-keys.lua'), url, '--', script.prefix, String(script.keys));
   else args.push(url);
   const out = spawnSync('wrk', args, { encoding: 'utf8' }).stdout;
   const ms = (label: string) => {
@@ -139,27 +167,35 @@ async function main(): Promise<void> {
   const bare = await startNode('bare node:http', 'bare.js', ['0']);
   const cachegate = await startNode('cachegate', 'cachegate-server.js', ['0', `127.0.0.1:${backend.port}`]);
   const cachegateMiss = await startNode('cachegate (cache off)', 'cachegate-server.js', ['0', `127.0.0.1:${fastBackend.port}`]);
-  const nginx = await startNginx(backend.port);
+  const workers = await startCachegateWorkers(backend.port, 2);
+  const redis = await startRedis();
+  const cachegateRedis = redis && { ...(await startNode('cachegate (Redis store)', 'cachegate-server.js', ['0', `127.0.0.1:${backend.port}`, '0', 'warn', redis.url])) };
+  const nginx = await startNginx(backend.port, 1);
+  const nginx2 = await startNginx(backend.port, 2);
   const varnish = await startVarnish(backend.port);
-  const caches = [bare, cachegate, nginx, varnish].filter((s): s is Server => s !== undefined);
-  const stopAll = () => [backend, fastBackend, bare, cachegate, cachegateMiss, nginx, varnish].forEach((s) => s?.stop());
+  const present = (...servers: (Server | undefined)[]) => servers.filter((s): s is Server => s !== undefined);
+  const stopAll = () => {
+    [backend, fastBackend, bare, cachegate, cachegateMiss, workers, cachegateRedis, nginx, nginx2, varnish].forEach((s) => s?.stop());
+    redis?.stop();
+  };
   process.once('exit', stopAll);
 
   try {
     const hitScenarios = [
-      { name: 'hot key, 1 KB', paths: ['/prod/k/1'], target: '/prod/k/1' },
-      { name: `${KEYS / 1000}k keys uniform, 1 KB`, paths: Array.from({ length: KEYS }, (_, i) => `/prod/k/${i + 1}`), script: { prefix: '/prod/k/', keys: KEYS } },
-      { name: 'hot key, 64 KB', paths: ['/prod/big/1'], target: '/prod/big/1' },
+      { name: 'hot key, 1 KB', paths: ['/prod/k/1'], target: '/prod/k/1', servers: present(bare, cachegate, workers, cachegateRedis, nginx, nginx2, varnish) },
+      { name: `${KEYS / 1000}k keys uniform, 1 KB`, paths: Array.from({ length: KEYS }, (_, i) => `/prod/k/${i + 1}`), script: { prefix: '/prod/k/', keys: KEYS }, servers: present(bare, cachegate, cachegateRedis, nginx, varnish) },
+      { name: 'hot key, 64 KB', paths: ['/prod/big/1'], target: '/prod/big/1', servers: present(bare, cachegate, nginx, varnish) },
+      { name: 'invalidation-heavy (10% max-age=0, 100 keys)', paths: Array.from({ length: 100 }, (_, i) => `/prod/k/${i + 1}`), script: { prefix: '/prod/k/', keys: 100, file: 'invalidate-mix.lua' }, servers: [cachegate], refreshes: true },
     ];
     for (const scenario of hitScenarios) {
       const results = new Map<string, WrkResult[]>();
       for (let round = 0; round < ROUNDS; round++) {
-        for (const server of caches) {
+        for (const server of scenario.servers) {
           await warm(server.port, scenario.paths);
           const before = await backendCalls(backend.port);
           const result = scenario.script ? wrk(`http://127.0.0.1:${server.port}`, scenario.script) : wrk(`http://127.0.0.1:${server.port}${scenario.target}`);
           const during = (await backendCalls(backend.port)) - before;
-          if (during > 0) result.errors += during; // a "hit" run that reached the backend is not a hit run
+          if (during > 0 && !scenario.refreshes) result.errors += during; // a "hit" run that reached the backend is not a hit run
           results.set(server.name, [...(results.get(server.name) ?? []), result]);
           process.stderr.write(`${scenario.name} | ${server.name} | ${result.rps.toFixed(0)} req/s\n`);
         }
@@ -184,6 +220,7 @@ async function main(): Promise<void> {
 
     // Entries: hit latency at 1k and 1M entries; flush time of the 1M-entry stage.
     const entryRows: string[] = [];
+    const entryStats: { count: number; p50: number; flushMs: number }[] = [];
     for (const count of quick ? [1000, 100_000] : [1000, 1_000_000]) {
       const server = await startNode(`cachegate ${count} entries`, 'cachegate-server.js', ['0', `127.0.0.1:${backend.port}`, String(count)]);
       const rss = Number(/rss=(\d+)/.exec(server.readyLine)?.[1]);
@@ -195,6 +232,7 @@ async function main(): Promise<void> {
       await flush.body.dump();
       const flushMs = performance.now() - started;
       server.stop();
+      entryStats.push({ count, p50: result.p50, flushMs });
       entryRows.push(`| ${count.toLocaleString('en')} | ${result.rps.toFixed(0)} | ${result.p50.toFixed(2)} | ${result.p99.toFixed(2)} | ${(rss / count).toFixed(0)} | ${flushMs.toFixed(2)} (HTTP ${flush.statusCode}) | ${during} |`);
       process.stderr.write(`entries ${count} | ${result.rps.toFixed(0)} req/s | flush ${flushMs.toFixed(2)} ms\n`);
     }
@@ -204,7 +242,13 @@ async function main(): Promise<void> {
       '# Benchmark results',
       '',
       `Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}; wrk -t1 -c${CONNECTIONS} -d${DURATION_S}s, ${ROUNDS} interleaved round(s), medians${quick ? ' (--quick)' : ''}.`,
-      `Backend: Node, 1 KB / 64 KB JSON, 2 ms delay (0 ms for the miss path). Every server runs one process/worker. cachegate runs with the access log off (log level warn), as nginx runs with access_log off.`,
+      `Backend: Node, 1 KB / 64 KB JSON, 2 ms delay (0 ms for the miss path). One process/worker unless the name says otherwise. cachegate runs with the access log off (log level warn), as nginx runs with access_log off. wrk shares the 2 cores.`,
+      '',
+      '## Targets',
+      '',
+      ...targets(byScenario, entryStats),
+      '',
+      '## All runs',
       '',
       '| scenario | server | req/s | p50 ms | p99 ms | vs bare node | errors |',
       '|---|---|---:|---:|---:|---:|---:|',
@@ -225,6 +269,27 @@ async function main(): Promise<void> {
   } finally {
     stopAll();
   }
+}
+
+/** The issue's targets as ratios from this run; a target whose servers did not run says so. */
+function targets(find: (scenario: string, server: string) => Row | undefined, entries: { count: number; p50: number; flushMs: number }[]): string[] {
+  const hot = 'hot key, 1 KB';
+  const ratio = (a?: Row, b?: Row) => (a && b ? a.rps / b.rps : undefined);
+  const line = (label: string, value: number | undefined, goal: string, met: (v: number) => boolean) =>
+    `- ${label}: ${value === undefined ? 'not measured (server missing)' : `${value.toFixed(2)} — target ${goal}: ${met(value) ? 'met' : 'NOT met'}`}`;
+  const hit = ratio(find(hot, 'cachegate'), find(hot, 'bare node:http'));
+  const workers = ratio(find(hot, 'cachegate (2 workers)'), find(hot, 'nginx proxy_cache (2 workers)'));
+  const missLoss = ratio(find('miss path (0 ms backend)', 'cachegate, cache off'), find('miss path (0 ms backend)', 'backend direct'));
+  const redis = ratio(find(hot, 'cachegate (Redis store)'), find(hot, 'cachegate'));
+  const [small, large] = [entries[0], entries.at(-1)];
+  return [
+    line('hit path, 1 process, vs bare node:http writing the same bytes', hit, '≥ 0.90×', (v) => v >= 0.9),
+    line('hit path, 2 workers, vs nginx proxy_cache with 2 workers', workers, '≥ 1.00×', (v) => v >= 1),
+    line('miss path (cache off) vs the backend direct', missLoss, '≥ 0.85× (≤ 15% loss)', (v) => v >= 0.85),
+    line('hit path with the Redis store vs the memory store', redis, '≥ 0.50×', (v) => v >= 0.5),
+    line(`hit p50 at ${large?.count.toLocaleString('en')} entries vs ${small?.count.toLocaleString('en')}`, small && large ? large.p50 / small.p50 : undefined, '≤ 1.10× (flat)', (v) => v <= 1.1),
+    `- flush of a ${large?.count.toLocaleString('en')}-entry stage through the admin API: ${large?.flushMs.toFixed(2)} ms round trip (the store's flush itself is O(1))`,
+  ];
 }
 
 await main();

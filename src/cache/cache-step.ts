@@ -27,6 +27,7 @@ import {
   type ForwardOutcome,
 } from './status.js';
 import type { CacheStore } from './store.js';
+import { entryTags } from './tags.js';
 
 export interface CacheStepDeps {
   /** The store; policies may wrap it (encryption) but entries of this store are the plain ones. */
@@ -222,6 +223,7 @@ export class CacheStep implements DataPlaneCacheStep {
       headers: admission.headers,
       body: collected.body,
       ...admission.times,
+      tags: entryTags(request.ctx.path, response.headers),
     };
     let result: Parameters<typeof forwardStatus>[1] = 'stored';
     if (request.policy.hasRoom && !request.policy.hasRoom(request, entry)) {

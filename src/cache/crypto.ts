@@ -4,7 +4,10 @@
  * §8.2.2: random IVs are safe far beyond any cache's write count under one key). The additional
  * authenticated data binds the stage, the key, the status and the times, so an entry moved to
  * another key or stage, or edited in the store (a longer life, another status), fails to open.
- * Purge tags stay in clear and unbound: the store must read them, and they change no response.
+ * Purge tags (tags.ts) reach the store as HMACs under the key, not in clear: they are header values
+ * the backend sent (sealed in the headers) and request paths (which the hashed keys hide), yet the
+ * store must still match them, and an HMAC matches exactly as the tag would. Path tags keep their
+ * mark so the store can tell them apart. Tags are not bound by the AAD: they change no response.
  *
  * Anything that does not open — another key id, another format, truncated, tampered, not sealed
  * at all — is a miss, never a throw (STYLE.md practice 5), and counted in `decryptFailures`.
@@ -15,6 +18,7 @@
 import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
 import type { CacheEntry } from './entry.js';
 import type { CacheStore, MaybePromise, StageStats } from './store.js';
+import { isPathTag, PATH_TAG_MARK, purgeTags, type PurgeMatch } from './tags.js';
 
 /** Bumped when the sealed layout changes; entries of another format are misses. */
 export const SEAL_FORMAT_VERSION = 1;
@@ -57,6 +61,10 @@ export class EncryptedStore implements CacheStore {
     return this.inner.flush(stage);
   }
 
+  purge(stage: string, match: PurgeMatch): MaybePromise<number> {
+    return this.inner.purge(stage, { tags: purgeTags(match).map((tag) => this.sealTag(tag)) });
+  }
+
   configureStage(stage: string, capacityBytes: number): MaybePromise<void> {
     return this.inner.configureStage(stage, capacityBytes);
   }
@@ -91,7 +99,13 @@ export class EncryptedStore implements CacheStore {
       deleteAt: entry.deleteAt,
       sealed: { keyId: this.keyId },
     };
-    return entry.tags === undefined ? sealed : { ...sealed, tags: entry.tags };
+    return entry.tags === undefined ? sealed : { ...sealed, tags: entry.tags.map((tag) => this.sealTag(tag)) };
+  }
+
+  /** A tag as the store sees it: an HMAC under the key (a path tag keeps its mark). */
+  private sealTag(tag: string): string {
+    const mac = createHmac('sha256', this.key).update('cachegate purge tag\u0000').update(tag).digest('base64url').slice(0, 32);
+    return isPathTag(tag) ? PATH_TAG_MARK + mac : mac;
   }
 
   private open(stage: string, key: string, entry: CacheEntry | undefined): CacheEntry | undefined {

@@ -19,7 +19,7 @@ export interface CacheEntry {
   readonly staleAt: number;
   /** Epoch ms after which the entry must not be served at all; stores drop it then. */
   readonly deleteAt: number;
-  /** Purge tags (Surrogate-Key / Cache-Tag). */
+  /** Purge tags: the backend's (Surrogate-Key / Cache-Tag) and the request path's (tags.ts). */
   readonly tags?: readonly string[];
   /** Set on AES-256-GCM encrypted entries: `body` holds iv+ciphertext+tag of headers and body. */
   readonly sealed?: { readonly keyId: string };

@@ -6,6 +6,7 @@
  * has its own byte budget and is flushed as a whole in O(1).
  */
 import type { CacheEntry } from './entry.js';
+import type { PurgeMatch } from './tags.js';
 
 export type MaybePromise<T> = T | Promise<T>;
 
@@ -24,6 +25,11 @@ export interface CacheStore {
   delete(stage: string, key: string): MaybePromise<void>;
   /** Empties a stage space at once, whatever its size. */
   flush(stage: string): MaybePromise<void>;
+  /**
+   * Removes the stage's entries carrying any tag of `match.tags`, or under `match.pathPrefix`
+   * (tags.ts); resolves with how many were removed. Neither given: removes nothing.
+   */
+  purge(stage: string, match: PurgeMatch): MaybePromise<number>;
   /** Creates or resizes a stage space. A new capacity starts a new, empty space (AWS does the same). */
   configureStage(stage: string, capacityBytes: number): MaybePromise<void>;
   /** Drops a stage space entirely (stage deleted or its cache disabled). */

@@ -11,6 +11,7 @@ import { LOG_FORMATS, LOG_LEVELS } from '../logging.js';
 import { ListenError } from '../gateway/listener.js';
 import { runStart } from './start.js';
 import { runFlush } from './flush.js';
+import { runPurge } from './purge.js';
 import { runImport } from './import.js';
 import { CliError } from './cli-error.js';
 
@@ -64,6 +65,20 @@ export async function main(argv: string[]): Promise<number> {
     .option('--region <region>', 'region for SigV4', process.env.AWS_REGION ?? 'us-east-1')
     .action(async (options: { api: string; stage: string; admin: string; apiKey?: string; region: string }) => {
       await runFlush(options);
+    });
+
+  program
+    .command('purge')
+    .description('purge a stage cache\'s entries by backend tag (Surrogate-Key / Cache-Tag) or path prefix, through the admin API')
+    .requiredOption('--api <id>', 'REST API id')
+    .requiredOption('--stage <name>', 'stage name')
+    .option('--tag <tag>', 'one Surrogate-Key / Cache-Tag value')
+    .option('--prefix <path>', 'a path after the stage, whole segments (/pets: /pets and everything under it)')
+    .option('--admin <url>', 'admin URL', 'http://127.0.0.1:9090')
+    .option('--api-key <key>', 'API key of an identity allowed apigateway:DELETE (default: $CACHEGATE_API_KEY; else SigV4 with $AWS_ACCESS_KEY_ID/$AWS_SECRET_ACCESS_KEY)')
+    .option('--region <region>', 'region for SigV4', process.env.AWS_REGION ?? 'us-east-1')
+    .action(async (options: { api: string; stage: string; tag?: string; prefix?: string; admin: string; apiKey?: string; region: string }) => {
+      await runPurge(options);
     });
 
   program

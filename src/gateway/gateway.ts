@@ -12,6 +12,8 @@ import { stageCapacityBytes } from '../cache/capacity.js';
 import { sharedStateOf, type SharedState } from '../cache/shared-state.js';
 import { createStore } from '../cache/stores/index.js';
 import { stageId, type CacheStore } from '../cache/store.js';
+import { EncryptedStore } from '../cache/crypto.js';
+import type { PurgeMatch } from '../cache/tags.js';
 import { validateApis, type LoadedConfig } from '../config/load.js';
 import type { ApiConfig, ListenAddress } from '../config/schema.js';
 import { decodeEncryptionKey } from '../config/semantics.js';
@@ -43,6 +45,7 @@ export interface GatewayOptions {
 /** A change one process made that its siblings must repeat on their own caches. */
 export type SiblingChange =
   | { readonly kind: 'flush'; readonly apiId: string; readonly stage: string }
+  | { readonly kind: 'purge'; readonly apiId: string; readonly stage: string; readonly match: PurgeMatch }
   | { readonly kind: 'apis'; readonly apis: unknown };
 
 export interface Siblings {
@@ -93,7 +96,9 @@ export class Gateway {
     this.dataServer = createListener(dataPlane.handle);
     this.adminServer = createListener(new AdminPlane(this).handle);
     options.siblings?.onChange((change) => {
-      const applied = change.kind === 'flush' ? this.flushStage(change.apiId, change.stage, { announce: false }) : this.applyApis(change.apis, { announce: false });
+      const applied = change.kind === 'flush' ? this.flushStage(change.apiId, change.stage, { announce: false })
+        : change.kind === 'purge' ? this.purgeStage(change.apiId, change.stage, change.match, { announce: false })
+        : this.applyApis(change.apis, { announce: false });
       applied.catch((error: unknown) => this.logger.error({ err: (error as Error).message, change: change.kind }, 'change from a sibling worker not applied'));
     });
   }
@@ -165,6 +170,33 @@ export class Gateway {
     this.metrics.invalidations.inc({ api: apiId, stage, reason: 'flush' });
     if (options.announce !== false) this.options.siblings?.publish({ kind: 'flush', apiId, stage });
   }
+
+  // ——— purge (SPEC §7, cachegate extension): by backend tag or path prefix ———
+
+  /** The store as cacheDataEncrypted methods write it: their tags are HMACs, so a purge looks for those too. */
+  private sealedForPurge: EncryptedStore | undefined;
+
+  /**
+   * Removes the stage's entries (stage cache and its plug-in spaces) carrying any of `match.tags`
+   * or under `match.pathPrefix`; resolves with how many this process removed. Sibling workers
+   * repeat it on their own memory caches (unless `announce: false`); a Redis store is shared, so
+   * removing there reaches every node.
+   */
+  async purgeStage(apiId: string, stage: string, match: PurgeMatch, options: { announce?: boolean } = {}): Promise<number> {
+    const text = this.loaded.config.store.encryptionKey;
+    const key = text === undefined ? undefined : decodeEncryptionKey(text);
+    if (key !== undefined) this.sealedForPurge ??= new EncryptedStore(this.store, key);
+    // An entry is stored plain or sealed, never both: the two purges never count one entry twice.
+    const stores = this.sealedForPurge ? [this.store, this.sealedForPurge] : [this.store];
+    const spaces = [stageId(apiId, stage), ...this.plugins.spacesOf(apiId, stage)];
+    const counts = await Promise.all(spaces.flatMap((space) => stores.map((store) => store.purge(space, match))));
+    const purged = counts.reduce((sum, count) => sum + count, 0);
+    this.metrics.invalidations.inc({ api: apiId, stage, reason: 'purge' }, purged);
+    if (options.announce !== false) this.options.siblings?.publish({ kind: 'purge', apiId, stage, match });
+    return purged;
+  }
+
+  // ——— end purge ———
 
   /** Stops accepting, finishes in-flight requests (bounded by gateway.shutdownTimeoutMs), releases pools and the store. */
   async close(): Promise<void> {

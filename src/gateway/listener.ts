@@ -7,13 +7,20 @@ import type { Socket } from 'node:net';
 import type { ListenAddress } from '../config/schema.js';
 import { ERRORS, type ErrorCode } from '../errors.js';
 
+export interface ListenerLimits {
+  readonly maxHeaderSize: number;
+  readonly headersTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+  readonly keepAliveTimeoutMs: number;
+}
+
 /** Limits against slow and oversized requests (slowloris, header floods). */
-export const LISTENER_LIMITS = {
+export const LISTENER_LIMITS: ListenerLimits = Object.freeze({
   maxHeaderSize: 16 * 1024,
   headersTimeoutMs: 10_000,
   requestTimeoutMs: 60_000,
   keepAliveTimeoutMs: 5_000,
-} as const;
+});
 
 export class ListenError extends Error {
   constructor(message: string) {
@@ -22,26 +29,67 @@ export class ListenError extends Error {
   }
 }
 
-export function createListener(handler: (req: IncomingMessage, res: ServerResponse) => void): Server {
+/**
+ * `limits` exists for tests (short slowloris budgets, test/security/protocol.test.ts); the
+ * gateway always uses LISTENER_LIMITS.
+ */
+export function createListener(handler: (req: IncomingMessage, res: ServerResponse) => void, limits: ListenerLimits = LISTENER_LIMITS): Server {
   const server = createServer(
     {
-      maxHeaderSize: LISTENER_LIMITS.maxHeaderSize,
-      headersTimeout: LISTENER_LIMITS.headersTimeoutMs,
-      requestTimeout: LISTENER_LIMITS.requestTimeoutMs,
-      keepAliveTimeout: LISTENER_LIMITS.keepAliveTimeoutMs,
-      connectionsCheckingInterval: 1_000,
+      maxHeaderSize: limits.maxHeaderSize,
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      connectionsCheckingInterval: Math.min(1_000, limits.headersTimeoutMs),
       // Conflicting Content-Length / Transfer-Encoding is a smuggling shape: keep llhttp strict.
       insecureHTTPParser: false,
+      // Checked by ambiguousFraming, so that the 400 is JSON like every other answer.
+      requireHostHeader: false,
     },
-    handler,
+    (req, res) => {
+      // A request pipelined behind a refused one is never served: its bytes are suspect.
+      if (refusedSockets.has(req.socket)) return;
+      if (ambiguousFraming(req)) return refuseAmbiguousFraming(req, res);
+      handler(req, res);
+    },
   );
   server.on('clientError', answerClientError);
   return server;
 }
 
+/**
+ * Framing llhttp lets through to the handler but a front proxy may read differently (request
+ * smuggling, Host confusion). RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 request is faulty
+ * framing, and a request whose final coding is not chunked has no knowable length (llhttp only
+ * fails on its body, after the handler has run); §3.2: more than one Host line is a 400.
+ */
+function ambiguousFraming(req: IncomingMessage): boolean {
+  const transferEncoding = req.headers['transfer-encoding'];
+  if (transferEncoding !== undefined && (req.httpVersionMinor === 0 || !/(?:^|,)[ \t]*chunked[ \t]*$/i.test(transferEncoding))) return true;
+  let hosts = 0;
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === 4 && raw[i]!.toLowerCase() === 'host' && ++hosts > 1) return true;
+  // RFC 9112 §3.2: an HTTP/1.1 request without Host is a 400 (HTTP/1.0 may omit it).
+  return hosts === 0 && req.httpVersionMinor >= 1;
+}
+
+const refusedSockets = new WeakSet<Socket>();
+
+function refuseAmbiguousFraming(req: IncomingMessage, res: ServerResponse): void {
+  const spec = ERRORS.BAD_REQUEST;
+  const body = JSON.stringify({ message: 'Malformed request (ambiguous framing or Host)' });
+  // The rest of the bytes on this connection cannot be trusted to start a request: close it.
+  res.shouldKeepAlive = false;
+  refusedSockets.add(req.socket);
+  res.writeHead(spec.status, { 'content-type': 'application/json', 'x-amzn-errortype': spec.type, 'content-length': Buffer.byteLength(body), connection: 'close' });
+  res.end(body, () => req.socket.destroy());
+}
+
 /** Requests Node's parser rejects never reach the handler; answer them in JSON here. */
 function answerClientError(error: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Socket): void {
-  if (error.code === 'ECONNRESET' || !socket.writable) {
+  // A response already started on this socket (Node's own rule): a second status line would desync the caller.
+  const started = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true;
+  if (error.code === 'ECONNRESET' || !socket.writable || started) {
     socket.destroy();
     return;
   }

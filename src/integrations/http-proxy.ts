@@ -131,8 +131,11 @@ function forwardedHeaders(request: IntegrationRequest, body: Buffer | Readable |
   headers.push(
     'x-forwarded-for', forwardedFor ? `${forwardedFor}, ${request.sourceIp}` : request.sourceIp,
     'x-forwarded-proto', 'http',
-    'x-forwarded-host', request.host,
   );
+  // The caller's Host only when its headers are forwarded: a cached method's filtered headers hold
+  // `host` only if it is keyed, so an attacker-chosen Host cannot shape a stored body (docs/security.md).
+  const callerHost = request.headers.host;
+  if (callerHost !== undefined) headers.push('x-forwarded-host', callerHost);
   // No `host`: undici sends the target origin's host, which is what the backend must see.
   return headers;
 }

@@ -65,7 +65,8 @@ export function buildProxyEvent(request: IntegrationRequest, body: Buffer | null
       resourcePath: request.resourcePath,
       httpMethod: request.method,
       path: `/${request.stage}${request.path}`,
-      domainName: request.host,
+      // Only from forwarded headers: a cached method's event must not carry an unkeyed, caller-chosen Host.
+      domainName: request.headers.host ?? '',
       protocol: 'HTTP/1.1',
       requestTime: clfTime(new Date(request.receivedAt)),
       requestTimeEpoch: request.receivedAt,

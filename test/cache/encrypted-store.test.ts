@@ -17,6 +17,7 @@ function asyncStore(inner: CacheStore): CacheStore {
     set: async (stage, key, entry) => inner.set(stage, key, entry),
     delete: async (stage, key) => inner.delete(stage, key),
     flush: async (stage) => inner.flush(stage),
+    purge: async (stage, match) => inner.purge(stage, match),
     configureStage: async (stage, capacity) => inner.configureStage(stage, capacity),
     dropStage: async (stage) => inner.dropStage(stage),
     stats: (stage) => inner.stats(stage),

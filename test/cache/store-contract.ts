@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { afterEach, describe, it } from 'node:test';
 import { CACHE_ENTRY_VERSION, type CacheEntry } from '../../src/cache/entry.js';
 import { stageId, type CacheStore } from '../../src/cache/store.js';
+import { entryTags } from '../../src/cache/tags.js';
 
 export const STORE_CONTRACT_CASES = [
   'roundtrip',
@@ -26,6 +27,9 @@ export const STORE_CONTRACT_CASES = [
   'drop-stage',
   'unconfigured-stage',
   'stats',
+  'purge-tag',
+  'purge-path',
+  'purge-in-step',
 ] as const;
 export type StoreContractCase = (typeof STORE_CONTRACT_CASES)[number];
 
@@ -57,7 +61,13 @@ function entry(body: Buffer | string, options: Partial<CacheEntry> & { at?: numb
     storedAt: options.storedAt ?? at,
     staleAt: options.staleAt ?? at + 5 * MINUTE,
     deleteAt: options.deleteAt ?? at + 10 * MINUTE,
+    ...(options.tags === undefined ? {} : { tags: options.tags }),
   };
+}
+
+/** Purge tags as the cache step makes them: the backend's Surrogate-Key, then the path's. */
+function tagged(path: string, surrogateKey = ''): readonly string[] {
+  return entryTags(path, surrogateKey === '' ? {} : { 'surrogate-key': surrogateKey });
 }
 
 function sized(fill: string): Buffer {
@@ -294,6 +304,69 @@ export function runStoreContract(name: string, makeStore: MakeStore, options: St
       assert.equal(store.stats(stage)?.entries, 0);
       assert.equal(store.stats(stage)?.bytes, 0);
       assert.equal(store.stats(stage)?.capacityBytes, 10 * UNIT);
+    });
+
+    test('purge-tag', 'a tag purge removes the entries carrying any of the tags, counts them, and leaves the rest', async () => {
+      const store = await make();
+      const stage = freshStage();
+      const other = freshStage('dev');
+      await store.configureStage(stage, 10 * UNIT);
+      await store.configureStage(other, 10 * UNIT);
+      await store.set(stage, 'a', entry('a', { tags: tagged('/pets/1', 'pet-1 pets') }));
+      await store.set(stage, 'b', entry('b', { tags: tagged('/pets/2', 'pet-2 pets') }));
+      await store.set(stage, 'c', entry('c', { tags: tagged('/toys/1', 'toy-1') }));
+      await store.set(stage, 'd', entry('d'));
+      await store.set(other, 'a', entry('other a', { tags: tagged('/pets/1', 'pet-1 pets') }));
+      assert.equal(await store.purge(stage, { tags: ['pet-1'] }), 1);
+      assert.equal(await store.get(stage, 'a'), undefined);
+      assert.equal((await store.get(stage, 'b'))?.body.toString(), 'b');
+      assert.equal(await store.purge(stage, { tags: ['nothing', 'toy-1', 'pets'] }), 2, 'any of the tags; an entry counts once');
+      for (const key of ['b', 'c']) assert.equal(await store.get(stage, key), undefined);
+      assert.equal((await store.get(stage, 'd'))?.body.toString(), 'd', 'an untagged entry stays');
+      assert.equal((await store.get(other, 'a'))?.body.toString(), 'other a', 'another stage is untouched');
+      assert.equal(store.stats(stage)?.entries, 1);
+      assert.equal(await store.purge(stage, { tags: ['pet-1'] }), 0, 'a second purge finds nothing');
+      assert.equal(await store.purge(stage, {}), 0, 'an empty match purges nothing');
+      assert.equal(await store.purge(freshStage(), { tags: ['pets'] }), 0, 'a stage never configured');
+    });
+
+    test('purge-path', 'a path prefix purge removes entries under whole segments of the prefix', async () => {
+      const store = await make();
+      const stage = freshStage();
+      await store.configureStage(stage, 10 * UNIT);
+      const paths = { pets: '/pets', pet1: '/pets/1', pet2: '/pets/2/photos', petshop: '/petshop/1', toys: '/toys/1', encoded: '/caf%C3%A9/menu' };
+      for (const [key, path] of Object.entries(paths)) await store.set(stage, key, entry(key, { tags: tagged(path) }));
+      assert.equal(await store.purge(stage, { pathPrefix: '/pets/' }), 3, '/pets, /pets/1, /pets/2/photos');
+      for (const key of ['pets', 'pet1', 'pet2']) assert.equal(await store.get(stage, key), undefined, `${key} purged`);
+      assert.equal((await store.get(stage, 'petshop'))?.body.toString(), 'petshop', 'not a segment prefix: stays');
+      assert.equal(await store.purge(stage, { pathPrefix: '/café' }), 1, 'segments compare percent-decoded');
+      assert.equal(await store.purge(stage, { pathPrefix: '/toys/1/more' }), 0);
+      assert.equal(await store.purge(stage, { pathPrefix: '/' }), 2, 'the root covers every path');
+      assert.equal(store.stats(stage)?.entries, 0);
+    });
+
+    test('purge-in-step', 'the tag index follows replace, delete, eviction, expiry and flush', async () => {
+      const store = await make();
+      const stage = freshStage();
+      await store.configureStage(stage, Math.floor(3.5 * UNIT)); // room for three
+      await store.set(stage, 'k', entry('old', { tags: ['old-tag'] }));
+      await store.set(stage, 'k', entry('new', { tags: ['new-tag'] }));
+      assert.equal(await store.purge(stage, { tags: ['old-tag'] }), 0, 'the replaced entry\'s tags went with it');
+      assert.equal((await store.get(stage, 'k'))?.body.toString(), 'new');
+      await store.delete(stage, 'k');
+      assert.equal(await store.purge(stage, { tags: ['new-tag'] }), 0, 'a deleted entry is not counted');
+      for (const key of ['a', 'b', 'c', 'd']) await store.set(stage, key, entry(sized(key), { tags: ['bulk'] }));
+      assert.equal(store.stats(stage)?.evictions, 1);
+      assert.equal(await store.purge(stage, { tags: ['bulk'] }), 3, 'the evicted entry is not counted');
+      await store.set(stage, 'short', entry('short', { deleteAt: START + MINUTE, tags: ['short'] }));
+      clock.now = START + 2 * MINUTE;
+      assert.equal(await store.purge(stage, { tags: ['short'] }), 0, 'an entry past deleteAt is not counted');
+      assert.equal(await store.get(stage, 'short'), undefined);
+      await store.set(stage, 'f', entry('f', { at: clock.now, tags: ['flushed'] }));
+      await store.flush(stage);
+      assert.equal(await store.purge(stage, { tags: ['flushed'] }), 0, 'a flushed entry is not counted');
+      await store.set(stage, 'g', entry('g', { at: clock.now, tags: ['flushed'] }));
+      assert.equal(await store.purge(stage, { tags: ['flushed'] }), 1, 'the stage keeps purging after a flush');
     });
   });
 }

@@ -12,9 +12,15 @@
  * met — on a get, or when it reaches the old end of the list — and counted as an expiration,
  * not an eviction. Flushing swaps in an empty map and list: O(1) whatever the size; the old ones
  * are left to the garbage collector.
+ *
+ * Purge (tags.ts): backend tags are indexed per space (tag → nodes), kept in step with every way
+ * an entry leaves, so a tag purge touches only what it removes. Path tags are not indexed — every
+ * entry has several, and an index would cost more memory than the entries' headers — so a path
+ * prefix purge walks the space: an admin operation, not the hot path.
  */
 import { entrySize, type CacheEntry } from '../entry.js';
 import type { CacheStore, StageStats } from '../store.js';
+import { isPathTag, purgeTags, type PurgeMatch } from '../tags.js';
 
 export interface MemoryStageStats extends StageStats {
   /** Entries dropped because they passed `deleteAt` (not counted in `evictions`). */
@@ -33,6 +39,8 @@ interface LruNode {
 
 class StageSpace {
   nodes = new Map<string, LruNode>();
+  /** Backend tag → the nodes carrying it (path tags are matched by a walk, see above). */
+  tagged = new Map<string, Set<LruNode>>();
   newest: LruNode | undefined = undefined;
   oldest: LruNode | undefined = undefined;
   bytes = 0;
@@ -45,6 +53,7 @@ class StageSpace {
   /** Forgets every entry at once: no walk, the old map and list become garbage. */
   clear(): void {
     this.nodes = new Map();
+    this.tagged = new Map();
     this.newest = this.oldest = undefined;
     this.bytes = 0;
   }
@@ -69,6 +78,23 @@ class StageSpace {
     this.unlink(node);
     this.nodes.delete(node.key);
     this.bytes -= node.size;
+    if (node.entry.tags) this.unindex(node);
+  }
+
+  index(node: LruNode): void {
+    for (const tag of node.entry.tags!) {
+      if (isPathTag(tag)) continue;
+      let nodes = this.tagged.get(tag);
+      if (nodes === undefined) this.tagged.set(tag, (nodes = new Set()));
+      nodes.add(node);
+    }
+  }
+
+  unindex(node: LruNode): void {
+    for (const tag of node.entry.tags!) {
+      const nodes = this.tagged.get(tag);
+      if (nodes?.delete(node) && nodes.size === 0) this.tagged.delete(tag);
+    }
   }
 }
 
@@ -113,7 +139,9 @@ export class MemoryStore implements CacheStore {
       // Replace in place: no map churn (a delete + set leaves a hole the Map must later rehash away).
       space.unlink(existing);
       space.bytes -= existing.size;
+      if (existing.entry.tags) space.unindex(existing);
       existing.entry = entry;
+      if (entry.tags) space.index(existing);
       existing.size = size;
       if (space.bytes + size > space.capacityBytes) this.makeRoom(space, size);
       space.pushNewest(existing);
@@ -123,6 +151,7 @@ export class MemoryStore implements CacheStore {
     if (space.bytes + size > space.capacityBytes) this.makeRoom(space, size);
     const node: LruNode = { key, entry, size, newer: undefined, older: undefined };
     space.nodes.set(key, node);
+    if (entry.tags) space.index(node);
     space.pushNewest(node);
     space.bytes += size;
   }
@@ -135,6 +164,30 @@ export class MemoryStore implements CacheStore {
 
   flush(stage: string): void {
     this.spaces.get(stage)?.clear();
+  }
+
+  /** Backend tags through the index; path tags by a walk of the space (admin operation). */
+  purge(stage: string, match: PurgeMatch): number {
+    const space = this.spaces.get(stage);
+    if (space === undefined) return 0;
+    const wanted = purgeTags(match);
+    const doomed = new Set<LruNode>();
+    for (const tag of wanted) for (const node of space.tagged.get(tag) ?? []) doomed.add(node);
+    const paths = wanted.filter(isPathTag);
+    if (paths.length > 0) {
+      for (const node of space.nodes.values()) {
+        if (node.entry.tags?.some((tag) => paths.includes(tag))) doomed.add(node);
+      }
+    }
+    const now = this.now();
+    let purged = 0;
+    for (const node of doomed) {
+      space.remove(node);
+      // An entry already past deleteAt was gone for callers: it leaves as an expiration.
+      if (now >= node.entry.deleteAt) space.expirations++;
+      else purged++;
+    }
+    return purged;
   }
 
   /** Creates a space, or resizes one: a new capacity starts empty (AWS: a new cache cluster). */

@@ -8,6 +8,8 @@
  *   seconds of staleness at worst, never a wrong stage.
  * - Flush is O(1): the next generation. Old entries are never read again and age out by their PX.
  * - Per-stage byte budgets are kept by a Lua script on the stage's own slot (scripts.ts).
+ * - Purge (tags.ts) reads per-generation tag sets on the stage's slot, kept in step by the same
+ *   scripts, then unlinks the entries. Redis is the only state, so every node misses at once.
  * - Every call is bounded by `store.timeoutMs`; a call while disconnected fails at once. Failures
  *   reject (the cache step then serves from the integration) and are logged once per outage.
  */
@@ -19,10 +21,11 @@ import { silentLogger } from '../../../logging.js';
 import { entrySize, type CacheEntry } from '../../entry.js';
 import type { SharedState } from '../../shared-state.js';
 import type { CacheStore, StageStats } from '../../store.js';
+import { purgeTags, type PurgeMatch } from '../../tags.js';
 import { decodeEntry, encodeEntry } from '../entry-codec.js';
 import { connectRedis, type RedisClient } from './connection.js';
 import { errorMessage, StoreHealth, StoreTimeoutError, StoreUnavailableError } from './health.js';
-import { accountingKeys, APIS_KEY, entryHash, entryKey, EVENTS_CHANNEL, metaKey, stageHash } from './keys.js';
+import { accountingKeys, APIS_KEY, entryHash, entryKey, EVENTS_CHANNEL, metaKey, stageHash, tagHash } from './keys.js';
 
 /** A cached generation older than this is re-read in the background (pub/sub keeps it current before). */
 const GENERATION_RECHECK_MS = 5_000;
@@ -145,7 +148,7 @@ export class RedisStore implements CacheStore, SharedState {
       }
       const [, accounted] = await Promise.all([
         this.client.set(redisKey, encodeEntry(entry), 'PX', ttl),
-        this.client.cgAccount(...accountingKeys(space.hash, generation), metaKey(space.hash), now, member, size, entry.deleteAt, space.capacityBytes),
+        this.client.cgAccount(...accountingKeys(space.hash, generation), metaKey(space.hash), now, member, size, entry.deleteAt, space.capacityBytes, ...tagHashes(entry)),
       ]);
       const [bytes, entries, evictions, ...evicted] = accounted;
       this.recordStats(space, generation, Number(bytes), Number(entries), Number(evictions));
@@ -175,6 +178,21 @@ export class RedisStore implements CacheStore, SharedState {
         this.recordStats(space, generation, 0, 0, space.evictions);
       }
       await this.announce({ o: this.nodeId, t: 'gen', s: hash, g: generation });
+    });
+  }
+
+  /** Removes the entries carrying any of the tags; resolves once their keys are gone (for every node). */
+  purge(stage: string, match: PurgeMatch): number | Promise<number> {
+    const space = this.spaces.get(stage);
+    const tags = purgeTags(match);
+    if (!space || tags.length === 0) return 0;
+    return this.bounded('purge', this.controlTimeoutMs, async () => {
+      const generation = await this.generationOf(space);
+      const [bytes, entries, purged, ...members] = await this.client.cgPurge(...accountingKeys(space.hash, generation), this.now(), ...tags.map(tagHash));
+      this.recordStats(space, generation, Number(bytes), Number(entries), space.evictions);
+      // One UNLINK per key: in Cluster the entries live on other slots.
+      await Promise.all(members.map((member) => this.client.unlink(entryKey(space.hash, generation, member))));
+      return Number(purged);
     });
   }
 
@@ -394,4 +412,9 @@ export class RedisStore implements CacheStore, SharedState {
       }
     }
   }
+}
+
+/** The entry's purge tags as the scripts index them (hashed, once each). */
+function tagHashes(entry: CacheEntry): string[] {
+  return entry.tags === undefined ? [] : [...new Set(entry.tags.map(tagHash))];
 }
