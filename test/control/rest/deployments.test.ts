@@ -16,16 +16,8 @@ import {
   NotFoundException,
   UpdateStageCommand,
 } from '@aws-sdk/client-api-gateway';
-import { backendCallsDuring, startHarness, type Harness } from './harness.js';
+import { backendCallsDuring, withHarness } from './harness.js';
 
-async function withHarness(run: (h: Harness) => Promise<void>): Promise<void> {
-  const h = await startHarness();
-  try {
-    await run(h);
-  } finally {
-    await h.close();
-  }
-}
 
 describe('RestApis and resources', () => {
   it('GetRestApis lists the configured API (wire key item → items)', () => withHarness(async (h) => {

@@ -91,3 +91,13 @@ export async function backendCallsDuring(backend: CountingBackend, run: () => Pr
   await run();
   return backend.calls - before;
 }
+
+/** Runs `run` against a fresh harness, closed afterwards whatever happens. */
+export async function withHarness(run: (h: Harness) => Promise<void>): Promise<void> {
+  const h = await startHarness();
+  try {
+    await run(h);
+  } finally {
+    await h.close();
+  }
+}

@@ -22,17 +22,9 @@ import {
 import { importOpenApi, OpenApiError } from '../../../src/config/openapi.js';
 import { validateConfig } from '../../../src/config/load.js';
 import { call } from '../../helpers/http.js';
-import { backendCallsDuring, startHarness, type Harness } from './harness.js';
+import { backendCallsDuring, withHarness, type Harness } from './harness.js';
 import { petstoreSpec } from './openapi-fixture.js';
 
-async function withHarness(run: (h: Harness) => Promise<void>): Promise<void> {
-  const h = await startHarness();
-  try {
-    await run(h);
-  } finally {
-    await h.close();
-  }
-}
 
 const onApi = (h: Harness, id: string, path: string, headers: Record<string, string> = {}) =>
   call(`${h.gateway.dataUrl}${path}`, { headers: { host: `${id}.execute-api.localhost`, ...headers } });

@@ -13,16 +13,8 @@ import {
   UpdateStageCommand,
   type PatchOperation,
 } from '@aws-sdk/client-api-gateway';
-import { backendCallsDuring, startHarness, type Harness } from './harness.js';
+import { backendCallsDuring, withHarness, type Harness } from './harness.js';
 
-async function withHarness(run: (h: Harness) => Promise<void>): Promise<void> {
-  const h = await startHarness();
-  try {
-    await run(h);
-  } finally {
-    await h.close();
-  }
-}
 
 const patch = (h: Harness, stageName: string, ...patchOperations: PatchOperation[]) =>
   h.sdk.send(new UpdateStageCommand({ restApiId: 'petstore', stageName, patchOperations }));
