@@ -221,7 +221,7 @@ export class CacheStep implements DataPlaneCacheStep {
       version: CACHE_ENTRY_VERSION,
       statusCode: response.statusCode,
       headers: admission.headers,
-      body: collected.body,
+      body: ownedCopy(collected.body),
       ...admission.times,
       tags: entryTags(request.ctx.path, response.headers),
     };
@@ -260,6 +260,17 @@ export class CacheStep implements DataPlaneCacheStep {
     this.deps.logger.debug({ store: this.deps.storeType, operation, err: (error as Error)?.message }, 'cache store call failed; serving from the integration');
     return 'bypass';
   }
+}
+
+/**
+ * The body an entry keeps, in a buffer of its own: a small body read from a socket may be a slice
+ * of Node's shared 8 KiB pool or of a whole socket read, which the entry would otherwise keep alive
+ * (and eviction would not free). Copied once per store, never on a hit.
+ */
+function ownedCopy(body: Buffer): Buffer {
+  const copy = Buffer.allocUnsafeSlow(body.length);
+  body.copy(copy);
+  return copy;
 }
 
 function discard(response: IntegrationResponse): undefined {

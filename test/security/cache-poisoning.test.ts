@@ -258,9 +258,9 @@ describe('hostile input: cache poisoning and deception', () => {
       assert.equal(backend.seen.length, 0);
     });
 
-    it('raw non-ASCII bytes in the request target are refused or routed without crashing', async () => {
+    it('raw non-ASCII bytes in the request target are 400 and the gateway keeps serving', async () => {
       const answer = await rawExchange(port, Buffer.concat([Buffer.from('GET /prod/pets/'), Buffer.from([0xff, 0xfe]), Buffer.from(' HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n')]));
-      assert.ok([400, 404].includes(statusOf(answer)) || statusOf(answer) === 200, answer.slice(0, 80));
+      assert.equal(statusOf(answer), 400, answer.slice(0, 80));
       // The gateway is still up.
       assert.equal((await call(url('/prod/pets'))).status, 200);
     });
