@@ -5,7 +5,6 @@
  */
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
 import { HTTP_METHODS, type HttpMethod } from '../config/schema.js';
 import { GatewayError, sendError, type ErrorCode } from '../errors.js';
@@ -157,8 +156,13 @@ export function writeIntegrationResponse(res: ServerResponse, response: Integrat
     res.end();
   } else {
     if (prefix) for (const chunk of prefix) res.write(chunk);
-    // A backend failing mid-body leaves nothing to answer with: the caller sees the connection cut.
-    pipeline(body, res).catch(() => res.destroy());
+    // pipe(), not stream/promises pipeline(): that one builds an AbortController and aborts it
+    // (a DOMException with a stack trace) on every response — 5% of a proxied request's CPU.
+    // A backend failing mid-body leaves nothing to answer with: the caller sees the connection cut;
+    // a caller going away releases the backend stream.
+    body.once('error', () => res.destroy());
+    res.once('close', () => body.destroy());
+    body.pipe(res);
   }
 }
 
