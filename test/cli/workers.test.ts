@@ -47,7 +47,8 @@ apis:
       const before = backend.calls;
       const after = await Promise.all(Array.from({ length: 6 }, fresh));
       assert.ok(after.every((answer) => answer.status === 200));
-      assert.ok(backend.calls - before >= 2, 'both workers lost their entries');
+      // Whichever worker answered, nothing stored before the flush was served after it.
+      assert.ok(after.every((answer) => answer.json().call > before), 'no worker kept a flushed entry');
     } finally {
       child.kill('SIGTERM');
       const code = await new Promise((resolve) => child.once('exit', resolve));
