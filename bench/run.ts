@@ -85,6 +85,18 @@ async function startVarnish(backendPort: number): Promise<Server | undefined> {
   return { name: 'varnish (malloc)', port, stop: () => spawnSync('sh', ['-c', `kill $(cat ${pidFile})`]) };
 }
 
+/** wrk, nginx, varnish and redis-server from Debian's packages when missing (root with apt-get only). */
+function installMissingTools(): void {
+  const wanted = [['wrk', 'wrk'], ['nginx', 'nginx-light'], ['varnishd', 'varnish'], ['redis-server', 'redis-server']].filter(([command]) => !has(command!));
+  if (wanted.length === 0 || !has('apt-get') || process.getuid?.() !== 0) return;
+  const packages = wanted.map(([, name]) => name!);
+  process.stderr.write(`bench: installing ${packages.join(' ')} with apt-get\n`);
+  if (spawnSync('apt-get', ['install', '-y', '-qq', ...packages], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } }).status !== 0) {
+    spawnSync('apt-get', ['update', '-qq'], { stdio: 'inherit' });
+    spawnSync('apt-get', ['install', '-y', '-qq', ...packages], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  }
+}
+
 /** cachegate through its CLI with `--workers N`, on the bench API (memory store). */
 async function startCachegateWorkers(backendPort: number, workers: number): Promise<Server> {
   const [port, admin] = [await freePort(), await freePort()];
@@ -156,8 +168,9 @@ const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floo
 interface Row { scenario: string; server: string; rps: number; p50: number; p99: number; errors: number; note?: string }
 
 async function main(): Promise<void> {
+  installMissingTools();
   if (!has('wrk')) {
-    process.stderr.write('bench: wrk is not installed (apt-get install -y wrk)\n');
+    process.stderr.write('bench: wrk is not installed and could not be installed (apt-get install -y wrk)\n');
     process.exit(1);
   }
   mkdirSync(WORK, { recursive: true });

@@ -10,6 +10,7 @@
  * and again only one of them goes to the integration. A stale entry within stale-if-error answers
  * when the integration fails. A cache failure never fails the request (STYLE.md practice 6).
  */
+import type { IncomingHttpHeaders } from 'node:http';
 import type { Logger } from 'pino';
 import { GatewayError } from '../errors.js';
 import type { RequestContext } from '../gateway/context.js';
@@ -21,9 +22,9 @@ import type { CachePolicy, CacheRequest } from './cache-policy.js';
 import { CACHE_ENTRY_VERSION, type CacheEntry } from './entry.js';
 import { notModified, writeEntry } from './entry-writer.js';
 import { filterHeaders } from './forwarded-headers.js';
-import { freshness, MAX_CACHEABLE_BODY_BYTES } from './policy-aws.js';
+import { freshness, MAX_CACHEABLE_BODY_BYTES, type EntryTimes } from './policy-aws.js';
 import {
-  ageSeconds, collapsedStatus, forwardStatus, hitStatus, staleIfErrorStatus, staleWhileRevalidateStatus, ttlSeconds,
+  ageSeconds, cacheStatus, collapsedStatus, forwardStatus, hitStatus, staleIfErrorStatus, staleWhileRevalidateStatus, ttlSeconds,
   type ForwardOutcome,
 } from './status.js';
 import type { CacheStore } from './store.js';
@@ -104,9 +105,10 @@ export class CacheStep implements DataPlaneCacheStep {
         this.revalidate(request);
         return true;
       case 'stale-if-error-only':
-        return this.forward(request, 'expired', entry);
+        return this.forward(request, 'expired', entry, true);
       default:
-        return this.forward(request, 'expired', undefined);
+        // Too old to serve, but its validators let the integration answer 304 instead of the body.
+        return this.forward(request, 'expired', entry, false);
     }
   }
 
@@ -123,9 +125,10 @@ export class CacheStep implements DataPlaneCacheStep {
 
   /**
    * Goes to the integration for this request — or waits for a call already under way for the same
-   * key. `stale`: an entry to fall back on if the integration fails (stale-if-error).
+   * key. `previous`: the entry found, to revalidate conditionally, and (`staleUsable`) to fall back
+   * on if the integration fails (stale-if-error).
    */
-  private async forward(request: CacheRequest, outcome: ForwardOutcome, stale: CacheEntry | undefined): Promise<void> {
+  private async forward(request: CacheRequest, outcome: ForwardOutcome, previous: CacheEntry | undefined, staleUsable = false): Promise<void> {
     const { ctx } = request;
     const flightKey = `${request.space}\u0000${request.key}`;
     for (;;) {
@@ -146,7 +149,7 @@ export class CacheStep implements DataPlaneCacheStep {
     const flight: Flight = new Promise((resolve) => (settle = resolve));
     this.flights.set(flightKey, flight);
     try {
-      const entry = await this.fetch(request, outcome, stale, true);
+      const entry = await this.fetch(request, outcome, previous, staleUsable, true);
       settle(entry && { entry, outcome });
     } catch (error) {
       settle(undefined);
@@ -160,7 +163,7 @@ export class CacheStep implements DataPlaneCacheStep {
   private revalidate(request: CacheRequest): void {
     const flightKey = `${request.space}\u0000${request.key}`;
     if (this.flights.has(flightKey)) return;
-    const flight: Flight = this.fetch(request, 'expired', undefined, false).then(
+    const flight: Flight = this.fetch(request, 'expired', undefined, false, false).then(
       (entry) => entry && { entry, outcome: 'expired' as const },
       (error: unknown) => {
         this.deps.logger.warn({ err: (error as Error)?.message, requestId: request.ctx.requestId }, 'background revalidation failed');
@@ -177,10 +180,12 @@ export class CacheStep implements DataPlaneCacheStep {
    * Calls the integration, stores the answer when the policy admits it, and (when `respond`)
    * writes it to the caller. Resolves with the entry others may share, if any.
    */
-  private async fetch(request: CacheRequest, outcome: ForwardOutcome, stale: CacheEntry | undefined, respond: boolean): Promise<CacheEntry | undefined> {
+  private async fetch(request: CacheRequest, outcome: ForwardOutcome, previous: CacheEntry | undefined, staleUsable: boolean, respond: boolean): Promise<CacheEntry | undefined> {
     const { ctx } = request;
     const { req, res } = ctx;
+    const stale = staleUsable ? previous : undefined;
     const forwarded = filterHeaders(request.forwardHeaders, req.headers, req.rawHeaders);
+    if (previous) addValidators(forwarded, previous);
     const call = ctx.integrationRequest({
       method: request.keyMethod,
       headers: forwarded.headers,
@@ -198,6 +203,7 @@ export class CacheStep implements DataPlaneCacheStep {
       if (!Buffer.isBuffer(response.body)) response.body.destroy();
       return this.serveStaleOnError(request, stale, response.statusCode);
     }
+    if (previous && response.statusCode === 304) return this.refreshFromNotModified(request, previous, response, respond);
 
     const headOnly = ctx.method === 'HEAD';
     const extra: Record<string, string> = { 'x-amzn-requestid': ctx.requestId };
@@ -222,7 +228,7 @@ export class CacheStep implements DataPlaneCacheStep {
       statusCode: response.statusCode,
       headers: admission.headers,
       body: ownedCopy(collected.body),
-      ...admission.times,
+      ...withRevalidationGrace(admission.times, admission.headers),
       tags: entryTags(request.ctx.path, response.headers),
     };
     let result: Parameters<typeof forwardStatus>[1] = 'stored';
@@ -245,6 +251,40 @@ export class CacheStep implements DataPlaneCacheStep {
     return entry;
   }
 
+  /**
+   * The integration confirmed the entry (RFC 9111 §4.3.4): its headers are updated from the 304,
+   * its lifetime starts again, and it is stored and served without a body transfer.
+   */
+  private async refreshFromNotModified(request: CacheRequest, previous: CacheEntry, response: IntegrationResponse, respond: boolean): Promise<CacheEntry | undefined> {
+    if (!Buffer.isBuffer(response.body)) response.body.resume();
+    const headers: Record<string, string | string[]> = {};
+    for (const [name, value] of previous.headers) {
+      const had = headers[name];
+      headers[name] = had === undefined ? value : [...(Array.isArray(had) ? had : [had]), value];
+    }
+    for (const name in response.headers) if (name !== 'content-length') headers[name] = response.headers[name]!;
+    const admission = request.policy.admit(request, { statusCode: previous.statusCode, headers, body: previous.body }, this.deps.now());
+    if (!admission.store) {
+      // The refreshed answer may no longer be stored (e.g. the backend now says no-store): serve it once.
+      if (respond) writeEntry(request.ctx.res, previous, ['cache-status', forwardStatus('expired', admission.reason), 'x-amzn-requestid', request.ctx.requestId, ...request.extraHeaders], request.ctx.method === 'HEAD');
+      return undefined;
+    }
+    const entry: CacheEntry = { ...previous, headers: admission.headers, ...withRevalidationGrace(admission.times, admission.headers) };
+    let detail: 'stored' | 'store-unavailable' = 'stored';
+    try {
+      const stored = request.store.set(request.space, request.key, entry);
+      if (stored instanceof Promise) await stored;
+    } catch (error) {
+      this.storeFailed('set', error);
+      detail = 'store-unavailable';
+    }
+    if (respond) {
+      const status = detail === 'stored' ? REVALIDATED_STATUS : forwardStatus('expired', detail);
+      writeEntry(request.ctx.res, entry, ['cache-status', status, 'x-amzn-requestid', request.ctx.requestId, ...request.extraHeaders], request.ctx.method === 'HEAD');
+    }
+    return entry;
+  }
+
   private serveStaleOnError(request: CacheRequest, stale: CacheEntry, status: number | undefined): undefined {
     const { ctx } = request;
     const now = this.deps.now();
@@ -260,6 +300,28 @@ export class CacheStep implements DataPlaneCacheStep {
     this.deps.logger.debug({ store: this.deps.storeType, operation, err: (error as Error)?.message }, 'cache store call failed; serving from the integration');
     return 'bypass';
   }
+}
+
+/** RFC 9211: the integration was asked about a stale entry and confirmed it (304). */
+const REVALIDATED_STATUS = cacheStatus({ fwd: 'stale', fwdStatus: 304, stored: true, detail: 'revalidated' });
+
+/** The entry's validators sent upstream (RFC 9110 §13.1), so an unchanged answer comes back as a 304. */
+function addValidators(forwarded: { headers: IncomingHttpHeaders; rawHeaders: string[] }, previous: CacheEntry): void {
+  for (const [name, value] of previous.headers) {
+    const header = name === 'etag' ? 'if-none-match' : name === 'last-modified' ? 'if-modified-since' : undefined;
+    if (header === undefined || forwarded.headers[header] !== undefined) continue;
+    forwarded.headers[header] = value;
+    forwarded.rawHeaders.push(header, value);
+  }
+}
+
+/**
+ * An entry with a validator is kept one more TTL past its freshness (never served in that time
+ * without the integration's 304), so an expired entry can be revalidated instead of refetched.
+ */
+function withRevalidationGrace(times: EntryTimes, headers: readonly (readonly [string, string])[]): EntryTimes {
+  if (!headers.some(([name]) => name === 'etag' || name === 'last-modified')) return times;
+  return { ...times, deleteAt: Math.max(times.deleteAt, times.staleAt + (times.staleAt - times.storedAt)) };
 }
 
 /**

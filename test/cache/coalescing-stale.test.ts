@@ -159,6 +159,43 @@ describe('beyond AWS: coalescing, stale serving, conditional requests', () => {
   });
 
   describe('conditional requests', () => {
+    it('revalidates an expired entry with the backend: a 304 refreshes it without a body transfer', async () => {
+      let bodies = 0;
+      backend.handler = (req, res) => {
+        if (req.headers['if-none-match'] === '"v1"') return res.writeHead(304, { etag: '"v1"', 'x-revalidated': 'yes' }).end();
+        bodies++;
+        res.writeHead(200, { 'content-type': 'text/plain', etag: '"v1"' }).end('the body');
+      };
+      await call(url('/prod/plain'));
+      clock.now += 11_000; // past the 10 s TTL; no stale window on this method
+      const revalidated = await call(url('/prod/plain'));
+      assert.equal(revalidated.status, 200);
+      assert.equal(revalidated.text, 'the body');
+      assert.equal(revalidated.headers['cache-status'], 'cachegate; fwd=stale; fwd-status=304; stored; detail=revalidated');
+      assert.equal(revalidated.headers['x-revalidated'], 'yes', 'headers updated from the 304');
+      assert.equal(backend.seen.at(-1)!.headers['if-none-match'], '"v1"');
+      assert.equal(bodies, 1, 'the body crossed the wire once');
+      const hit = await call(url('/prod/plain'));
+      assert.match(hit.headers['cache-status'] as string, /^cachegate; hit; ttl=10$/);
+      assert.equal(backend.calls, 2);
+    });
+
+    it('refetches when the backend says the entry changed', async () => {
+      let version = 1;
+      backend.handler = (req, res) => {
+        const etag = `"v${version}"`;
+        if (req.headers['if-none-match'] === etag) return res.writeHead(304, { etag }).end();
+        res.writeHead(200, { etag }).end(`version ${version}`);
+      };
+      await call(url('/prod/plain'));
+      version = 2;
+      clock.now += 11_000;
+      const changed = await call(url('/prod/plain'));
+      assert.equal(changed.text, 'version 2');
+      assert.equal(changed.headers['cache-status'], 'cachegate; fwd=stale; stored');
+    });
+
+
     it('answers If-None-Match and If-Modified-Since with 304 from the cache', async () => {
       const lastModified = new Date(clock.now - 60_000).toUTCString();
       slow(0, 200, { etag: '"v1"', 'last-modified': lastModified });
