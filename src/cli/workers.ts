@@ -62,13 +62,13 @@ export const reportFailed = (message: string) => send({ type: FAILED, message })
 
 /**
  * The primary: forks the workers, relays their changes, answers metrics requests, prints `banner`
- * once the first worker listens, replaces a worker that dies, and on SIGTERM/SIGINT stops them all
+ * once every worker listens, replaces a worker that dies, and on SIGTERM/SIGINT stops them all
  * (each drains) and resolves 0. A worker that fails to start (port in use, …) fails the whole: 1.
  */
 export function runPrimary(workers: number, env: Record<string, string>, banner: (dataUrl: string, adminUrl: string) => string): Promise<number> {
   const aggregator = new AggregatorRegistry();
   let stopping = false;
-  let ready = false;
+  let ready = 0;
   const fork = () => cluster.fork({ ...env, CACHEGATE_WORKER: '1' });
   return new Promise((resolve) => {
     const stopAll = (code: number) => {
@@ -94,8 +94,8 @@ export function runPrimary(workers: number, env: Record<string, string>, banner:
           );
           break;
         case READY:
-          if (!ready) process.stdout.write(banner(message.dataUrl, message.adminUrl));
-          ready = true;
+          // Announce once every worker listens (and answers metrics requests), not at the first.
+          if (++ready === workers) process.stdout.write(banner(message.dataUrl, message.adminUrl));
           break;
         case FAILED:
           process.stderr.write(`cachegate: ${message.message}\n`);
