@@ -2,7 +2,8 @@
  * The web console end to end, in real Chromium: sign in with an API key, read APIs and stages,
  * watch the hit counter move, change a TTL and see it on traffic (the counting backend is the
  * truth of hit vs miss), see a bad value's API error inline, add a per-method override, enable a
- * stage cache, and flush with confirmation so the next request misses.
+ * stage cache, flush with confirmation so the next request misses, and purge by tag and by path
+ * prefix (only the matching entry misses; a bad prefix's API error shows inline).
  *
  * CACHEGATE_SCREENSHOTS=1 also writes the README's screenshots to docs/img/.
  */
@@ -145,6 +146,64 @@ describe('web console in Chromium', { skip }, () => {
     assert.match(next.cacheStatus, /fwd=uri-miss/);
     assert.equal(h.backend.calls, calls + 1);
     await eventually(async () => (await text('stat-entries')) === '1', 'one entry after the flush and one miss');
+  });
+
+  /** Stores `paths` (one miss each), then checks they are all hits: the counting backend is the truth. */
+  const store = async (...paths: string[]) => {
+    for (const path of paths) {
+      const { backendCalls } = await twice(path);
+      assert.equal(backendCalls, 1, `${path} stored`);
+    }
+  };
+  /** One GET: true when the backend was not called (a cache hit). */
+  const served = async (path: string) => {
+    const calls = h.backend.calls;
+    await h.get(path);
+    return h.backend.calls === calls;
+  };
+  const purge = async (kind: 'tag' | 'prefix', value: string) => {
+    await page.getByTestId('purge-kind').selectOption(kind);
+    await page.getByTestId('purge-value').fill(value);
+    await page.getByTestId('purge').click();
+    await page.getByTestId('purge-dialog').waitFor();
+    await page.getByTestId('purge-confirm').click();
+  };
+
+  it('purges by tag only after confirmation: the tagged entry misses, the other still hits', async () => {
+    await openStage('prod');
+    await store('/prod/pets/21', '/prod/pets/22');
+
+    await page.getByTestId('purge-kind').selectOption('tag');
+    await page.getByTestId('purge-value').fill('pet-21');
+    await page.getByTestId('purge').click();
+    await page.getByTestId('purge-dialog').waitFor();
+    assert.match(await page.getByTestId('purge-dialog').innerText(), /tagged pet-21/);
+    await page.getByTestId('purge-cancel').click();
+    assert.match(await page.getByTestId('purge-status').innerText(), /cancelled/);
+    assert.ok(await served('/prod/pets/21'), 'cancel keeps the entry');
+
+    await purge('tag', 'pet-21');
+    assert.match(await page.getByTestId('purge-ok').innerText(), /^Purged 1 entry tagged pet-21/);
+    assert.equal(await served('/prod/pets/21'), false, 'the purged entry misses');
+    assert.ok(await served('/prod/pets/21'), '…and is stored again');
+    assert.ok(await served('/prod/pets/22'), 'the other tag still hits');
+  });
+
+  it('purges by path prefix: the entry under it misses, the other still hits', async () => {
+    await store('/prod/pets/31', '/prod/pets/32');
+    await purge('prefix', '/pets/31');
+    assert.match(await page.getByTestId('purge-ok').innerText(), /^Purged 1 entry under \/pets\/31/);
+    assert.equal(await served('/prod/pets/31'), false, 'the purged entry misses');
+    assert.ok(await served('/prod/pets/32'), 'the other path still hits');
+  });
+
+  it('shows the API error inline for an invalid prefix (no leading /) and purges nothing', async () => {
+    await store('/prod/pets/41');
+    await purge('prefix', 'pets');
+    const error = await page.getByTestId('purge-error').innerText();
+    assert.match(error, /^BadRequestException: Invalid prefix "pets"/);
+    assert.equal(await page.getByTestId('purge-ok').count(), 0, 'the old success message is replaced');
+    assert.ok(await served('/prod/pets/41'), 'nothing purged');
   });
 
   it('enables the cache of a stage that had none', async () => {

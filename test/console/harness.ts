@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import type { Browser } from 'playwright-core';
 import type { Gateway } from '../../src/gateway/gateway.js';
-import { startBackend, type CountingBackend } from '../helpers/backend.js';
+import { startBackend, type BackendHandler, type CountingBackend } from '../helpers/backend.js';
 import { call } from '../helpers/http.js';
 import { startGateway } from '../helpers/gateway.js';
 
@@ -21,8 +21,19 @@ export interface ConsoleHarness {
   close(): Promise<void>;
 }
 
+/**
+ * The echo backend, tagging what it answers like a CDN-aware origin: `Surrogate-Key: pets pet-7`
+ * for /pets/7 and `pets` for /pets, so the console can purge by tag.
+ */
+export const taggingHandler: BackendHandler = (req, res, _body, call) => {
+  const text = JSON.stringify({ path: req.url, call });
+  const id = /^\/pets\/([^/?]+)/.exec(req.url ?? '')?.[1];
+  res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'surrogate-key': id ? `pets pet-${id}` : 'pets' });
+  res.end(text);
+};
+
 export async function startConsoleHarness(): Promise<ConsoleHarness> {
-  const backend = await startBackend();
+  const backend = await startBackend(taggingHandler);
   const gateway = await startGateway({
     identities: [
       { name: 'console-admin', apiKey: API_KEY, policy: [{ effect: 'Allow', action: ['apigateway:*', 'execute-api:*'], resource: '*' }] },

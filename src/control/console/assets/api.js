@@ -72,6 +72,12 @@ export const api = {
   updateStage: (restApiId, stageName, patchOperations) =>
     request('PATCH', `/restapis/${enc(restApiId)}/stages/${enc(stageName)}`, { patchOperations }),
   flushStageCache: (restApiId, stageName) => request('DELETE', `/restapis/${enc(restApiId)}/stages/${enc(stageName)}/cache/data`),
+  /** Purge by tag (one Surrogate-Key / Cache-Tag value, exact) → {purged: N}. */
+  purgeCacheTag: (restApiId, stageName, tag) =>
+    request('DELETE', `/restapis/${enc(restApiId)}/stages/${enc(stageName)}/cache/tags/${enc(tag)}`),
+  /** Purge by path prefix (whole segments after the stage, `/pets`) → {purged: N}. */
+  purgeCachePaths: (restApiId, stageName, prefix) =>
+    request('DELETE', `/restapis/${enc(restApiId)}/stages/${enc(stageName)}/cache/paths?prefix=${enc(prefix)}`),
   stats: () => request('GET', '/console/api/stats'),
 };
 

@@ -1,5 +1,6 @@
 // A stage: live counters and charts, the cache settings form (UpdateStage patch operations),
-// per-method overrides, and Flush entire cache (FlushStageCache) behind a confirmation.
+// per-method overrides, Flush entire cache (FlushStageCache) and purge by tag or path prefix,
+// both behind a confirmation.
 
 import { api, methodSettingPath } from './api.js';
 import { stageCharts } from './charts.js';
@@ -10,6 +11,11 @@ import { statusBadge, usageBar } from './stages-page.js';
 const REFRESH_MS = 1000;
 // AWS cache cluster sizes (GB).
 const SIZES = ['0.5', '1.6', '6.1', '13.5', '28.4', '58.2', '118', '237'];
+// Purge kinds: the select's value → how the form, the confirmation and the answer read.
+const PURGE_KINDS = {
+  tag: { option: 'by tag', label: 'Tag', placeholder: 'product-42', hint: 'One Surrogate-Key / Cache-Tag value, matched exactly (case-sensitive).', subject: (v) => `tagged ${v}` },
+  prefix: { option: 'by path prefix', label: 'Path prefix', placeholder: '/pets', hint: 'Whole segments after the stage: /pets purges /pets and /pets/7, not /petshop.', subject: (v) => `under ${v}` },
+};
 const STRATEGIES = ['FAIL_WITH_403', 'SUCCEED_WITH_RESPONSE_HEADER', 'SUCCEED_WITHOUT_RESPONSE_HEADER'];
 // AWS defaults of a method setting (SPEC §5); caching defaults on for GET when the stage cache is on.
 const DEFAULTS = { cachingEnabled: true, cacheTtlInSeconds: 300, cacheDataEncrypted: false, requireAuthorizationForCacheControl: true, unauthorizedCacheControlHeaderStrategy: 'SUCCEED_WITH_RESPONSE_HEADER' };
@@ -205,7 +211,73 @@ export function renderStagePage(root, restApiId, stageName, { onApiError }) {
         confirm.disabled = false;
       }
     });
-    return { element: h('section', { class: 'card danger-zone' }, h('h2', {}, 'Flush'), h('p', { class: 'muted' }, 'Empties this stage cache, whatever its size (FlushStageCache).'), open, dialog, status) };
+    return { element: h('section', { class: 'card danger-zone' }, h('h2', {}, 'Flush'), h('p', { class: 'muted' }, 'Empties this stage cache, whatever its size (FlushStageCache).'), open, dialog, status, purgePanel().element) };
+  }
+
+  // ---- Purge by tag or path prefix ----
+
+  function purgePanel() {
+    const status = h('div', { 'data-testid': 'purge-status' });
+    const kind = h('select', { id: 'f-purge-kind', 'data-testid': 'purge-kind', 'aria-label': 'Purge entries' },
+      Object.entries(PURGE_KINDS).map(([value, k]) => h('option', { value }, k.option)));
+    const value = h('input', { type: 'text', id: 'f-purge-value', spellcheck: 'false', autocomplete: 'off', 'data-testid': 'purge-value' });
+    const valueLabel = h('label', { for: 'f-purge-value', class: 'sr-only' });
+    const hint = h('small', { class: 'hint' });
+    const purge = h('button', { type: 'submit', class: 'danger', 'data-testid': 'purge' }, 'Purge');
+    const question = h('h2', { id: 'purge-title' });
+    const confirm = h('button', { type: 'button', class: 'danger', 'data-testid': 'purge-confirm' }, 'Purge entries');
+    const cancel = h('button', { type: 'button', 'data-testid': 'purge-cancel' }, 'Cancel');
+    const dialog = h('dialog', { 'data-testid': 'purge-dialog', 'aria-labelledby': 'purge-title' },
+      question,
+      h('p', {}, 'The matching entries are deleted on every node sharing the store. The next requests for them go to the integration.'),
+      h('div', { class: 'actions' }, cancel, confirm));
+    const describeKind = () => {
+      const k = PURGE_KINDS[kind.value];
+      valueLabel.textContent = k.label;
+      value.placeholder = k.placeholder;
+      hint.textContent = k.hint;
+    };
+    describeKind();
+    kind.addEventListener('change', describeKind);
+
+    // What the confirmation was opened for: the form may change while it is open.
+    let pending;
+    const form = h('form', { class: 'inline purge', novalidate: true, onsubmit: (event) => {
+      event.preventDefault();
+      const text = value.value.trim();
+      const k = PURGE_KINDS[kind.value];
+      if (!text) return replace(status, notice('error', `Enter a ${k.label.toLowerCase()} to purge.`, 'purge-error'));
+      pending = { kind: kind.value, value: text };
+      question.textContent = `Purge the ${stageName} entries ${k.subject(text)}?`;
+      dialog.showModal();
+    } }, kind, valueLabel, value, purge);
+    cancel.addEventListener('click', () => {
+      dialog.close();
+      replace(status, notice('info', 'Purge cancelled.'));
+    });
+    confirm.addEventListener('click', async () => {
+      const { kind: chosen, value: text } = pending;
+      confirm.disabled = true;
+      purge.disabled = true;
+      replace(status, notice('info', `Purging entries ${PURGE_KINDS[chosen].subject(text)}…`));
+      try {
+        const answer = chosen === 'tag'
+          ? await api.purgeCacheTag(restApiId, stageName, text)
+          : await api.purgeCachePaths(restApiId, stageName, text);
+        dialog.close();
+        const purged = Number(answer?.purged ?? 0);
+        replace(status, notice('ok', `Purged ${formatCount(purged)} ${purged === 1 ? 'entry' : 'entries'} ${PURGE_KINDS[chosen].subject(text)}.`, 'purge-ok'));
+        void refreshStats(false);
+      } catch (error) {
+        dialog.close();
+        replace(status, notice('error', String(error), 'purge-error'));
+        onApiError(error);
+      } finally {
+        confirm.disabled = false;
+        purge.disabled = false;
+      }
+    });
+    return { element: h('div', { class: 'purge-zone' }, h('h3', {}, 'Purge entries'), h('p', { class: 'muted' }, 'Deletes only the entries with a tag or under a path (cachegate extension).'), form, hint, dialog, status) };
   }
 
   // ---- Live counters ----
