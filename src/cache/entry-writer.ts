@@ -6,16 +6,22 @@ import type { ServerResponse } from 'node:http';
 import type { IntegrationResponse } from '../integrations/integration.js';
 import type { CacheEntry } from './entry.js';
 
-/** Stored headers of an entry as a flat [name, value, …] list with its Content-Length, built once per entry. */
-const flatHeadersOf = new WeakMap<CacheEntry, readonly string[]>();
+/**
+ * Stored headers of an entry as a flat [name, value, …] list with its Content-Length, built once per
+ * entry and kept on the entry itself. (A WeakMap keyed by a million entries made every garbage
+ * collection walk a million ephemerons.)
+ */
+const FLAT_HEADERS = Symbol('flatHeaders');
+type WithFlatHeaders = CacheEntry & { [FLAT_HEADERS]?: readonly string[] };
 
-function flatHeaders(entry: CacheEntry): readonly string[] {
-  let flat = flatHeadersOf.get(entry);
+function flatHeaders(entry: WithFlatHeaders): readonly string[] {
+  let flat = entry[FLAT_HEADERS];
   if (!flat) {
     const list: string[] = [];
     for (const [name, value] of entry.headers) list.push(name, value);
     list.push('content-length', String(entry.body.length));
-    flatHeadersOf.set(entry, (flat = list));
+    // Not enumerable: `{ ...entry, headers }` (a refreshed or sealed copy) must not inherit it.
+    Object.defineProperty(entry, FLAT_HEADERS, { value: (flat = list), enumerable: false });
   }
   return flat;
 }

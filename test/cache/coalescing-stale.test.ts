@@ -167,6 +167,7 @@ describe('beyond AWS: coalescing, stale serving, conditional requests', () => {
         res.writeHead(200, { 'content-type': 'text/plain', etag: '"v1"' }).end('the body');
       };
       await call(url('/prod/plain'));
+      await call(url('/prod/plain')); // a hit: the entry's replay headers are built
       clock.now += 11_000; // past the 10 s TTL; no stale window on this method
       const revalidated = await call(url('/prod/plain'));
       assert.equal(revalidated.status, 200);
@@ -177,6 +178,7 @@ describe('beyond AWS: coalescing, stale serving, conditional requests', () => {
       assert.equal(bodies, 1, 'the body crossed the wire once');
       const hit = await call(url('/prod/plain'));
       assert.match(hit.headers['cache-status'] as string, /^cachegate; hit; ttl=10$/);
+      assert.equal(hit.headers['x-revalidated'], 'yes', 'hits replay the updated headers');
       assert.equal(backend.calls, 2);
     });
 
