@@ -66,6 +66,12 @@ const methodSettingSchema = z.strictObject({
   /** AWS never caches a response that sets a cookie; this opts in. */
   cacheResponsesWithSetCookie: bool.optional(),
   metricsEnabled: bool.optional(),
+  // AWS logging and throttling settings: accepted and reported back (tools such as Terraform set
+  // them), not enforced — cachegate logs every request and does not throttle.
+  loggingLevel: z.enum(['OFF', 'ERROR', 'INFO'], { error: 'must be OFF, ERROR or INFO' }).optional(),
+  dataTraceEnabled: bool.optional(),
+  throttlingBurstLimit: int(-1, 1_000_000_000).optional(),
+  throttlingRateLimit: z.number({ error: 'must be a number' }).min(-1, { error: 'must be -1 or more' }).optional(),
 });
 export type MethodSettingInput = z.infer<typeof methodSettingSchema>;
 

@@ -37,6 +37,8 @@ const SUPPORTED_PATHS = [
   '/cacheClusterEnabled', '/cacheClusterSize', '/description', '/deploymentId', '/variables/{name}',
   '/{resourcePath}/{httpMethod}/caching/{enabled|ttlInSeconds|dataEncrypted|requireAuthorizationForCacheControl|unauthorizedCacheControlHeaderStrategy}',
   '/{resourcePath}/{httpMethod}/metrics/enabled',
+  '/{resourcePath}/{httpMethod}/logging/{loglevel|dataTrace}',
+  '/{resourcePath}/{httpMethod}/throttling/{burstLimit|rateLimit}',
 ];
 
 /** `/{key}/{category}/{name}` → the MethodSetting field it sets and how its string value converts. */
@@ -47,6 +49,11 @@ const METHOD_SETTING_PATHS: Record<string, { field: keyof MethodSettingInput; co
   'caching/requireAuthorizationForCacheControl': { field: 'requireAuthorizationForCacheControl', convert: toBoolean },
   'caching/unauthorizedCacheControlHeaderStrategy': { field: 'unauthorizedCacheControlHeaderStrategy', convert: toStrategy },
   'metrics/enabled': { field: 'metricsEnabled', convert: toBoolean },
+  // Stored and reported, not enforced (README: control-plane decisions).
+  'logging/loglevel': { field: 'loggingLevel', convert: toLogLevel },
+  'logging/dataTrace': { field: 'dataTraceEnabled', convert: toBoolean },
+  'throttling/burstLimit': { field: 'throttlingBurstLimit', convert: toBurstLimit },
+  'throttling/rateLimit': { field: 'throttlingRateLimit', convert: toRateLimit },
 };
 
 /** Validates the request's `patchOperations` member into a list. */
@@ -162,6 +169,22 @@ function toBoolean(value: string, path: string): boolean {
   if (value === 'true') return true;
   if (value === 'false') return false;
   throw new GatewayError('INVALID_INPUT', `Invalid patch value for ${path}: expected true or false, got ${JSON.stringify(value)}`);
+}
+
+function toLogLevel(value: string, path: string): 'OFF' | 'ERROR' | 'INFO' {
+  if (value === 'OFF' || value === 'ERROR' || value === 'INFO') return value;
+  throw new GatewayError('INVALID_INPUT', `Invalid patch value for ${path}: expected OFF, ERROR or INFO, got ${JSON.stringify(value)}`);
+}
+
+function toBurstLimit(value: string, path: string): number {
+  if (/^-?\d{1,10}$/.test(value) && Number(value) >= -1) return Number(value);
+  throw new GatewayError('INVALID_INPUT', `Invalid patch value for ${path}: expected an integer -1 or more, got ${JSON.stringify(value)}`);
+}
+
+function toRateLimit(value: string, path: string): number {
+  const rate = /^-?\d+(\.\d+)?$/.test(value) ? Number(value) : NaN;
+  if (rate >= -1) return rate;
+  throw new GatewayError('INVALID_INPUT', `Invalid patch value for ${path}: expected a number -1 or more, got ${JSON.stringify(value)}`);
 }
 
 function toTtl(value: string, path: string): number {

@@ -56,8 +56,10 @@ export function methodSettingsShape(stage: StageConfig): Record<string, Record<s
     const pick = <K extends keyof MethodSettingInput>(field: K): MethodSettingInput[K] => (own[field] !== undefined ? own[field] : stageWide[field]);
     shapes[key] = {
       metricsEnabled: pick('metricsEnabled') ?? false,
-      loggingLevel: 'OFF',
-      dataTraceEnabled: false,
+      loggingLevel: pick('loggingLevel') ?? 'OFF',
+      dataTraceEnabled: pick('dataTraceEnabled') ?? false,
+      ...(pick('throttlingBurstLimit') !== undefined ? { throttlingBurstLimit: pick('throttlingBurstLimit') } : {}),
+      ...(pick('throttlingRateLimit') !== undefined ? { throttlingRateLimit: pick('throttlingRateLimit') } : {}),
       cachingEnabled: pick('cachingEnabled') ?? stage.cacheClusterEnabled,
       cacheTtlInSeconds: pick('cacheTtlInSeconds') ?? DEFAULT_TTL_SECONDS,
       cacheDataEncrypted: pick('cacheDataEncrypted') ?? false,

@@ -146,6 +146,23 @@ describe('UpdateStage: effects on live traffic', () => {
     assert.equal(out.methodSettings?.['*/*']?.unauthorizedCacheControlHeaderStrategy, 'FAIL_WITH_403');
   }));
 
+  it('logging and throttling settings (as Terraform sends them) are stored and reported, and traffic still flows', () => withHarness(async (h) => {
+    const out = await patch(
+      h, 'prod',
+      replace('/*/*/logging/loglevel', 'INFO'),
+      replace('/*/*/logging/dataTrace', 'true'),
+      replace('/*/*/throttling/burstLimit', '500'),
+      replace('/*/*/throttling/rateLimit', '1000.5'),
+    );
+    assert.equal(out.methodSettings?.['*/*']?.loggingLevel, 'INFO');
+    assert.equal(out.methodSettings?.['*/*']?.dataTraceEnabled, true);
+    assert.equal(out.methodSettings?.['*/*']?.throttlingBurstLimit, 500);
+    assert.equal(out.methodSettings?.['*/*']?.throttlingRateLimit, 1000.5);
+    const again = await h.sdk.send(new GetStageCommand({ restApiId: 'petstore', stageName: 'prod' }));
+    assert.equal(again.methodSettings?.['*/*']?.throttlingBurstLimit, 500);
+    assert.equal((await h.get('/prod/pets')).status, 200);
+  }));
+
   it('requireAuthorizationForCacheControl false: anyone may refresh with max-age=0', () => withHarness(async (h) => {
     assert.equal(await twice(h, '/prod/pets/1'), 1);
     await patch(h, 'prod', replace('/*/*/caching/requireAuthorizationForCacheControl', 'false'));
@@ -195,6 +212,8 @@ describe('UpdateStage: invalid paths and values are BadRequestException, nothing
     ['method setting with a bad method', replace('/~1pets/FETCH/caching/enabled', 'true'), /Invalid method setting path/],
     ['missing value', { op: 'replace', path: '/cacheClusterEnabled' }, /a value is required/],
     ['unknown deployment', replace('/deploymentId', 'zzz'), /Invalid deployment identifier specified: zzz/],
+    ['log level unknown', replace('/*/*/logging/loglevel', 'DEBUG'), /expected OFF, ERROR or INFO, got "DEBUG"/],
+    ['burst limit not an integer', replace('/*/*/throttling/burstLimit', 'lots'), /expected an integer -1 or more, got "lots"/],
   ];
   for (const [name, operation, message] of cases) {
     it(name, () => withHarness(async (h) => {
