@@ -11,12 +11,12 @@ import { Gateway } from '../src/gateway/gateway.js';
 import { createLogger } from '../src/logging.js';
 import { benchBody } from './backend-body.js';
 
-const [port = '0', backend = '127.0.0.1:1', prefill = '0', logLevel = 'warn', redisUrl = ''] = process.argv.slice(2);
+const [port = '0', backend = '127.0.0.1:1', prefill = '0', logLevel = 'warn', redisUrl = '', localCacheMs = '0'] = process.argv.slice(2);
 
 const proxy = (path: string) => ({ integration: { type: 'HTTP_PROXY', uri: `http://${backend}${path}` } });
 const loaded = validateConfig({
   gateway: { listen: `127.0.0.1:${port}`, admin: '127.0.0.1:0' },
-  store: redisUrl ? { type: 'redis', url: redisUrl } : { type: 'memory' },
+  store: redisUrl ? { type: 'redis', url: redisUrl, localCacheMs: Number(localCacheMs) } : { type: 'memory' },
   identities: [{ name: 'bench', apiKey: 'bench-api-key', policy: [{ effect: 'Allow', action: ['apigateway:*', 'execute-api:*'], resource: '*' }] }],
   apis: [{
     id: 'bench',

@@ -52,7 +52,7 @@ const server = process.env.REDIS_URL ? undefined : await RedisServer.start();
 const url = process.env.REDIS_URL ?? server!.url;
 try {
   await measure('memory', new MemoryStore());
-  const redis = new RedisStore({ type: 'redis', url, timeoutMs: 1000 });
+  const redis = new RedisStore({ type: 'redis', url, timeoutMs: 1000, localCacheMs: 0 });
   await redis.ready();
   await measure('redis (standalone)', redis);
   await redis.close();

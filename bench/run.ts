@@ -183,19 +183,20 @@ async function main(): Promise<void> {
   const workers = await startCachegateWorkers(backend.port, 2);
   const redis = await startRedis();
   const cachegateRedis = redis && { ...(await startNode('cachegate (Redis store)', 'cachegate-server.js', ['0', `127.0.0.1:${backend.port}`, '0', 'warn', redis.url])) };
+  const cachegateRedisLocal = redis && { ...(await startNode('cachegate (Redis, localCacheMs 1000)', 'cachegate-server.js', ['0', `127.0.0.1:${backend.port}`, '0', 'warn', redis.url, '1000'])) };
   const nginx = await startNginx(backend.port, 1);
   const nginx2 = await startNginx(backend.port, 2);
   const varnish = await startVarnish(backend.port);
   const present = (...servers: (Server | undefined)[]) => servers.filter((s): s is Server => s !== undefined);
   const stopAll = () => {
-    [backend, fastBackend, bare, cachegate, cachegateMiss, workers, cachegateRedis, nginx, nginx2, varnish].forEach((s) => s?.stop());
+    [backend, fastBackend, bare, cachegate, cachegateMiss, workers, cachegateRedis, cachegateRedisLocal, nginx, nginx2, varnish].forEach((s) => s?.stop());
     redis?.stop();
   };
   process.once('exit', stopAll);
 
   try {
     const hitScenarios = [
-      { name: 'hot key, 1 KB', paths: ['/prod/k/1'], target: '/prod/k/1', servers: present(bare, cachegate, workers, cachegateRedis, nginx, nginx2, varnish) },
+      { name: 'hot key, 1 KB', paths: ['/prod/k/1'], target: '/prod/k/1', servers: present(bare, cachegate, workers, cachegateRedis, cachegateRedisLocal, nginx, nginx2, varnish) },
       { name: `${KEYS / 1000}k keys uniform, 1 KB`, paths: Array.from({ length: KEYS }, (_, i) => `/prod/k/${i + 1}`), script: { prefix: '/prod/k/', keys: KEYS }, servers: present(bare, cachegate, cachegateRedis, nginx, varnish) },
       { name: 'hot key, 64 KB', paths: ['/prod/big/1'], target: '/prod/big/1', servers: present(bare, cachegate, nginx, varnish) },
       { name: 'invalidation-heavy (10% max-age=0, 100 keys)', paths: Array.from({ length: 100 }, (_, i) => `/prod/k/${i + 1}`), script: { prefix: '/prod/k/', keys: 100, file: 'invalidate-mix.lua' }, servers: [cachegate], refreshes: true },
@@ -294,12 +295,14 @@ function targets(find: (scenario: string, server: string) => Row | undefined, en
   const workers = ratio(find(hot, 'cachegate (2 workers)'), find(hot, 'nginx proxy_cache (2 workers)'));
   const missLoss = ratio(find('miss path (0 ms backend)', 'cachegate, cache off'), find('miss path (0 ms backend)', 'backend direct'));
   const redis = ratio(find(hot, 'cachegate (Redis store)'), find(hot, 'cachegate'));
+  const redisLocal = ratio(find(hot, 'cachegate (Redis, localCacheMs 1000)'), find(hot, 'cachegate'));
   const [small, large] = [entries[0], entries.at(-1)];
   return [
     line('hit path, 1 process, vs bare node:http writing the same bytes', hit, '≥ 0.90×', (v) => v >= 0.9),
     line('hit path, 2 workers, vs nginx proxy_cache with 2 workers', workers, '≥ 1.00×', (v) => v >= 1),
     line('miss path (cache off) vs the backend direct', missLoss, '≥ 0.85× (≤ 15% loss)', (v) => v >= 0.85),
     line('hit path with the Redis store vs the memory store', redis, '≥ 0.50×', (v) => v >= 0.5),
+    line('… with store.localCacheMs: 1000 (in-process copies, refreshes elsewhere seen within 1 s)', redisLocal, '≥ 0.50×', (v) => v >= 0.5),
     line(`hit p50 at ${large?.count.toLocaleString('en')} entries vs ${small?.count.toLocaleString('en')}`, small && large ? large.p50 / small.p50 : undefined, '≤ 1.10× (flat)', (v) => v <= 1.1),
     `- flush of a ${large?.count.toLocaleString('en')}-entry stage through the admin API: ${large?.flushMs.toFixed(2)} ms round trip (the store's flush itself is O(1))`,
   ];

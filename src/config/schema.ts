@@ -222,6 +222,8 @@ const storeSchema = z
     encryptionKey: nonEmpty.optional(),
     /** Time budget of one store call before the gateway serves from the integration instead. */
     timeoutMs: int(1, 10_000).default(50),
+    /** Redis: keep read and written entries in process this long (0: off); see LocalEntries. */
+    localCacheMs: int(0, 60_000).default(0),
   })
   .superRefine((store, ctx) => {
     if (store.type === 'redis' && !store.url)

@@ -19,6 +19,7 @@ import type { Logger } from 'pino';
 import type { StoreConfig } from '../../../config/schema.js';
 import { silentLogger } from '../../../logging.js';
 import { entrySize, type CacheEntry } from '../../entry.js';
+import { LocalEntries } from './local-entries.js';
 import type { SharedState } from '../../shared-state.js';
 import type { CacheStore, StageStats } from '../../store.js';
 import { purgeTags, type PurgeMatch } from '../../tags.js';
@@ -49,6 +50,7 @@ interface Space {
 
 type StoreEvent =
   | { o: string; t: 'gen'; s: string; g: number }
+  | { o: string; t: 'inv'; s: string }
   | { o: string; t: 'apis'; apis: unknown };
 
 export interface RedisStoreOptions {
@@ -70,12 +72,15 @@ export class RedisStore implements CacheStore, SharedState {
   private readonly apiListeners: ((apis: unknown) => void)[] = [];
   private hadReady = false;
   private closed = false;
+  /** In-process copies of recent entries (`store.localCacheMs` > 0). */
+  private readonly local: LocalEntries | undefined;
 
   constructor(config: StoreConfig, options: RedisStoreOptions = {}) {
     this.type = config.type === 'redis-cluster' ? 'redis-cluster' : 'redis';
     this.now = options.now ?? Date.now;
     this.timeoutMs = config.timeoutMs;
     this.controlTimeoutMs = Math.max(config.timeoutMs * 20, 2000);
+    this.local = config.localCacheMs > 0 ? new LocalEntries(config.localCacheMs) : undefined;
     const logger = options.logger ?? silentLogger();
     this.health = new StoreHealth(logger, this.type);
     const { client, subscriber } = connectRedis(config);
@@ -116,6 +121,11 @@ export class RedisStore implements CacheStore, SharedState {
   get(stage: string, key: string): CacheEntry | undefined | Promise<CacheEntry | undefined> {
     const space = this.spaces.get(stage);
     if (!space) return undefined;
+    if (this.local && space.generation !== undefined) {
+      // A recent copy answers synchronously, without a Redis round trip.
+      const copy = this.local.get(LocalEntries.id(space.hash, space.generation, key), this.now());
+      if (copy) return copy;
+    }
     return this.bounded('get', this.timeoutMs, async () => {
       const generation = await this.generationOf(space);
       const member = entryHash(key);
@@ -127,6 +137,7 @@ export class RedisStore implements CacheStore, SharedState {
         await this.forget(space, generation, member, redisKey);
         return undefined;
       }
+      if (entry) this.local?.set(LocalEntries.id(space.hash, generation, key), entry, this.now());
       return entry;
     });
   }
@@ -143,6 +154,7 @@ export class RedisStore implements CacheStore, SharedState {
       const ttl = Math.ceil(entry.deleteAt - now);
       if (size > space.capacityBytes || ttl <= 0) {
         // Never stored (as in the memory store); the entry it replaces goes all the same.
+        this.local?.delete(LocalEntries.id(space.hash, generation, key));
         await this.forget(space, generation, member, redisKey);
         return;
       }
@@ -151,6 +163,7 @@ export class RedisStore implements CacheStore, SharedState {
         this.client.cgAccount(...accountingKeys(space.hash, generation), metaKey(space.hash), now, member, size, entry.deleteAt, space.capacityBytes, ...tagHashes(entry)),
       ]);
       const [bytes, entries, evictions, ...evicted] = accounted;
+      this.local?.set(LocalEntries.id(space.hash, generation, key), entry, now);
       this.recordStats(space, generation, Number(bytes), Number(entries), Number(evictions));
       // One UNLINK per key: in Cluster the evicted entries live on other slots.
       for (const victim of evicted) this.client.unlink(entryKey(space.hash, generation, victim)).catch(() => undefined);
@@ -164,6 +177,7 @@ export class RedisStore implements CacheStore, SharedState {
       const generation = await this.generationOf(space);
       const member = entryHash(key);
       await this.forget(space, generation, member, entryKey(space.hash, generation, member));
+      await this.dropLocalCopies(space.hash);
     });
   }
 
@@ -192,6 +206,7 @@ export class RedisStore implements CacheStore, SharedState {
       this.recordStats(space, generation, Number(bytes), Number(entries), space.evictions);
       // One UNLINK per key: in Cluster the entries live on other slots.
       await Promise.all(members.map((member) => this.client.unlink(entryKey(space.hash, generation, member))));
+      await this.dropLocalCopies(space.hash);
       return Number(purged);
     });
   }
@@ -383,6 +398,13 @@ export class RedisStore implements CacheStore, SharedState {
     for (const space of this.spaces.values()) this.configureInRedis(space).catch(() => undefined);
   }
 
+  /** Removed entries must not live on in any node's local copies. */
+  private async dropLocalCopies(stageHash: string): Promise<void> {
+    if (!this.local) return;
+    this.local.forgetStage(stageHash);
+    await this.announce({ o: this.nodeId, t: 'inv', s: stageHash });
+  }
+
   private async announce(event: StoreEvent): Promise<void> {
     try {
       await this.client.publish(EVENTS_CHANNEL, JSON.stringify(event));
@@ -402,6 +424,8 @@ export class RedisStore implements CacheStore, SharedState {
     if (event.o === this.nodeId) return;
     if (event.t === 'gen') {
       for (const space of this.spaces.values()) if (space.hash === event.s) this.setGeneration(space, Number(event.g));
+    } else if (event.t === 'inv') {
+      this.local?.forgetStage(event.s);
     } else if (event.t === 'apis') {
       for (const listener of this.apiListeners) {
         try {
