@@ -92,7 +92,10 @@ export class GatewayMetrics {
   }
 
   constructor(readStageStats: () => StageCacheStats[], options: { defaultMetrics?: boolean } = {}) {
-    // Gauges read the stores when scraped, so the hot path never updates them.
+    // Read from the stores when scraped, so the hot path never updates them.
+    const eachStage = (field: 'bytes' | 'entries' | 'evictions', write: (labels: { api: string; stage: string }, value: number) => void) => {
+      for (const stats of readStageStats()) write({ api: stats.api, stage: stats.stage }, stats[field]);
+    };
     new Gauge({
       name: 'cachegate_cache_bytes',
       help: 'Bytes held by a stage cache (keys, headers and bodies).',
@@ -100,7 +103,7 @@ export class GatewayMetrics {
       registers: [this.registry],
       collect() {
         this.reset();
-        for (const stats of readStageStats()) this.set({ api: stats.api, stage: stats.stage }, stats.bytes);
+        eachStage('bytes', (labels, value) => this.set(labels, value));
       },
     });
     new Gauge({
@@ -110,7 +113,7 @@ export class GatewayMetrics {
       registers: [this.registry],
       collect() {
         this.reset();
-        for (const stats of readStageStats()) this.set({ api: stats.api, stage: stats.stage }, stats.entries);
+        eachStage('entries', (labels, value) => this.set(labels, value));
       },
     });
     new Counter({
@@ -121,7 +124,7 @@ export class GatewayMetrics {
       collect() {
         // The store counts; a new (resized or re-created) stage cache starts again from 0, read as a counter reset.
         this.reset();
-        for (const stats of readStageStats()) this.inc({ api: stats.api, stage: stats.stage }, stats.evictions);
+        eachStage('evictions', (labels, value) => this.inc(labels, value));
       },
     });
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'cachegate_process_' });
