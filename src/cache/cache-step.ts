@@ -210,6 +210,7 @@ export class CacheStep implements DataPlaneCacheStep {
     for (let i = 0; i < request.extraHeaders.length; i += 2) extra[request.extraHeaders[i]!] = request.extraHeaders[i + 1]!;
     const admission = outcome === 'bypass' ? { store: false as const, reason: 'store-unavailable' as const } : request.policy.admit(request, response, this.deps.now());
     if (!admission.store) {
+      this.notStored(request, admission.reason);
       if (!respond) return discard(response);
       extra['cache-status'] = forwardStatus(outcome, admission.reason);
       writeIntegrationResponse(res, response, headOnly, extra);
@@ -217,6 +218,7 @@ export class CacheStep implements DataPlaneCacheStep {
     }
     const collected = Buffer.isBuffer(response.body) ? { complete: true as const, body: response.body } : await collectUpTo(response.body, MAX_CACHEABLE_BODY_BYTES);
     if (!collected.complete || collected.body.length > MAX_CACHEABLE_BODY_BYTES) {
+      this.notStored(request, 'too-large');
       if (!respond) return discard(response);
       // AWS: a response over 1 MB is returned but not cached.
       extra['cache-status'] = forwardStatus(outcome, 'too-large');
@@ -234,6 +236,7 @@ export class CacheStep implements DataPlaneCacheStep {
     let result: Parameters<typeof forwardStatus>[1] = 'stored';
     if (request.policy.hasRoom && !request.policy.hasRoom(request, entry)) {
       result = 'space-full';
+      this.notStored(request, result);
     } else {
       try {
         const stored = request.store.set(request.space, request.key, entry);
@@ -292,6 +295,11 @@ export class CacheStep implements DataPlaneCacheStep {
     const extra = ['age', String(ageSeconds(stale, now)), 'cache-status', staleIfErrorStatus(ttlSeconds(stale, now), status), 'x-amzn-requestid', ctx.requestId, ...request.extraHeaders, ...request.hitHeaders];
     writeEntry(ctx.res, stale, extra, ctx.method === 'HEAD');
     return undefined;
+  }
+
+  private notStored(request: CacheRequest, reason: string): void {
+    const { api, stage } = request.ctx.labels;
+    this.deps.metrics.notStored.inc({ api, stage, reason });
   }
 
   /** Counts a store failure; the request is then served from the integration. (Stores log an outage once.) */

@@ -48,6 +48,12 @@ export class GatewayMetrics {
     labelNames: [...STAGE_LABELS, 'reason'],
     registers: [this.registry],
   });
+  readonly notStored = new Counter({
+    name: 'cachegate_cache_not_stored_total',
+    help: 'Integration answers of cache-enabled methods that were not stored, by reason (status, set-cookie, vary-star, too-large, space-full, no-store, private, no-cache, expired, store-unavailable).',
+    labelNames: [...STAGE_LABELS, 'reason'],
+    registers: [this.registry],
+  });
   readonly storeErrors = new Counter({
     name: 'cachegate_store_errors_total',
     help: 'Cache store operations that failed or timed out; the request was served from the integration.',

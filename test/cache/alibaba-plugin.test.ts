@@ -207,6 +207,8 @@ describe('Alibaba caching plug-in through HTTP', () => {
     assert.equal((await call(url('/prod/tiny?n=2'))).headers['cache-status'], 'cachegate; fwd=uri-miss; detail=space-full');
     const first = await call(url('/prod/tiny?n=1'));
     assert.match(first.headers['cache-status'] as string, /hit/, 'nothing was evicted to make room');
+    const metrics = (await call(`${gateway.adminUrl}/metrics`)).text;
+    assert.match(metrics, /^cachegate_cache_not_stored_total\{api="shop",stage="prod",reason="space-full"\} 2$/m);
     clock.now += 11_000; // n=1 expired: its room is free again
     assert.equal((await call(url('/prod/tiny?n=2'))).headers['cache-status'], 'cachegate; fwd=uri-miss; stored');
     assert.match((await call(url('/prod/tiny?n=2'))).headers['cache-status'] as string, /hit/);
