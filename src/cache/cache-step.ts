@@ -25,7 +25,7 @@ import { filterHeaders } from './forwarded-headers.js';
 import { freshness, MAX_CACHEABLE_BODY_BYTES, type EntryTimes } from './policy-aws.js';
 import {
   ageSeconds, cacheStatus, collapsedStatus, forwardStatus, hitStatus, staleIfErrorStatus, staleWhileRevalidateStatus, ttlSeconds,
-  type ForwardOutcome,
+  type CacheOutcome, type ForwardOutcome,
 } from './status.js';
 import type { CacheStore } from './store.js';
 import { entryTags } from './tags.js';
@@ -112,7 +112,7 @@ export class CacheStep implements DataPlaneCacheStep {
     }
   }
 
-  private answerFromCache(request: CacheRequest, entry: CacheEntry, now: number, outcome: string, status: string): void {
+  private answerFromCache(request: CacheRequest, entry: CacheEntry, now: number, outcome: CacheOutcome, status: string): void {
     const { ctx } = request;
     ctx.cacheOutcome = outcome;
     ctx.metrics.hits.inc();

@@ -18,7 +18,6 @@
 import type { NotStorableReason } from './policy-aws.js';
 import type { CacheEntry } from './entry.js';
 
-export const CACHE_STATUS_HEADER = 'cache-status';
 /** This cache's name in Cache-Status (RFC 9211 §2: a token identifying the cache). */
 export const CACHE_NAME = 'cachegate';
 

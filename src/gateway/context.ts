@@ -6,12 +6,13 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import type { Readable } from 'node:stream';
 import type { HttpMethod } from '../config/schema.js';
 import type { IntegrationRequest, IntegrationResponse } from '../integrations/integration.js';
+import type { CacheOutcome } from '../cache/status.js';
 import type { RouteMetrics } from '../metrics/metrics.js';
 import type { MethodRoute, StageRuntime } from './runtime.js';
 
 export class RequestContext {
-  /** Set by whoever answers: the cache outcome for logs and metrics (`hit`, `miss`, … or undefined when no cache applies). */
-  cacheOutcome: string | undefined;
+  /** Set by the cache step: the outcome for logs and metrics (undefined when no cache applies). */
+  cacheOutcome: CacheOutcome | undefined;
   /** The cache key, when a cache policy keyed the request (its hash goes to the access log). */
   cacheKey: string | undefined;
   private abort: AbortController | undefined;

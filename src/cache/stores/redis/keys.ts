@@ -22,8 +22,6 @@ import { createHash } from 'node:crypto';
 export const KEY_PREFIX = 'cachegate';
 export const EVENTS_CHANNEL = `${KEY_PREFIX}:events`;
 export const APIS_KEY = `${KEY_PREFIX}:{control}:apis`;
-/** The size hash's field holding the stage generation's byte total (not a base64url hash). */
-export const TOTAL_FIELD = '#bytes';
 
 /** A stage's name in Redis: 128 bits of SHA-256 of its stage id, base64url. */
 export function stageHash(stage: string): string {
