@@ -5,17 +5,17 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { HttpMethod } from '../config/schema.js';
-import type { IntegrationRequest, IntegrationResponse } from '../integrations/integration.js';
+import type { CallerLink, IntegrationRequest, IntegrationResponse } from '../integrations/integration.js';
 import type { CacheOutcome } from '../cache/status.js';
 import type { RouteMetrics } from '../metrics/metrics.js';
 import type { MethodRoute, StageRuntime } from './runtime.js';
 
-export class RequestContext {
+export class RequestContext implements CallerLink {
   /** Set by the cache step: the outcome for logs and metrics (undefined when no cache applies). */
   cacheOutcome: CacheOutcome | undefined;
   /** The cache key, when a cache policy keyed the request (its hash goes to the access log). */
   cacheKey: string | undefined;
-  private abort: AbortController | undefined;
+  private gone: Error | undefined;
 
   constructor(
     readonly req: IncomingMessage,
@@ -69,24 +69,33 @@ export class RequestContext {
       receivedAt: this.receivedAt,
       sourceIp: req.socket.remoteAddress ?? '',
       host: req.headers.host ?? '',
-      signal: this.signal,
+      caller: this,
     };
   }
 
   /** True once the caller closed the connection before the answer was complete. */
   get callerGone(): boolean {
-    return this.abort?.signal.aborted ?? (this.res.destroyed && !this.res.writableFinished);
+    return this.goneReason !== undefined;
   }
 
-  /** Aborted when the caller goes away before the answer is complete. */
-  get signal(): AbortSignal {
-    if (!this.abort) {
-      const abort = (this.abort = new AbortController());
-      this.res.once('close', () => {
-        if (!this.res.writableFinished) abort.abort(new Error('caller closed the connection'));
-      });
+  get goneReason(): Error | undefined {
+    if (this.gone === undefined && this.res.destroyed && !this.res.writableFinished) this.gone = new Error('caller closed the connection');
+    return this.gone;
+  }
+
+  onGone(listener: (reason: Error) => void): () => void {
+    const { res } = this;
+    const already = this.goneReason;
+    if (already) {
+      listener(already);
+      return noop;
     }
-    return this.abort.signal;
+    const onClose = () => {
+      const reason = this.goneReason;
+      if (reason) listener(reason);
+    };
+    res.once('close', onClose);
+    return () => res.off('close', onClose);
   }
 
   /** Calls the method's integration, timing it to its response headers (AWS IntegrationLatency). */
@@ -99,3 +108,5 @@ export class RequestContext {
     }
   }
 }
+
+function noop(): void {}

@@ -52,7 +52,7 @@ class FunctionIntegration implements Integration {
 
   async invoke(request: IntegrationRequest): Promise<IntegrationResponse> {
     const handler = await this.handler();
-    const body = await readEventBody(request.body, request.headers, request.signal);
+    const body = await readEventBody(request.body, request.headers, request.caller);
     const event = buildProxyEvent(request, body, this.accountId);
     const result = await this.call(handler, event, request);
     return toIntegrationResponse(result);
@@ -81,25 +81,24 @@ class FunctionIntegration implements Integration {
   private call(handler: LambdaHandler, event: LambdaProxyEvent, request: IntegrationRequest): Promise<unknown> {
     const { timeoutMs } = this.config;
     const deadline = Date.now() + timeoutMs;
-    const { signal } = request;
     return new Promise((resolvePromise, rejectPromise) => {
       let settled = false;
+      let stopWatching: (() => void) | undefined;
       const settle = (finish: () => void) => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        signal.removeEventListener('abort', onAbort);
+        stopWatching?.();
         finish();
       };
       const succeed = (result: unknown) => settle(() => resolvePromise(result));
       const fail = (error: unknown) => settle(() => rejectPromise(handlerError(this.config.handler, error)));
-      const onAbort = () => settle(() => rejectPromise(signal.reason));
       const timer = setTimeout(
         () => settle(() => rejectPromise(new IntegrationError('timeout', `${this.config.handler} did not answer within ${timeoutMs} ms`))),
         timeoutMs,
       );
-      if (signal.aborted) return onAbort();
-      signal.addEventListener('abort', onAbort, { once: true });
+      stopWatching = request.caller.onGone((reason) => settle(() => rejectPromise(reason)));
+      if (settled) return;
 
       const context: FunctionContext = {
         awsRequestId: request.requestId,

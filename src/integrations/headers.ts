@@ -26,13 +26,18 @@ const HOP_BY_HOP: ReadonlySet<string> = new Set([
  */
 export function hopByHopNames(connectionHeader: string | string[] | undefined): ReadonlySet<string> {
   if (connectionHeader === undefined) return HOP_BY_HOP;
+  // The usual `Connection: keep-alive` / `close` names nothing new: no set to build.
+  if (typeof connectionHeader === 'string' && HOP_BY_HOP_VALUES.has(connectionHeader)) return HOP_BY_HOP;
   const listed = (Array.isArray(connectionHeader) ? connectionHeader.join(',') : connectionHeader)
     .split(',')
     .map((token) => token.trim().toLowerCase())
-    .filter((token) => token !== '');
+    .filter((token) => token !== '' && !HOP_BY_HOP.has(token));
   if (listed.length === 0) return HOP_BY_HOP;
   return new Set([...HOP_BY_HOP, ...listed]);
 }
+
+/** Connection values that list only names already in HOP_BY_HOP (or none: `close`). */
+const HOP_BY_HOP_VALUES: ReadonlySet<string> = new Set(['keep-alive', 'Keep-Alive', 'close', 'Close', 'upgrade', 'Upgrade']);
 
 /** A value as received from a parser or a user: absent, one value, or several. */
 type LooseHeaderValue = string | string[] | number | undefined | null;
@@ -45,17 +50,44 @@ export function responseHeaders(
   source: Readonly<Record<string, LooseHeaderValue>>,
 ): Record<string, string | string[]> {
   const dropped = hopByHopNames(headerValue(source['connection']));
-  // A Map, then Object.fromEntries: a header named `__proto__` stays an ordinary key.
-  const merged = new Map<string, string[]>();
-  for (const [rawName, value] of Object.entries(source)) {
-    const name = rawName.toLowerCase();
-    if (value === undefined || value === null || dropped.has(name)) continue;
-    const values = Array.isArray(value) ? value.map(String) : [String(value)];
-    merged.set(name, [...(merged.get(name) ?? []), ...values]);
+  // One pass, no intermediate collections: this runs on every proxied answer.
+  const shaped: Record<string, string | string[]> = {};
+  for (const rawName in source) {
+    const value = source[rawName];
+    if (value === undefined || value === null) continue;
+    const name = isLowerCase(rawName) ? rawName : rawName.toLowerCase();
+    if (dropped.has(name)) continue;
+    const previous = Object.hasOwn(shaped, name) ? shaped[name] : undefined;
+    if (previous === undefined && name !== 'set-cookie') {
+      if (!Array.isArray(value)) {
+        define(shaped, name, typeof value === 'string' ? value : String(value));
+        continue;
+      }
+      if (value.length === 1) {
+        define(shaped, name, String(value[0]));
+        continue;
+      }
+    }
+    const values = previous === undefined ? [] : Array.isArray(previous) ? previous : [previous];
+    if (Array.isArray(value)) for (const item of value) values.push(String(item));
+    else values.push(String(value));
+    define(shaped, name, values);
   }
-  return Object.fromEntries(
-    [...merged].map(([name, values]) => [name, name === 'set-cookie' || values.length > 1 ? values : values[0]!]),
-  );
+  return shaped;
+}
+
+/** Sets an own property; a header named `__proto__` stays an ordinary key instead of a prototype. */
+function define(target: Record<string, string | string[]>, name: string, value: string | string[]): void {
+  if (name === '__proto__') Object.defineProperty(target, name, { value, enumerable: true, configurable: true, writable: true });
+  else target[name] = value;
+}
+
+function isLowerCase(name: string): boolean {
+  for (let i = 0; i < name.length; i++) {
+    const code = name.charCodeAt(i);
+    if (code >= 65 && code <= 90) return false;
+  }
+  return true;
 }
 
 function headerValue(value: LooseHeaderValue): string | string[] | undefined {

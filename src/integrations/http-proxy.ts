@@ -7,8 +7,8 @@ import { PassThrough, Readable } from 'node:stream';
 import { Agent, type Dispatcher } from 'undici';
 import type { HttpProxyIntegrationConfig } from '../config/schema.js';
 import { hopByHopNames, responseHeaders } from './headers.js';
-import { IntegrationError, type Integration, type IntegrationRequest, type IntegrationResponse } from './integration.js';
-import { TargetUriTemplate } from './target-uri.js';
+import { IntegrationError, type CallerLink, type Integration, type IntegrationRequest, type IntegrationResponse } from './integration.js';
+import { TargetUriTemplate, type ProxyTarget } from './target-uri.js';
 
 export interface ProxyPoolOptions {
   /** Idle time before a pooled backend connection is closed; undici also honours the backend's `Keep-Alive: timeout`. */
@@ -50,54 +50,187 @@ class HttpProxyIntegration implements Integration {
     this.target = new TargetUriTemplate(config.uri);
   }
 
-  async invoke(request: IntegrationRequest): Promise<IntegrationResponse> {
-    const { signal } = request;
-    if (signal.aborted) throw signal.reason;
-    const { origin, path } = this.target.resolve(request);
+  invoke(request: IntegrationRequest): Promise<IntegrationResponse> {
+    const { caller } = request;
+    if (caller.goneReason) return Promise.reject(caller.goneReason);
+    let target: ProxyTarget;
+    try {
+      target = this.target.resolve(request);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const { origin, path } = target;
     const timeoutMs = this.config.timeoutMs;
     const body = shieldBody(request.body);
-
-    // One signal for undici: aborted by the caller going away (any time) or by the overall
-    // deadline (until headers arrive). Undici rejects with, or destroys the body with, its reason.
-    const controller = new AbortController();
-    const forwardAbort = () => controller.abort(signal.reason);
-    signal.addEventListener('abort', forwardAbort, { once: true });
-    const release = () => signal.removeEventListener('abort', forwardAbort);
-    // headersTimeout starts only once the request is written; this deadline also covers connecting
-    // and sending the body, so "timeoutMs" is the whole wait for an answer, as on AWS.
-    const deadline = setTimeout(
-      () => controller.abort(new IntegrationError('timeout', `${origin} did not answer within ${timeoutMs} ms`)),
-      timeoutMs,
-    );
-
-    let response: Dispatcher.ResponseData;
-    try {
-      response = await this.pool.dispatcher.request({
+    return new Promise((resolve, reject) => {
+      const exchange = new ProxyExchange(resolve, reject, origin, caller, timeoutMs);
+      this.pool.dispatcher.dispatch({
         origin,
         path,
         method: this.config.httpMethod ?? request.method,
         headers: forwardedHeaders(request, body),
         body,
-        signal: controller.signal,
         headersTimeout: timeoutMs,
-        // Time allowed between two body chunks: a backend that stalls mid-body errors the stream.
+        // Time allowed between two body chunks: a backend that stalls mid-body fails the exchange.
         bodyTimeout: timeoutMs,
-      });
-    } catch (error) {
-      release();
-      // The caller went away: rethrow its reason untouched; nobody is left to answer.
-      if (signal.aborted) throw signal.reason;
-      throw requestError(error, origin);
-    } finally {
-      clearTimeout(deadline);
-    }
-
-    return {
-      statusCode: response.statusCode,
-      headers: responseHeaders(response.headers),
-      body: relayBody(response.body, signal, origin, release),
-    };
+      }, exchange);
+    });
   }
+}
+
+/** Bodies up to this size with a declared length are read whole before the answer is handed on. */
+export const BUFFERED_BODY_BYTES = 64 * 1024;
+
+/**
+ * One backend exchange as an undici dispatch handler (no intermediate streams or abort
+ * controllers). The answer is handed on when its headers arrive — with the body as a stream — or,
+ * when the backend declares a length of at most BUFFERED_BODY_BYTES, once the body is complete,
+ * as one Buffer: the gateway then writes head and body in one go and the cache needs no copy
+ * loop, and a backend failing mid-body still gets the caller a 502 instead of a cut connection.
+ *
+ * Failures: the caller going away aborts the exchange at any stage; the deadline
+ * covers connecting, sending and waiting for the headers, so `timeoutMs` is the whole wait for an
+ * answer, as on AWS; undici's bodyTimeout bounds each pause in the body.
+ */
+class ProxyExchange implements Dispatcher.DispatchHandler {
+  private controller: Dispatcher.DispatchController | undefined;
+  /** Set once the promise is settled; later failures go to the body stream, if any. */
+  private settled = false;
+  private failure: unknown;
+  private deadline: NodeJS.Timeout | undefined;
+  private statusCode = 0;
+  private headers: Record<string, string | string[]> = {};
+  private chunks: Buffer[] | undefined;
+  private size = 0;
+  private stream: BackendBody | undefined;
+  /** Why the caller went away, once it has: its reason is what every pending wait rejects with. */
+  private callerGone: Error | undefined;
+  private readonly stopWatching: () => void;
+
+  constructor(
+    private readonly resolve: (response: IntegrationResponse) => void,
+    private readonly reject: (error: unknown) => void,
+    private readonly origin: string,
+    caller: CallerLink,
+    timeoutMs: number,
+  ) {
+    this.deadline = setTimeout(() => this.abort(new IntegrationError('timeout', `${origin} did not answer within ${timeoutMs} ms`)), timeoutMs);
+    this.stopWatching = caller.onGone((reason) => {
+      this.callerGone = reason;
+      this.abort(reason);
+    });
+  }
+
+  private abort(reason: unknown): void {
+    if (this.failure !== undefined) return;
+    this.failure = reason;
+    if (this.controller) this.controller.abort(reason as Error);
+    // Not yet handed to a connection: settle now; undici calls onRequestStart later, which aborts.
+    else this.fail(reason);
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.failure !== undefined) controller.abort(this.failure as Error);
+  }
+
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[]>): void {
+    if (statusCode < 200) return; // 1xx interim answers: the final one follows
+    this.clearDeadline();
+    this.statusCode = statusCode;
+    this.headers = responseHeaders(headers);
+    const declared = headers['content-length'];
+    const length = typeof declared === 'string' ? Number(declared) : NaN;
+    if (length <= BUFFERED_BODY_BYTES || statusCode === 204 || statusCode === 304) {
+      this.chunks = [];
+      return;
+    }
+    this.stream = new BackendBody(controller, this);
+    this.settle({ statusCode, headers: this.headers, body: this.stream });
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.chunks) {
+      this.chunks.push(chunk);
+      this.size += chunk.length;
+    } else if (this.stream && !this.stream.push(chunk)) {
+      controller.pause();
+    }
+  }
+
+  onResponseEnd(): void {
+    this.release();
+    if (this.chunks) {
+      const { chunks } = this;
+      this.settle({ statusCode: this.statusCode, headers: this.headers, body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, this.size) });
+    } else {
+      this.stream?.push(null);
+    }
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    this.release();
+    this.failure ??= error;
+    if (this.stream) {
+      // Mid-body: the answer has started; the body stream carries the failure.
+      if (!this.stream.destroyed) this.stream.destroy(this.callerGone !== undefined || this.failure !== error ? toError(this.failure) : bodyError(error, this.origin));
+      return;
+    }
+    this.fail(this.failure);
+  }
+
+  /** The consumer destroyed the body before its end: release the backend connection. */
+  bodyReleased(error: Error | null): void {
+    this.release();
+    if (this.failure === undefined) {
+      this.failure = error ?? new Error('backend body released');
+      this.controller?.abort(this.failure as Error);
+    }
+  }
+
+  private fail(error: unknown): void {
+    this.release();
+    if (this.settled) return;
+    // The caller went away: its reason as it is; nobody is left to answer.
+    this.settle(undefined, this.callerGone ?? (this.chunks ? bodyError(error, this.origin) : requestError(error, this.origin)));
+  }
+
+  private settle(response: IntegrationResponse | undefined, error?: unknown): void {
+    if (this.settled) return;
+    this.settled = true;
+    if (response) this.resolve(response);
+    else this.reject(error);
+  }
+
+  private clearDeadline(): void {
+    if (this.deadline !== undefined) clearTimeout(this.deadline);
+    this.deadline = undefined;
+  }
+
+  private release(): void {
+    this.clearDeadline();
+    this.stopWatching();
+  }
+}
+
+/** The backend body as a stream with backpressure: reading resumes the backend socket, destroying releases it. */
+class BackendBody extends Readable {
+  constructor(private readonly controller: Dispatcher.DispatchController, private readonly exchange: ProxyExchange) {
+    super();
+  }
+
+  override _read(): void {
+    this.controller.resume();
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    if (!this.readableEnded) this.exchange.bodyReleased(error);
+    callback(error);
+  }
+}
+
+function toError(value: unknown): Error {
+  return value instanceof Error ? value : new Error(String(value));
 }
 
 /**
@@ -147,24 +280,6 @@ function forwardedHeaders(request: IntegrationRequest, body: Buffer | Readable |
 const SET_BY_PROXY: ReadonlySet<string> = new Set([
   'host', 'content-length', 'expect', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host',
 ]);
-
-/**
- * The backend body, passed through a relay so that a failure surfaces as an IntegrationError
- * (a stall: timeout; a cut: bad-response) and so that a consumer destroying it releases the
- * backend connection.
- */
-function relayBody(source: Readable, signal: AbortSignal, origin: string, release: () => void): Readable {
-  const relay = new PassThrough();
-  source.on('error', (error) => {
-    relay.destroy(signal.aborted ? error : bodyError(error, origin));
-  });
-  relay.once('close', () => {
-    release();
-    if (!source.destroyed) source.destroy();
-  });
-  source.pipe(relay);
-  return relay;
-}
 
 const TIMEOUT_CODES: ReadonlySet<string> = new Set([
   'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT',

@@ -32,8 +32,20 @@ export interface IntegrationRequest {
   readonly sourceIp: string;
   /** The Host header the caller sent. */
   readonly host: string;
-  /** Aborted when the caller goes away; integrations stop work and release resources. */
-  readonly signal: AbortSignal;
+  /** The caller's connection: integrations stop work and release resources when it goes away. */
+  readonly caller: CallerLink;
+}
+
+/**
+ * Word of the caller going away before its answer is complete. Not an AbortSignal: creating one
+ * per request cost more than the rest of the routing (an EventTarget each); this is a listener on
+ * the response the gateway already has.
+ */
+export interface CallerLink {
+  /** Why the caller is gone (set once it closed the connection early); undefined while it waits. */
+  readonly goneReason: Error | undefined;
+  /** Calls `listener` once when the caller goes away (at once if it already has); the result stops listening. */
+  onGone(listener: (reason: Error) => void): () => void;
 }
 
 export interface IntegrationResponse {

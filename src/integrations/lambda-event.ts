@@ -6,7 +6,7 @@ import { isUtf8 } from 'node:buffer';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import { GatewayError } from '../errors.js';
-import type { IntegrationRequest } from './integration.js';
+import type { CallerLink, IntegrationRequest } from './integration.js';
 
 // Lambda: a synchronous invocation's request payload is limited to 6 MB.
 export const MAX_EVENT_BODY_BYTES = 6 * 1024 * 1024;
@@ -82,18 +82,18 @@ export function buildProxyEvent(request: IntegrationRequest, body: Buffer | null
  * payloads); null when there is none. Past the limit the caller's stream is left paused, not
  * destroyed, so the gateway can still answer on that connection.
  */
-export async function readEventBody(body: Buffer | Readable | null, headers: IncomingHttpHeaders, signal: AbortSignal): Promise<Buffer | null> {
+export async function readEventBody(body: Buffer | Readable | null, headers: IncomingHttpHeaders, caller: CallerLink): Promise<Buffer | null> {
   if (body === null) return null;
   if (Buffer.isBuffer(body)) {
     if (body.length > MAX_EVENT_BODY_BYTES) throw tooLarge();
     return body.length === 0 ? null : body;
   }
   if (Number(headers['content-length'] ?? 0) > MAX_EVENT_BODY_BYTES) throw tooLarge();
-  const buffered = await readLimited(body, MAX_EVENT_BODY_BYTES, signal);
+  const buffered = await readLimited(body, MAX_EVENT_BODY_BYTES, caller);
   return buffered.length === 0 ? null : buffered;
 }
 
-function readLimited(stream: Readable, limit: number, signal: AbortSignal): Promise<Buffer> {
+function readLimited(stream: Readable, limit: number, caller: CallerLink): Promise<Buffer> {
   if (stream.readableEnded) return Promise.resolve(Buffer.alloc(0));
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -106,16 +106,19 @@ function readLimited(stream: Readable, limit: number, signal: AbortSignal): Prom
     };
     const onEnd = () => finish(() => resolve(Buffer.concat(chunks, size)));
     const onError = (error: Error) => finish(() => reject(error));
-    const onAbort = () => finish(() => reject(signal.reason));
+    let stopWatching: (() => void) | undefined;
+    let finished = false;
     const finish = (settle: () => void) => {
+      if (finished) return;
+      finished = true;
       stream.off('data', onData).off('end', onEnd).off('error', onError);
-      signal.removeEventListener('abort', onAbort);
+      stopWatching?.();
       if (!stream.readableEnded) stream.pause();
       settle();
     };
-    if (signal.aborted) return onAbort();
+    stopWatching = caller.onGone((reason) => finish(() => reject(reason)));
+    if (finished) return;
     stream.on('data', onData).on('end', onEnd).on('error', onError);
-    signal.addEventListener('abort', onAbort, { once: true });
   });
 }
 

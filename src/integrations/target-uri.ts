@@ -23,28 +23,60 @@ const GREEDY_IN_RESOURCE = /\{([A-Za-z0-9._-]+)\+\}/;
 const URI_PARTS = /^(https?:\/\/[^/?#]*)([^?#]*)(?:\?([^#]*))?/i;
 
 export class TargetUriTemplate {
-  constructor(private readonly template: string) {}
+  /** The URI split once, when it names no stage variable (its origin and literals never change). */
+  private readonly fixed: CompiledUri | undefined;
+
+  constructor(private readonly template: string) {
+    this.fixed = STAGE_VARIABLE_NAMED.test(template) ? undefined : compileOrUndefined(template);
+  }
 
   resolve(request: TargetRequest): ProxyTarget {
     // Stage variables first: they may hold the host (`http://${stageVariables.backend}/…`).
-    // A variable the stage does not define becomes '' (AWS does the same), which a URI check below
+    // A variable the stage does not define becomes '' (AWS does the same), which compileUri
     // turns into a clear error when it leaves the URI without a host.
-    const uri = this.template.replace(STAGE_VARIABLE, (_, name: string) => request.stageVariables[name] ?? '');
-    const parts = URI_PARTS.exec(uri);
-    const origin = parts?.[1] ?? '';
-    if (!parts || !/^https?:\/\/[^\s/?#@]+$/i.test(origin)) {
-      throw new IntegrationError('unreachable', `integration URI has no usable host: ${JSON.stringify(uri)}`);
-    }
-    const greedyName = GREEDY_IN_RESOURCE.exec(request.resourcePath)?.[1];
-    const path = (parts[2] ?? '').replace(PATH_PLACEHOLDER, (_, name: string, plus: string) => {
+    const uri = this.fixed ?? compileUri(this.template.replace(STAGE_VARIABLE, (_, name: string) => request.stageVariables[name] ?? ''));
+    const greedyName = uri.hasPlaceholders ? GREEDY_IN_RESOURCE.exec(request.resourcePath)?.[1] : undefined;
+    let path = uri.pieces[0]!;
+    for (let i = 1; i < uri.pieces.length; i += 3) {
+      const name = uri.pieces[i]!;
       const value = request.pathParameters[name] ?? '';
       // `{proxy+}` in the uri, or `{proxy}` naming the resource's greedy parameter (the AWS
       // console's form), keeps the caller's `/` separators; any other value is one segment.
-      return plus === '+' || name === greedyName ? encodeGreedy(value) : encodeSegment(value);
-    });
-    const query = [parts[3], request.rawQuery].filter((part) => part !== undefined && part !== '').join('&');
-    return { origin, path: (path === '' ? '/' : path) + (query === '' ? '' : `?${query}`) };
+      path += (uri.pieces[i + 1] === '+' || name === greedyName ? encodeGreedy(value) : encodeSegment(value)) + uri.pieces[i + 2]!;
+    }
+    const query = uri.query === '' ? request.rawQuery : request.rawQuery === '' ? uri.query : `${uri.query}&${request.rawQuery}`;
+    return { origin: uri.origin, path: (path === '' ? '/' : path) + (query === '' ? '' : `?${query}`) };
   }
+}
+
+interface CompiledUri {
+  readonly origin: string;
+  /** The path as [literal, name, plus, literal, name, plus, literal, …]. */
+  readonly pieces: readonly string[];
+  readonly hasPlaceholders: boolean;
+  readonly query: string;
+}
+
+const STAGE_VARIABLE_NAMED = /\$\{stageVariables\./;
+
+/** A URI that cannot be compiled is reported per request (as `unreachable`), like a bad stage variable. */
+function compileOrUndefined(uri: string): CompiledUri | undefined {
+  try {
+    return compileUri(uri);
+  } catch {
+    return undefined;
+  }
+}
+
+function compileUri(uri: string): CompiledUri {
+  const parts = URI_PARTS.exec(uri);
+  const origin = parts?.[1] ?? '';
+  if (!parts || !/^https?:\/\/[^\s/?#@]+$/i.test(origin)) {
+    throw new IntegrationError('unreachable', `integration URI has no usable host: ${JSON.stringify(uri)}`);
+  }
+  // split() with capture groups yields literal, name, plus, literal, …
+  const pieces = (parts[2] ?? '').split(PATH_PLACEHOLDER);
+  return { origin, pieces, hasPlaceholders: pieces.length > 1, query: parts[3] ?? '' };
 }
 
 /**

@@ -6,7 +6,7 @@ import { GatewayError } from '../../src/errors.js';
 import { createFunctionIntegration } from '../../src/integrations/function.js';
 import { IntegrationError, type IntegrationRequest } from '../../src/integrations/integration.js';
 import type { LambdaProxyEvent } from '../../src/integrations/lambda-event.js';
-import { integrationRequest, readAll } from './helpers.js';
+import { callerOf, integrationRequest, readAll } from './helpers.js';
 
 // Tests run compiled from dist/test/integrations/; the fixture modules stay in test/fixtures/.
 const baseDir = fileURLToPath(new URL('../../../test/fixtures/functions/', import.meta.url));
@@ -200,7 +200,7 @@ describe('FUNCTION', () => {
 
     it('stops waiting when the caller goes away', async () => {
       const controller = new AbortController();
-      const pending = functionIntegration('./shapes.mjs#never').invoke(integrationRequest({ signal: controller.signal }));
+      const pending = functionIntegration('./shapes.mjs#never').invoke(integrationRequest({ caller: callerOf(controller.signal) }));
       setTimeout(() => controller.abort(new Error('caller left')), 20);
       await assert.rejects(pending, /caller left/);
     });

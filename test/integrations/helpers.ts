@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { createServer, type IncomingHttpHeaders, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Readable } from 'node:stream';
-import type { IntegrationRequest } from '../../src/integrations/integration.js';
+import type { CallerLink, IntegrationRequest } from '../../src/integrations/integration.js';
 
 export interface TestServer {
   readonly server: Server;
@@ -59,10 +59,28 @@ export function integrationRequest(
     receivedAt: Date.UTC(2024, 0, 2, 3, 4, 5),
     sourceIp: '10.1.2.3',
     host: pairs.find(([name]) => name.toLowerCase() === 'host')?.[1] ?? '',
-    signal: new AbortController().signal,
+    caller: callerOf(new AbortController().signal),
     ...overrides,
     headers: nodeHeaders(pairs),
     rawHeaders: pairs.flat(),
+  };
+}
+
+/** A caller that goes away when `signal` aborts, with the signal's reason (as the gateway's RequestContext does on a closed connection). */
+export function callerOf(signal: AbortSignal): CallerLink {
+  return {
+    get goneReason() {
+      return signal.aborted ? (signal.reason as Error) : undefined;
+    },
+    onGone(listener) {
+      if (signal.aborted) {
+        listener(signal.reason as Error);
+        return () => undefined;
+      }
+      const onAbort = () => listener(signal.reason as Error);
+      signal.addEventListener('abort', onAbort, { once: true });
+      return () => signal.removeEventListener('abort', onAbort);
+    },
   };
 }
 

@@ -6,9 +6,9 @@ import { request as httpRequest } from 'node:http';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import type { HttpProxyIntegrationConfig } from '../../src/config/schema.js';
-import { createHttpProxyIntegration, ProxyPool } from '../../src/integrations/http-proxy.js';
+import { BUFFERED_BODY_BYTES, createHttpProxyIntegration, ProxyPool } from '../../src/integrations/http-proxy.js';
 import { IntegrationError } from '../../src/integrations/integration.js';
-import { closedPort, deferred, integrationRequest, readAll, startServer, type TestServer } from './helpers.js';
+import { callerOf, closedPort, deferred, integrationRequest, readAll, startServer, type TestServer } from './helpers.js';
 
 interface Seen {
   method: string;
@@ -286,14 +286,29 @@ describe('HTTP_PROXY', () => {
       }
     });
 
-    it('errors the body stream when the backend resets mid-response', async () => {
+    it('fails as bad-response when the backend resets in the middle of a small body', async () => {
       const server = await startServer((_req, res) => {
         res.writeHead(200, { 'content-length': '100' });
         res.write('only part of it', () => setTimeout(() => res.socket?.destroy(), 20));
       });
       try {
+        // A body with a declared length up to BUFFERED_BODY_BYTES is read whole first, so the
+        // caller can still be told 502 rather than get a cut connection.
+        await assert.rejects(createHttpProxyIntegration(proxyConfig(`${server.origin}/cut`), pool).invoke(integrationRequest()), isIntegrationError('bad-response'));
+      } finally {
+        await server.close();
+      }
+    });
+
+    it('errors the body stream when the backend resets in the middle of a large body', async () => {
+      const server = await startServer((_req, res) => {
+        res.writeHead(200, { 'content-length': String(BUFFERED_BODY_BYTES + 100) });
+        res.write('only part of it', () => setTimeout(() => res.socket?.destroy(), 20));
+      });
+      try {
         const response = await createHttpProxyIntegration(proxyConfig(`${server.origin}/cut`), pool).invoke(integrationRequest());
         assert.equal(response.statusCode, 200);
+        assert.ok(!Buffer.isBuffer(response.body), 'a body over the buffering bound is streamed');
         await assert.rejects(readAll(response.body), isIntegrationError('bad-response'));
       } finally {
         await server.close();
@@ -323,7 +338,7 @@ describe('HTTP_PROXY', () => {
       try {
         const controller = new AbortController();
         const pending = createHttpProxyIntegration(proxyConfig(`${server.origin}/wait`), pool)
-          .invoke(integrationRequest({ signal: controller.signal }));
+          .invoke(integrationRequest({ caller: callerOf(controller.signal) }));
         await backendGotRequest.promise;
         controller.abort(new Error('caller closed the connection'));
         await assert.rejects(pending, /caller closed the connection/);
@@ -343,7 +358,7 @@ describe('HTTP_PROXY', () => {
       try {
         const controller = new AbortController();
         const response = await createHttpProxyIntegration(proxyConfig(`${server.origin}/stream`), pool)
-          .invoke(integrationRequest({ signal: controller.signal }));
+          .invoke(integrationRequest({ caller: callerOf(controller.signal) }));
         await once(response.body as Readable, 'data');
         controller.abort(new Error('caller left'));
         await assert.rejects(readAll(response.body), /caller left/);
@@ -379,7 +394,7 @@ describe('HTTP_PROXY', () => {
         const controller = new AbortController();
         controller.abort(new Error('gone'));
         const integration = createHttpProxyIntegration(proxyConfig(`${server.origin}/`), pool);
-        await assert.rejects(integration.invoke(integrationRequest({ signal: controller.signal })), /gone/);
+        await assert.rejects(integration.invoke(integrationRequest({ caller: callerOf(controller.signal) })), /gone/);
         assert.equal(calls, 0);
       } finally {
         await server.close();
