@@ -1,37 +1,126 @@
 /**
- * Writing cache entries to callers. A hit is one writeHead with every header as a flat list (no
- * per-header setHeader calls) and the stored body bytes written as they are, never copied.
+ * Writing cache entries to callers. An entry's status line, stored headers and Content-Length are
+ * serialized once, when it is first served, and kept on the entry; a hit adds its few per-request
+ * lines and goes out with the stored body bytes (never copied) in one corked write.
  */
-import type { ServerResponse } from 'node:http';
+import { STATUS_CODES, validateHeaderName, validateHeaderValue, type ServerResponse } from 'node:http';
 import type { IntegrationResponse } from '../integrations/integration.js';
 import type { CacheEntry } from './entry.js';
 
 /**
- * Stored headers of an entry as a flat [name, value, …] list with its Content-Length, built once per
- * entry and kept on the entry itself. (A WeakMap keyed by a million entries made every garbage
- * collection walk a million ephemerons.)
+ * The ServerResponse fields Node's own writeHead() reads and sets (lib/_http_outgoing.js; the same
+ * since Node 0.x, not in @types/node). Setting `_header` to a finished head is what writeHead does
+ * after validating and serializing every header on every call; a hit skips that work, and the
+ * response otherwise goes through Node's normal end(): corked write, pipelining order, keep-alive.
  */
-const FLAT_HEADERS = Symbol('flatHeaders');
-type WithFlatHeaders = CacheEntry & { [FLAT_HEADERS]?: readonly string[] };
-
-function flatHeaders(entry: WithFlatHeaders): readonly string[] {
-  let flat = entry[FLAT_HEADERS];
-  if (!flat) {
-    const list: string[] = [];
-    for (const [name, value] of entry.headers) list.push(name, value);
-    list.push('content-length', String(entry.body.length));
-    // Not enumerable: `{ ...entry, headers }` (a refreshed or sealed copy) must not inherit it.
-    Object.defineProperty(entry, FLAT_HEADERS, { value: (flat = list), enumerable: false });
-  }
-  return flat;
+interface ResponseInternals {
+  _header: string | null;
+  _headerSent: boolean;
+  shouldKeepAlive: boolean;
+  maxRequestsOnConnectionReached?: boolean;
+  _defaultKeepAlive?: boolean;
+  _keepAliveTimeout?: number;
+  _maxRequestsPerSocket?: number;
+  _expect_continue?: boolean;
 }
 
-/** Writes an entry with extra headers (`[name, value, …]`); `headOnly` for HEAD and 304. */
+/**
+ * Serialized head of an entry — status line, stored headers, Content-Length — built on its first
+ * hit and kept on the entry itself (a WeakMap keyed by a million entries made every garbage
+ * collection walk a million ephemerons). `false`: a stored header Node would refuse, or a status
+ * without a body; such an entry takes writeHead(), which applies Node's checks.
+ */
+const HEAD_BLOCK = Symbol('headBlock');
+type WithHeadBlock = CacheEntry & { [HEAD_BLOCK]?: string | false };
+
+function headBlock(entry: WithHeadBlock): string | false {
+  let block = entry[HEAD_BLOCK];
+  if (block === undefined) {
+    block = serializeHead(entry);
+    // Not enumerable: `{ ...entry, headers }` (a refreshed or sealed copy) must not inherit it.
+    Object.defineProperty(entry, HEAD_BLOCK, { value: block, enumerable: false });
+  }
+  return block;
+}
+
+function serializeHead(entry: CacheEntry): string | false {
+  const { statusCode } = entry;
+  if (statusCode < 200 || statusCode === 204 || statusCode === 304 || statusCode > 999) return false;
+  let head = `HTTP/1.1 ${statusCode} ${STATUS_CODES[statusCode] ?? 'unknown'}\r\n`;
+  for (const [name, value] of entry.headers) {
+    // Names Node frames the message by are left to Node.
+    if (FRAMING_HEADERS.has(name)) return false;
+    try {
+      validateHeaderName(name);
+      validateHeaderValue(name, value);
+    } catch {
+      return false;
+    }
+    head += `${name}: ${value}\r\n`;
+  }
+  return `${head}content-length: ${entry.body.length}\r\n`;
+}
+
+const FRAMING_HEADERS: ReadonlySet<string> = new Set(['connection', 'content-length', 'transfer-encoding', 'keep-alive', 'date', 'trailer', 'upgrade']);
+
+/**
+ * Writes an entry with extra headers (`[name, value, …]`: age, Cache-Status, request id and
+ * plug-in headers — made by the gateway, never taken from a caller, so they need no checks);
+ * `headOnly` for HEAD and 304.
+ */
 export function writeEntry(res: ServerResponse, entry: CacheEntry, extra: readonly string[], headOnly: boolean, statusCode = entry.statusCode): void {
+  if (statusCode === entry.statusCode && writeWithHead(res, entry, extra, headOnly)) return;
   const stored = flatHeaders(entry);
-  // A 304 carries no body, and clients check a Content-Length against the empty one: leave it out (last pair).
-  res.writeHead(statusCode, [...(statusCode === 304 ? stored.slice(0, -2) : stored), ...extra]);
+  // A 304 carries no body, and clients check a Content-Length against the empty one: leave it out.
+  const headers: string[] = [];
+  for (const [name, value] of stored) if (statusCode !== 304 || name !== 'content-length') headers.push(name, value);
+  for (const item of extra) headers.push(item);
+  res.writeHead(statusCode, headers);
   res.end(headOnly ? undefined : entry.body);
+}
+
+/**
+ * The hit path: the entry's serialized head plus this request's lines, on a keep-alive response
+ * Node has not started. Anything else (Connection: close, HTTP/1.0 without keep-alive, a request
+ * limit per socket, Expect) is left to writeHead(), which knows those rules.
+ */
+function writeWithHead(res: ServerResponse, entry: CacheEntry, extra: readonly string[], headOnly: boolean): boolean {
+  const internals = res as unknown as ResponseInternals;
+  if (!internals.shouldKeepAlive || internals.maxRequestsOnConnectionReached || !internals._defaultKeepAlive || internals._header
+    || internals._expect_continue || internals._maxRequestsPerSocket) return false;
+  const block = headBlock(entry);
+  if (block === false) return false;
+  let head = block;
+  for (let i = 0; i + 1 < extra.length; i += 2) head += `${extra[i]!}: ${extra[i + 1]!}\r\n`;
+  head += `date: ${httpDate()}\r\nconnection: keep-alive\r\n`;
+  const keepAliveSeconds = Math.floor((internals._keepAliveTimeout ?? 0) / 1000);
+  if (keepAliveSeconds > 0) head += `keep-alive: timeout=${keepAliveSeconds}\r\n`;
+  res.statusCode = entry.statusCode;
+  internals._header = `${head}\r\n`;
+  internals._headerSent = false;
+  res.end(headOnly ? undefined : entry.body);
+  return true;
+}
+
+let dateSecond = -1;
+let dateValue = '';
+
+/** The Date header, formatted once a second (as Node does for its own). */
+function httpDate(): string {
+  const second = Math.floor(Date.now() / 1000);
+  if (second !== dateSecond) {
+    dateSecond = second;
+    dateValue = new Date(second * 1000).toUTCString();
+  }
+  return dateValue;
+}
+
+/** Stored headers and Content-Length as pairs, for the writeHead() path. */
+function flatHeaders(entry: CacheEntry): [string, string][] {
+  const list: [string, string][] = [];
+  for (const [name, value] of entry.headers) list.push([name, value]);
+  list.push(['content-length', String(entry.body.length)]);
+  return list;
 }
 
 /** Headers worth storing: all but those a hit recomputes (length, date, age) or must never replay. */
