@@ -14,6 +14,7 @@ const agent = new Agent({ keepAliveTimeout: 60_000 });
 const server = createServer((req, res) => {
   const path = (req.url ?? '/').replace(/^\/dev/, '');
   const handler: Dispatcher.DispatchHandler = {
+    onRequestStart() {},
     onResponseStart(_controller, statusCode, headers) {
       res.writeHead(statusCode, { 'content-type': String(headers['content-type'] ?? 'application/octet-stream'), 'content-length': String(headers['content-length'] ?? '0') });
     },
