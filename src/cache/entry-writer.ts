@@ -70,10 +70,10 @@ const FRAMING_HEADERS: ReadonlySet<string> = new Set(['connection', 'content-len
  */
 export function writeEntry(res: ServerResponse, entry: CacheEntry, extra: readonly string[], headOnly: boolean, statusCode = entry.statusCode): void {
   if (statusCode === entry.statusCode && writeWithHead(res, entry, extra, headOnly)) return;
-  const stored = flatHeaders(entry);
-  // A 304 carries no body, and clients check a Content-Length against the empty one: leave it out.
   const headers: string[] = [];
-  for (const [name, value] of stored) if (statusCode !== 304 || name !== 'content-length') headers.push(name, value);
+  for (const [name, value] of entry.headers) headers.push(name, value);
+  // A 304 carries no body, and clients check a Content-Length against the empty one: leave it out.
+  if (statusCode !== 304) headers.push('content-length', String(entry.body.length));
   for (const item of extra) headers.push(item);
   res.writeHead(statusCode, headers);
   res.end(headOnly ? undefined : entry.body);
@@ -113,14 +113,6 @@ function httpDate(): string {
     dateValue = new Date(second * 1000).toUTCString();
   }
   return dateValue;
-}
-
-/** Stored headers and Content-Length as pairs, for the writeHead() path. */
-function flatHeaders(entry: CacheEntry): [string, string][] {
-  const list: [string, string][] = [];
-  for (const [name, value] of entry.headers) list.push([name, value]);
-  list.push(['content-length', String(entry.body.length)]);
-  return list;
 }
 
 /** Headers worth storing: all but those a hit recomputes (length, date, age) or must never replay. */

@@ -103,22 +103,18 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
   private chunks: Buffer[] | undefined;
   private size = 0;
   private stream: BackendBody | undefined;
-  /** Why the caller went away, once it has: its reason is what every pending wait rejects with. */
-  private callerGone: Error | undefined;
   private readonly stopWatching: () => void;
 
   constructor(
     private readonly resolve: (response: IntegrationResponse) => void,
     private readonly reject: (error: unknown) => void,
     private readonly origin: string,
-    caller: CallerLink,
+    /** Once gone, its reason is what every pending wait rejects with: nobody is left to answer. */
+    private readonly caller: CallerLink,
     timeoutMs: number,
   ) {
     this.deadline = setTimeout(() => this.abort(new IntegrationError('timeout', `${origin} did not answer within ${timeoutMs} ms`)), timeoutMs);
-    this.stopWatching = caller.onGone((reason) => {
-      this.callerGone = reason;
-      this.abort(reason);
-    });
+    this.stopWatching = caller.onGone((reason) => this.abort(reason));
   }
 
   private abort(reason: unknown): void {
@@ -173,7 +169,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     this.failure ??= error;
     if (this.stream) {
       // Mid-body: the answer has started; the body stream carries the failure.
-      if (!this.stream.destroyed) this.stream.destroy(this.callerGone !== undefined || this.failure !== error ? toError(this.failure) : bodyError(error, this.origin));
+      if (!this.stream.destroyed) this.stream.destroy(this.caller.goneReason !== undefined || this.failure !== error ? toError(this.failure) : bodyError(error, this.origin));
       return;
     }
     this.fail(this.failure);
@@ -192,7 +188,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     this.release();
     if (this.settled) return;
     // The caller went away: its reason as it is; nobody is left to answer.
-    this.settle(undefined, this.callerGone ?? (this.chunks ? bodyError(error, this.origin) : requestError(error, this.origin)));
+    this.settle(undefined, this.caller.goneReason ?? (this.chunks ? bodyError(error, this.origin) : requestError(error, this.origin)));
   }
 
   private settle(response: IntegrationResponse | undefined, error?: unknown): void {
