@@ -1,7 +1,7 @@
 /**
  * A cache policy decides, for one request, whether the cache applies, under which key and in
  * which space, whether the caller may force a refresh, and whether a response may be stored.
- * Two policies share one cache flow (cache-step.ts): Amazon API Gateway's stage cache and
+ * Two policies share one cache flow (flow.ts): Amazon API Gateway's stage cache and
  * Alibaba's caching plug-in ("a plug-in is a second policy, not a second cache").
  */
 import type { HttpMethod } from '../config/schema.js';
@@ -9,7 +9,7 @@ import type { RequestContext } from '../gateway/context.js';
 import type { IntegrationResponse } from '../integrations/integration.js';
 import type { CacheEntry } from './entry.js';
 import type { HeaderFilter } from './forwarded-headers.js';
-import type { EntryTimes } from './policy-aws.js';
+import type { EntryTimes } from './policies/aws/rules.js';
 import type { NotStoredDetail } from './status.js';
 import type { CacheStore } from './store.js';
 

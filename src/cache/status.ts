@@ -15,7 +15,7 @@
  *   (`fwd-status`, §2.3, only when the integration answered at all).
  * - `collapsed` (§2.6): waited for another request's integration call for the same key.
  */
-import type { NotStorableReason } from './policy-aws.js';
+import type { NotStorableReason } from './policies/aws/rules.js';
 import type { CacheEntry } from './entry.js';
 
 /** This cache's name in Cache-Status (RFC 9211 §2: a token identifying the cache). */

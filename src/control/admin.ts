@@ -6,7 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GatewayError, sendError } from '../errors.js';
 import type { Gateway } from '../gateway/gateway.js';
-import { apigatewayArn } from './auth/policy.js';
+import { apigatewayArn } from '../auth/policy.js';
 import { serveConsoleAsset } from './console/static.js';
 import { CONSOLE_API_ROUTES } from './rest/console-stats.js';
 import { CONTROL_ROUTES } from './rest/index.js';

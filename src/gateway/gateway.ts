@@ -5,9 +5,9 @@
  */
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
-import { AlibabaCachePolicy } from '../cache/alibaba-policy.js';
-import { AwsCachePolicy } from '../cache/aws-policy.js';
-import { CacheStep } from '../cache/cache-step.js';
+import { AlibabaCachePolicy } from '../cache/policies/alibaba/policy.js';
+import { AwsCachePolicy } from '../cache/policies/aws/policy.js';
+import { CacheStep } from '../cache/flow.js';
 import { stageCapacityBytes } from '../cache/capacity.js';
 import { sharedStateOf, type SharedState } from '../cache/shared-state.js';
 import { createStore } from '../cache/stores/index.js';
@@ -18,8 +18,8 @@ import { validateApis, type LoadedConfig } from '../config/load.js';
 import type { ApiConfig, ListenAddress } from '../config/schema.js';
 import { decodeEncryptionKey } from '../config/semantics.js';
 import { AdminPlane } from '../control/admin.js';
-import { AppRegistry } from '../control/auth/apps.js';
-import { IdentityRegistry } from '../control/auth/identities.js';
+import { AppRegistry } from '../auth/apps.js';
+import { IdentityRegistry } from '../auth/identities.js';
 import { createIntegration, ProxyPool } from '../integrations/index.js';
 import { silentLogger } from '../logging.js';
 import { GatewayMetrics, type StageCacheStats } from '../metrics/metrics.js';

@@ -4,7 +4,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Gateway } from '../../gateway/gateway.js';
-import type { Identity } from '../auth/identities.js';
+import type { Identity } from '../../auth/identities.js';
 
 export interface AdminRequest {
   readonly req: IncomingMessage;

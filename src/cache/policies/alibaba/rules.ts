@@ -3,8 +3,8 @@
  * lives, which of its headers are kept, and whether a caller may ask for a fresh answer.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import { MAX_ALIBABA_TTL_SECONDS, type CachePluginConfig } from '../config/schema.js';
-import { clientCacheControl } from './policy-aws.js';
+import { MAX_ALIBABA_TTL_SECONDS, type CachePluginConfig } from '../../../config/schema.js';
+import { clientCacheControl } from '../aws/rules.js';
 
 export type AlibabaLifetime =
   | { readonly store: true; readonly ttlSeconds: number; readonly staleWhileRevalidateSeconds: number }

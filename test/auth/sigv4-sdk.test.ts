@@ -15,8 +15,8 @@ import {
   GetRestApisCommand,
   UpdateStageCommand,
 } from '@aws-sdk/client-api-gateway';
-import { sendError } from '../../../src/errors.js';
-import { verifySigV4, type SigV4Result } from '../../../src/control/auth/sigv4.js';
+import { sendError } from '../../src/errors.js';
+import { verifySigV4, type SigV4Result } from '../../src/auth/sigv4.js';
 
 const REGION = 'us-east-1';
 const credentials = { accessKeyId: 'AKIDSDKTEST', secretAccessKey: 'sdk-test-secret/with+chars' };

@@ -9,8 +9,8 @@ import {
   resolveMethodSettings,
   storability,
   type ResolvedMethodSettings,
-} from '../../src/cache/policy-aws.js';
-import type { MethodSettingInput, StageConfig } from '../../src/config/schema.js';
+} from '../../../../src/cache/policies/aws/rules.js';
+import type { MethodSettingInput, StageConfig } from '../../../../src/config/schema.js';
 
 function stage(methodSettings: Record<string, MethodSettingInput> = {}, cacheClusterEnabled = true): StageConfig {
   return { variables: {}, cacheClusterEnabled, cacheClusterSize: '0.5', methodSettings };

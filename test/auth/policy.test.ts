@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { PolicyStatement } from '../../../src/config/schema.js';
-import { apigatewayArn, compilePolicy, executeApiArn, isAllowed } from '../../../src/control/auth/policy.js';
+import type { PolicyStatement } from '../../src/config/schema.js';
+import { apigatewayArn, compilePolicy, executeApiArn, isAllowed } from '../../src/auth/policy.js';
 
 const allow = (action: string[], resource: string[] = ['*']): PolicyStatement => ({ effect: 'Allow', action, resource });
 const deny = (action: string[], resource: string[] = ['*']): PolicyStatement => ({ effect: 'Deny', action, resource });

@@ -3,8 +3,8 @@
  * who is calling (SigV4 access key or `x-api-key`) and what their policy lets them do.
  */
 import { createHash } from 'node:crypto';
-import type { IdentityConfig } from '../../config/schema.js';
-import type { ErrorCode } from '../../errors.js';
+import type { IdentityConfig } from '../config/schema.js';
+import type { ErrorCode } from '../errors.js';
 import { compilePolicy, type CompiledPolicy } from './policy.js';
 import { headerValues, verifySigV4, type SigV4Service, type SignedRequest } from './sigv4.js';
 

@@ -5,20 +5,20 @@
  * cacheableHeaders are kept; each app has its own space per plug-in that never evicts: when full,
  * new responses are simply not stored until entries expire.
  */
-import type { CachePluginConfig } from '../config/schema.js';
-import type { AppRegistry } from '../control/auth/apps.js';
-import { GatewayError } from '../errors.js';
-import type { RequestContext } from '../gateway/context.js';
-import type { MethodRoute } from '../gateway/runtime.js';
-import type { IntegrationResponse } from '../integrations/integration.js';
-import type { Admission, CachePolicy, CacheRequest, StaleWindows } from './cache-policy.js';
-import { entrySize, type CacheEntry } from './entry.js';
-import { replayableHeaders } from './entry-writer.js';
-import { keyedHeaderFilter, type HeaderFilter } from './forwarded-headers.js';
-import { buildCacheKey, compileKeyPlan, type KeyPlan } from './key.js';
-import { alibabaLifetime, keptHeaderNames, mayRefresh } from './policy-alibaba.js';
-import { storability } from './policy-aws.js';
-import { stageId, type CacheStore } from './store.js';
+import type { CachePluginConfig } from '../../../config/schema.js';
+import type { AppRegistry } from '../../../auth/apps.js';
+import { GatewayError } from '../../../errors.js';
+import type { RequestContext } from '../../../gateway/context.js';
+import type { MethodRoute } from '../../../gateway/runtime.js';
+import type { IntegrationResponse } from '../../../integrations/integration.js';
+import type { Admission, CachePolicy, CacheRequest, StaleWindows } from '../../cache-policy.js';
+import { entrySize, type CacheEntry } from '../../entry.js';
+import { replayableHeaders } from '../../entry-writer.js';
+import { keyedHeaderFilter, type HeaderFilter } from '../../forwarded-headers.js';
+import { buildCacheKey, compileKeyPlan, type KeyPlan } from '../../key.js';
+import { alibabaLifetime, keptHeaderNames, mayRefresh } from './rules.js';
+import { storability } from '../aws/rules.js';
+import { stageId, type CacheStore } from '../../store.js';
 
 const HIT_HEADERS = ['x-ca-caching', 'true'];
 const NONE: readonly string[] = [];

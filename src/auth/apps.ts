@@ -13,7 +13,7 @@
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import type { AppConfig } from '../../config/schema.js';
+import type { AppConfig } from '../config/schema.js';
 
 const WINDOW_MS = 15 * 60 * 1000;
 /** Headers that have their own line in the string to sign, or are the signature itself. */

@@ -8,9 +8,9 @@
  * so shrinking `staleWhileRevalidateSeconds` takes effect at once for entries already stored.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import type { HttpMethod, MethodSettingInput, StageConfig, UnauthorizedCacheControlHeaderStrategy } from '../config/schema.js';
-import { methodSettingsKey } from '../config/naming.js';
-import type { CacheEntry } from './entry.js';
+import type { HttpMethod, MethodSettingInput, StageConfig, UnauthorizedCacheControlHeaderStrategy } from '../../../config/schema.js';
+import { methodSettingsKey } from '../../../config/naming.js';
+import type { CacheEntry } from '../../entry.js';
 
 /** AWS: a response larger than 1 MB (1,048,576 bytes) is returned but not cached. */
 export const MAX_CACHEABLE_BODY_BYTES = 1_048_576;

@@ -5,7 +5,7 @@
  * Evaluation follows IAM: an explicit Deny wins over any Allow; without a matching Allow the
  * answer is deny. Patterns are compiled once per identity (STYLE.md practice 9), never per request.
  */
-import type { PolicyStatement } from '../../config/schema.js';
+import type { PolicyStatement } from '../config/schema.js';
 
 export interface CompiledPolicy {
   /** True when some statement allows `action` on `resource` and none denies it. */

@@ -22,7 +22,7 @@ import type { CachePolicy, CacheRequest } from './cache-policy.js';
 import { CACHE_ENTRY_VERSION, type CacheEntry } from './entry.js';
 import { notModified, writeEntry } from './entry-writer.js';
 import { filterHeaders } from './forwarded-headers.js';
-import { freshness, MAX_CACHEABLE_BODY_BYTES, type EntryTimes } from './policy-aws.js';
+import { freshness, MAX_CACHEABLE_BODY_BYTES, type EntryTimes } from './policies/aws/rules.js';
 import {
   ageSeconds, cacheStatus, collapsedStatus, forwardStatus, hitStatus, staleIfErrorStatus, staleWhileRevalidateStatus, ttlSeconds,
   type CacheOutcome, type ForwardOutcome,

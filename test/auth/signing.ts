@@ -5,7 +5,7 @@
  */
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { SignatureV4 } from '@smithy/signature-v4';
-import type { SignedRequest } from '../../../src/control/auth/sigv4.js';
+import type { SignedRequest } from '../../src/auth/sigv4.js';
 
 export const REGION = 'us-east-1';
 export const ACCESS_KEY_ID = 'AKIDEXAMPLE';

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { IdentityConfig } from '../../../src/config/schema.js';
-import { IdentityRegistry, type AuthResult } from '../../../src/control/auth/identities.js';
+import type { IdentityConfig } from '../../src/config/schema.js';
+import { IdentityRegistry, type AuthResult } from '../../src/auth/identities.js';
 import { ACCESS_KEY_ID, REGION, SECRET, SIGNED_AT, signedRequest } from './signing.js';
 
 const identities: IdentityConfig[] = [

@@ -3,21 +3,21 @@
  * request is cached and for how long; the key comes from cacheKeyParameters; a client's
  * `Cache-Control: max-age=0` refreshes only when authorised (or authorisation is not required).
  */
-import type { HttpMethod } from '../config/schema.js';
-import type { IdentityRegistry } from '../control/auth/identities.js';
-import { executeApiArn } from '../control/auth/policy.js';
-import { GatewayError } from '../errors.js';
-import type { RequestContext } from '../gateway/context.js';
-import type { MethodRoute, StageRuntime } from '../gateway/runtime.js';
-import type { IntegrationResponse } from '../integrations/integration.js';
-import { readRequestBody } from './body.js';
-import type { Admission, CachePolicy, CacheRequest } from './cache-policy.js';
-import { EncryptedStore } from './crypto.js';
-import { replayableHeaders } from './entry-writer.js';
-import { keyedHeaderFilter, type HeaderFilter } from './forwarded-headers.js';
-import { buildCacheKey, compileKeyPlan, type KeyPlan } from './key.js';
-import { clientCacheControl, entryTimes, resolveMethodSettings, storability, type ResolvedMethodSettings } from './policy-aws.js';
-import { stageId, type CacheStore } from './store.js';
+import type { HttpMethod } from '../../../config/schema.js';
+import type { IdentityRegistry } from '../../../auth/identities.js';
+import { executeApiArn } from '../../../auth/policy.js';
+import { GatewayError } from '../../../errors.js';
+import type { RequestContext } from '../../../gateway/context.js';
+import type { MethodRoute, StageRuntime } from '../../../gateway/runtime.js';
+import type { IntegrationResponse } from '../../../integrations/integration.js';
+import { readRequestBody } from '../../body.js';
+import type { Admission, CachePolicy, CacheRequest } from '../../cache-policy.js';
+import { EncryptedStore } from '../../crypto.js';
+import { replayableHeaders } from '../../entry-writer.js';
+import { keyedHeaderFilter, type HeaderFilter } from '../../forwarded-headers.js';
+import { buildCacheKey, compileKeyPlan, type KeyPlan } from '../../key.js';
+import { clientCacheControl, entryTimes, resolveMethodSettings, storability, type ResolvedMethodSettings } from './rules.js';
+import { stageId, type CacheStore } from '../../store.js';
 
 /** Largest request body read to key on it or to verify a SigV4 payload hash. */
 const MAX_KEYED_REQUEST_BODY_BYTES = 10 * 1024 * 1024;

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { verifySigV4, type SigV4Options, type SignedRequest } from '../../../src/control/auth/sigv4.js';
+import { verifySigV4, type SigV4Options, type SignedRequest } from '../../src/auth/sigv4.js';
 import { ACCESS_KEY_ID, REGION, SECRET, SIGNED_AT, signedRequest, withHeader } from './signing.js';
 
 const options = (overrides: Partial<SigV4Options> = {}): SigV4Options => ({
