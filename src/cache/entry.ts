@@ -34,13 +34,13 @@ export interface CacheEntry {
  *
  * Per-object figures measured on Node 20.20 x64 (pointer compression off, as Node ships), heap
  * after full GCs divided by 20k-1M objects (bench/entry-overhead.ts prints them again):
- *   entry object, 8 fields, 3 HeapNumber times, + head block property   177 B
+ *   entry object, 8 fields, 3 HeapNumber times, + head block property   171-177 B
  *   LRU node (5 fields)                                                  65 B
- *   Map slot, string key → node: 28 B, 56 B just after the table doubles
+ *   Map slot, string key → node: 20-33 B, 48 B just after the table doubles
  *   Buffer.allocUnsafeSlow (JSArrayBuffer + Uint8Array), JS side        205 B (+ its bytes, off heap)
  *   [name, value] pair array built at run time                          64 B
  *   sequential string: 16 B header + 1 B (Latin-1) or 2 B per char, 8-aligned
- *   Set (tag index record) with one member: ~155 B; each further member 26-52 B
+ *   Set (tag index record) with one member: ~152 B; each further member 26-52 B
  * A ConsString is 32 B per concatenation and a SlicedString keeps its whole parent alive: the
  * strings an entry keeps are flattened copies (ownedString), so these figures hold.
  */
