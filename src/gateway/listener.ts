@@ -2,8 +2,10 @@
  * `node:http` listeners: protective limits, JSON answers to requests Node cannot parse, a clear
  * error when the port is taken, and a bounded graceful drain.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer, type Server as HttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
+import type { SecureContextOptions } from 'node:tls';
 import type { ListenAddress } from '../config/schema.js';
 import { ERRORS, type ErrorCode } from '../errors.js';
 
@@ -29,34 +31,39 @@ export class ListenError extends Error {
   }
 }
 
+/** A plain or a TLS listener: the same HTTP server either way. */
+export type Server = HttpServer | HttpsServer;
+
 /**
  * `limits` exists for tests (short slowloris budgets, test/security/protocol.test.ts); the
- * gateway always uses LISTENER_LIMITS.
+ * gateway always uses LISTENER_LIMITS. With `tls` the listener speaks HTTPS (tls.ts); its
+ * certificate can be replaced later with `setSecureContext`.
  */
-export function createListener(handler: (req: IncomingMessage, res: ServerResponse) => void, limits: ListenerLimits = LISTENER_LIMITS): Server {
-  const server = createServer(
-    {
-      maxHeaderSize: limits.maxHeaderSize,
-      headersTimeout: limits.headersTimeoutMs,
-      requestTimeout: limits.requestTimeoutMs,
-      keepAliveTimeout: limits.keepAliveTimeoutMs,
-      connectionsCheckingInterval: Math.min(1_000, limits.headersTimeoutMs),
-      // Conflicting Content-Length / Transfer-Encoding is a smuggling shape: keep llhttp strict.
-      insecureHTTPParser: false,
-      // Checked by ambiguousFraming, so that the 400 is JSON like every other answer.
-      requireHostHeader: false,
-    },
-    (req, res) => {
-      // A request pipelined behind a refused one is never served: its bytes are suspect.
-      if (refusedSockets.has(req.socket)) return;
-      if (ambiguousFraming(req)) return refuse(req, res, 'Malformed request (ambiguous framing or Host)');
-      // RFC 9112 §3.2: origin-form only. An absolute-form (or authority/asterisk-form) target is for
-      // forward proxies; a front proxy may route it by its host while we route by Host: close.
-      if (req.url?.charCodeAt(0) !== 47 /* / */) return refuse(req, res, 'Request target must start with /');
-      handler(req, res);
-    },
-  );
+export function createListener(handler: (req: IncomingMessage, res: ServerResponse) => void, limits: ListenerLimits = LISTENER_LIMITS, tls?: SecureContextOptions): Server {
+  const options = {
+    maxHeaderSize: limits.maxHeaderSize,
+    headersTimeout: limits.headersTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    connectionsCheckingInterval: Math.min(1_000, limits.headersTimeoutMs),
+    // Conflicting Content-Length / Transfer-Encoding is a smuggling shape: keep llhttp strict.
+    insecureHTTPParser: false,
+    // Checked by ambiguousFraming, so that the 400 is JSON like every other answer.
+    requireHostHeader: false,
+  };
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    // A request pipelined behind a refused one is never served: its bytes are suspect.
+    if (refusedSockets.has(req.socket)) return;
+    if (ambiguousFraming(req)) return refuse(req, res, 'Malformed request (ambiguous framing or Host)');
+    // RFC 9112 §3.2: origin-form only. An absolute-form (or authority/asterisk-form) target is for
+    // forward proxies; a front proxy may route it by its host while we route by Host: close.
+    if (req.url?.charCodeAt(0) !== 47 /* / */) return refuse(req, res, 'Request target must start with /');
+    handler(req, res);
+  };
+  const server: Server = tls ? createTlsServer({ ...options, ...tls }, onRequest) : createServer(options, onRequest);
   server.on('clientError', answerClientError);
+  // A failed handshake (plain HTTP to a TLS port, an old protocol) closes that socket, nothing more.
+  if (tls) server.on('tlsClientError', (_error, socket) => socket.destroy());
   return server;
 }
 
