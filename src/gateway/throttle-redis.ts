@@ -7,7 +7,8 @@
  * of tokens (`leaseSize`) and spends them locally; only when its lease is spent does it ask again.
  * A lease unused after LEASE_TTL_MS is dropped (the tokens are lost, never returned: the error
  * is on the strict side). When Redis grants nothing, the node refuses locally until the time Redis
- * said a token will exist, so a flood over the limit does not become a flood of Redis calls.
+ * said a token will exist (at most LEASE_TTL_MS), so a flood over the limit does not become a
+ * flood of Redis calls: one per bucket per node per second at most.
  *
  * Bound: tokens are taken out of the shared bucket before they are spent, so the only excess over
  * a single bucket is the tokens nodes hold in leases. Over any interval T the cluster admits at
@@ -154,7 +155,9 @@ export class SharedBucket implements Bucket {
         this.leased = granted;
         this.leaseExpiresAt = now + LEASE_TTL_MS;
       } else {
-        this.emptyUntil = now + Math.max(1, Number(answer[1]));
+        // Asked again after at most a second: a bucket reset in Redis (restart, new limits
+        // elsewhere) is seen soon, at one call per second per node while over the limit.
+        this.emptyUntil = now + Math.min(LEASE_TTL_MS, Math.max(1, Number(answer[1])));
       }
     } catch (error) {
       this.deps.onError();

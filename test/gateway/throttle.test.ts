@@ -6,6 +6,7 @@
  * nothing depends on timing.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import type { Gateway } from '../../src/gateway/gateway.js';
 import { startBackend, type CountingBackend } from '../helpers/backend.js';
@@ -151,6 +152,19 @@ describe('throttling', () => {
       // leased tokens come out of the one bucket, so exactly the burst.
       assert.equal(admitted, 10, JSON.stringify(results));
       assert.ok(results.flat().every((status) => status === 200 || status === 429));
+
+      // Over the limit, refusals are local: 40 more requests cost at most one Redis call per node
+      // per second, not one each.
+      const scriptCalls = () => {
+        const stats = execFileSync('redis-cli', ['-p', String(redis.port), 'INFO', 'commandstats'], { encoding: 'utf8' });
+        return [...stats.matchAll(/cmdstat_(?:evalsha|eval):calls=(\d+)/g)].reduce((sum, match) => sum + Number(match[1]), 0);
+      };
+      const before = scriptCalls();
+      const started = Date.now();
+      const more = await Promise.all([statuses(`${a.dataUrl}/prod/pets/1`, 20), statuses(`${b.dataUrl}/prod/pets/1`, 20)]);
+      assert.ok(more.flat().every((status) => status === 429));
+      const seconds = Math.ceil((Date.now() - started) / 1000);
+      assert.ok(scriptCalls() - before <= 2 * (seconds + 1), `${scriptCalls() - before} Redis calls for 40 refusals in ${seconds} s`);
     });
 
     it('Redis down: each node throttles on its own, the failure is counted, and traffic is served', async () => {
