@@ -6,6 +6,10 @@
  * requests of several shapes, written in one packet or split at generated points.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { Gateway } from '../../src/gateway/gateway.js';
@@ -67,7 +71,9 @@ function parseResponses(text: string, heads: boolean[]): { responses: Parsed[]; 
 describe('invariant: pipelined requests are answered in order, a malformed one never takes another\'s answer', () => {
   let backend: CountingBackend;
   let gateway: Gateway;
+  let tlsGateway: Gateway;
   let port: number;
+  const certDir = mkdtempSync(join(tmpdir(), 'cachegate-pipelining-tls-'));
 
   before(async () => {
     backend = await startBackend((req, res, body) => {
@@ -76,21 +82,29 @@ describe('invariant: pipelined requests are answered in order, a malformed one n
       setTimeout(() => res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }).end(text), Number(url.searchParams.get('delay') ?? 0));
     });
     const proxy = (path: string) => ({ integration: { type: 'HTTP_PROXY', uri: `${backend.url}${path}` } });
-    gateway = await startGateway({
-      apis: [{
-        id: 'shop',
-        resources: { '/items': { POST: proxy('/items') }, '/pets/{petId}': { GET: proxy('/pets/{petId}') } },
-        stages: { prod: { cacheClusterEnabled: true, methodSettings: { '*/*': { cacheTtlInSeconds: 1 } } } },
-      }],
-    });
+    const apis = [{
+      id: 'shop',
+      resources: { '/items': { POST: proxy('/items') }, '/pets/{petId}': { GET: proxy('/pets/{petId}') } },
+      stages: { prod: { cacheClusterEnabled: true, methodSettings: { '*/*': { cacheTtlInSeconds: 1 } } } },
+    }];
+    gateway = await startGateway({ apis });
     port = Number(new URL(gateway.dataUrl).port);
+    // The same listener over TLS (a certificate made here, never committed).
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=pipelining',
+      '-keyout', join(certDir, 'key.pem'), '-out', join(certDir, 'cert.pem')], { stdio: 'ignore' });
+    tlsGateway = await startGateway({ gateway: { dataTls: { cert: 'cert.pem', key: 'key.pem' } }, apis }, { baseDir: certDir });
   });
   after(async () => {
     await gateway.close();
+    await tlsGateway.close();
     await backend.close();
+    rmSync(certDir, { recursive: true, force: true });
   });
 
-  it('holds for generated pipelines (seeded)', async () => {
+  it('holds for generated pipelines (seeded)', () => holds(port, false, 1313, 40));
+  it('holds over TLS too (seeded)', () => holds(Number(new URL(tlsGateway.dataUrl).port), true, 1314, 15));
+
+  async function holds(port: number, tls: boolean, seed: number, numRuns: number): Promise<void> {
     await fc.assert(
       fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 6 }), fc.integer({ min: 0, max: 3 }), async (steps, splits) => {
         const firstBad = steps.findIndex((s) => s.kind === 'malformed');
@@ -101,7 +115,7 @@ describe('invariant: pipelined requests are answered in order, a malformed one n
         const cuts = Array.from({ length: splits }, (_, i) => Math.floor(((i + 1) * wire.length) / (splits + 1)));
         const parts = [0, ...cuts].map((from, i) => wire.slice(from, i < cuts.length ? cuts[i] : undefined)).filter((p) => p.length > 0);
         const good = firstBad < 0 ? steps : steps.slice(0, firstBad);
-        const answer = await exchange(port, parts, { gapMs: 5, timeoutMs: 4_000 });
+        const answer = await exchange(port, parts, { gapMs: 5, timeoutMs: 4_000, tls });
         const { responses } = parseResponses(answer.text, good.map((s) => s.kind === 'head'));
         // Each good request: its own answer, in order.
         good.forEach((s, i) => {
@@ -121,7 +135,7 @@ describe('invariant: pipelined requests are answered in order, a malformed one n
           assert.ok(answer.closedByServer);
         }
       }),
-      { seed: 1313, numRuns: 40, interruptAfterTimeLimit: 60_000 },
+      { seed, numRuns, interruptAfterTimeLimit: 60_000 },
     );
-  });
+  }
 });
