@@ -90,9 +90,10 @@ describe('hostile input: cache poisoning and deception', () => {
           '/admin/{item}': { GET: proxy('/admin/{item}') },
           '/last': { GET: proxy('/last', { cacheKeyParameters: ['method.request.header.User-Agent', 'method.request.header.Authorization', 'method.request.header.Accept-Language', 'method.request.querystring.type'] }) },
           '/items': { GET: proxy('/items'), POST: proxy('/items') },
+          '/search': { POST: proxy('/search', { cacheKeyParameters: ['method.request.body'] }) },
           '/fn': { GET: { integration: { type: 'FUNCTION', handler: `${join(process.cwd(), 'test/fixtures/functions/echo.mjs')}#handler` } } },
         },
-        stages: { prod: { cacheClusterEnabled: true, methodSettings: { '*/*': { cacheTtlInSeconds: 300 } } } },
+        stages: { prod: { cacheClusterEnabled: true, methodSettings: { '*/*': { cacheTtlInSeconds: 300 }, 'search/POST': { cachingEnabled: true } } } },
       }],
     });
     port = Number(new URL(gateway.dataUrl).port);
@@ -479,6 +480,36 @@ describe('hostile input: cache poisoning and deception', () => {
         assert.match(answer, /"message":"Request path must not/, target);
       }
       assert.equal(backend.seen.length, 0);
+    });
+  });
+
+  describe('keyed bodies before authentication (SPEC §7, MAX_KEYED_BODY_BYTES_BEFORE_AUTH = 64 KiB)', () => {
+    const post = (bytes: number, headers: Record<string, string> = {}) =>
+      call(url('/prod/search'), { method: 'POST', body: Buffer.alloc(bytes, 0x61), headers: { 'content-type': 'text/plain', ...headers } });
+
+    it('an anonymous caller cannot make the gateway hold more than 64 KiB of a keyed body: 413 JSON, nothing forwarded', async () => {
+      const refused = await post(64 * 1024 + 1);
+      assert.equal(refused.status, 413);
+      assert.match(String(refused.headers['content-type']), /application\/json/);
+      assert.ok(typeof refused.json().message === 'string');
+      assert.equal(backend.seen.length, 0);
+      assert.equal((await post(64 * 1024)).status, 200, 'up to the bound is served');
+    });
+
+    it('a caller known by its x-api-key (checked from headers alone) may send a keyed body up to 10 MB', async () => {
+      const answer = await post(256 * 1024, { 'x-api-key': READER_KEY });
+      assert.equal(answer.status, 200);
+      assert.equal(lastSeen().body.length, 256 * 1024);
+      const unknownKey = await post(256 * 1024, { 'x-api-key': 'not-a-key' });
+      assert.equal(unknownKey.status, 413);
+    });
+
+    it('the Content-Type of a keyed body is keyed with it: the same bytes read another way are another entry', async () => {
+      await post(10, { 'content-type': 'application/json' });
+      const form = await post(10, { 'content-type': 'application/x-www-form-urlencoded' });
+      assert.doesNotMatch(String(form.headers['cache-status']), /hit/);
+      assert.equal(lastSeen().headers['content-type'], 'application/x-www-form-urlencoded');
+      assert.equal(backend.seen.length, 2);
     });
   });
 });
