@@ -160,7 +160,7 @@ let queryCounts: number[] = [];
 
 /** The cache key of one request under a plan. Never throws on request input. */
 export function buildCacheKey(plan: KeyPlan, request: KeyParts): string {
-  if (plan.queryNames.length > 0) collectQuery(plan, request.rawQuery, undefined);
+  if (plan.queryNames.length > 0) collectQuery(plan, request.rawQuery);
   return buildKey(plan, request.method, request.pathParameters, request.headers, request.body);
 }
 
@@ -238,14 +238,29 @@ export interface RequestInputs {
  */
 export function keyRequest(plan: KeyPlan, request: RequestInputs): KeyedRequest {
   const headers = canonicalHeaders(plan.headerNames, request.extraHeaderNames, request.rawHeaders);
-  const forwardedQuery: QueryOutput = { keyed: [], unkeyed: request.unkeyedQuery === 'strip' ? undefined : '' };
-  if (plan.queryNames.length > 0) collectQuery(plan, request.rawQuery, forwardedQuery);
-  else if (forwardedQuery.unkeyed !== undefined && request.rawQuery !== '') forwardedQuery.unkeyed = canonicalQuery(request.rawQuery);
+  if (plan.queryNames.length > 0) collectQuery(plan, request.rawQuery);
   const key = buildKey(plan, request.method, request.pathParameters, headers.values, request.body);
-  let query = '';
-  for (const group of forwardedQuery.keyed) if (group) query = query === '' ? group : `${query}&${group}`;
-  if (forwardedQuery.unkeyed) query = query === '' ? forwardedQuery.unkeyed : `${query}&${forwardedQuery.unkeyed}`;
-  return { key, forwarded: { headers: headers.values, rawHeaders: headers.lines, query } };
+  // The query to send is needed only on a miss: built on first use, from the same parse rules.
+  const forwarded = new Forwarded(headers.values, headers.lines, plan, request.rawQuery, request.unkeyedQuery === 'strip');
+  return { key, forwarded };
+}
+
+class Forwarded implements ForwardedInputs {
+  private built: string | undefined;
+
+  constructor(
+    readonly headers: Readonly<Record<string, string>>,
+    readonly rawHeaders: readonly string[],
+    private readonly plan: KeyPlan,
+    private readonly rawQuery: string,
+    private readonly strip: boolean,
+  ) {
+    if (rawQuery === '') this.built = '';
+  }
+
+  get query(): string {
+    return (this.built ??= forwardedQuery(this.plan, this.rawQuery, this.strip));
+  }
 }
 
 /**
@@ -289,20 +304,9 @@ export function canonicalHeaders(names: readonly string[], extra: readonly strin
   return { values, lines };
 }
 
-interface QueryOutput {
-  /** Per slot: the keyed pairs as sent on, `&`-joined. */
-  keyed: string[];
-  /** Unkeyed pairs as sent on; undefined: dropped. */
-  unkeyed: string | undefined;
-}
-
-/**
- * Fills queryScratch/queryCounts with the values of the plan's query names, in query order, and
- * (when `out` is given) what to send on: keyed pairs in slot order, each as the key holds it.
- */
-function collectQuery(plan: KeyPlan, rawQuery: string, out: QueryOutput | undefined): void {
-  const names = plan.queryNames;
-  const size = names.length;
+/** Fills queryScratch/queryCounts with the values of the plan's query names, in query order. */
+function collectQuery(plan: KeyPlan, rawQuery: string): void {
+  const size = plan.queryNames.length;
   if (queryScratch.length < size) {
     queryScratch = new Array<string>(size);
     queryCounts = new Array<number>(size);
@@ -310,7 +314,6 @@ function collectQuery(plan: KeyPlan, rawQuery: string, out: QueryOutput | undefi
   for (let i = 0; i < size; i++) {
     queryScratch[i] = '';
     queryCounts[i] = 0;
-    if (out) out.keyed[i] = '';
   }
   const end = rawQuery.length;
   let start = 0;
@@ -320,74 +323,106 @@ function collectQuery(plan: KeyPlan, rawQuery: string, out: QueryOutput | undefi
     if (amp > start) {
       let eq = rawQuery.indexOf('=', start);
       if (eq < 0 || eq > amp) eq = amp;
-      let slot = querySlot(names, rawQuery, start, eq);
-      let variant: string | undefined;
-      if (slot < 0) {
-        // A keyed name in another case (`Type` for `type`): backends that compare names
-        // case-insensitively would read it as the keyed one, so it is keyed, apart.
-        const name = decodeFormComponent(rawQuery, start, eq);
-        if (name !== undefined) {
-          slot = plan.foldedQueryNames.indexOf(asciiLowerCase(name));
-          if (slot >= 0) variant = name;
-        }
-      }
-      const valueStart = eq < amp ? eq + 1 : amp;
+      const slot = pairSlot(plan, rawQuery, start, eq);
       if (slot >= 0) {
+        const valueStart = eq < amp ? eq + 1 : amp;
         const value = decodeFormComponent(rawQuery, valueStart, amp);
         const entry = value === undefined ? `${amp - valueStart}~${rawQuery.slice(valueStart, amp)}` : lengthPrefixed(value);
-        queryScratch[slot] += variant === undefined ? entry : `!${lengthPrefixed(variant)}${entry}`;
+        queryScratch[slot] += variantName === undefined ? entry : `!${lengthPrefixed(variantName)}${entry}`;
         queryCounts[slot]!++;
-        if (out) {
-          const pair = `${formEncode(variant ?? names[slot]!)}=${value === undefined ? rawQuery.slice(valueStart, amp) : formEncode(value)}`;
-          out.keyed[slot] = out.keyed[slot] === '' ? pair : `${out.keyed[slot]}&${pair}`;
-        }
-      } else if (out && out.unkeyed !== undefined) {
-        const pair = canonicalPair(rawQuery, start, eq, valueStart, amp);
-        out.unkeyed = out.unkeyed === '' ? pair : `${out.unkeyed}&${pair}`;
       }
     }
     start = amp + 1;
   }
 }
 
-/** Every pair of a query re-encoded one way (see canonicalPair); empty pairs dropped. */
-function canonicalQuery(rawQuery: string): string {
-  let out = '';
-  const end = rawQuery.length;
-  let start = 0;
-  while (start < end) {
-    let amp = rawQuery.indexOf('&', start);
-    if (amp < 0) amp = end;
-    if (amp > start) {
-      let eq = rawQuery.indexOf('=', start);
-      if (eq < 0 || eq > amp) eq = amp;
-      const pair = canonicalPair(rawQuery, start, eq, eq < amp ? eq + 1 : amp, amp);
-      out = out === '' ? pair : `${out}&${pair}`;
-    }
-    start = amp + 1;
+/** Set by pairSlot: the decoded name when it matched a keyed name in another case, else undefined. */
+let variantName: string | undefined;
+
+/**
+ * The slot of the pair named `text[start, end)`, or -1 when it is not keyed. A keyed name in
+ * another case (`Type` for `type`) takes the slot too, with `variantName` set: backends that
+ * compare names case-insensitively would read it as the keyed one.
+ */
+function pairSlot(plan: KeyPlan, text: string, start: number, end: number): number {
+  variantName = undefined;
+  const slot = querySlot(plan.queryNames, text, start, end);
+  if (slot >= 0) return slot;
+  const folded = plan.foldedQueryNames;
+  const plain = !needsDecoding(text, start, end);
+  for (let i = 0; i < folded.length; i++) {
+    // Cheap rejection in place: a plain name of another length cannot fold to this one.
+    if (plain && folded[i]!.length !== end - start) continue;
+    const name = plain ? text.slice(start, end) : decodeFormComponent(text, start, end);
+    if (name === undefined) return -1;
+    const index = folded.indexOf(asciiLowerCase(name));
+    if (index >= 0) variantName = name;
+    return index;
   }
-  return out;
+  return -1;
 }
 
 /**
- * An unkeyed pair as sent on: decoded and encoded again, so no `;`, `=` or other delimiter a
- * backend might split on survives unescaped (`utm=x;type=evil` → `utm=x%3Btype%3Devil`).
- * A part that does not decode goes as it came (the data plane refuses those before this).
+ * The query a cached request sends: keyed pairs first, by slot, each in the one encoding of the
+ * value the key holds; then (unless stripped) unkeyed pairs in their order, re-encoded the same way.
  */
-function canonicalPair(text: string, nameStart: number, nameEnd: number, valueStart: number, valueEnd: number): string {
-  const name = decodeFormComponent(text, nameStart, nameEnd);
-  const value = decodeFormComponent(text, valueStart, valueEnd);
-  return `${name === undefined ? text.slice(nameStart, nameEnd) : formEncode(name)}=${value === undefined ? text.slice(valueStart, valueEnd) : formEncode(value)}`;
+function forwardedQuery(plan: KeyPlan, rawQuery: string, strip: boolean): string {
+  const keyed: string[] = plan.queryNames.map(() => '');
+  let unkeyed = '';
+  const end = rawQuery.length;
+  let start = 0;
+  while (start < end) {
+    let amp = rawQuery.indexOf('&', start);
+    if (amp < 0) amp = end;
+    if (amp > start) {
+      let eq = rawQuery.indexOf('=', start);
+      if (eq < 0 || eq > amp) eq = amp;
+      const slot = plan.queryNames.length > 0 ? pairSlot(plan, rawQuery, start, eq) : -1;
+      if (slot >= 0) {
+        // The exact keyed name is sent as configured; a variant keeps its own spelling (it is keyed so).
+        const name = variantName === undefined ? formEncode(plan.queryNames[slot]!) : formEncode(variantName);
+        const pair = `${name}=${canonicalPart(rawQuery, eq < amp ? eq + 1 : amp, amp)}`;
+        keyed[slot] = keyed[slot] === '' ? pair : `${keyed[slot]}&${pair}`;
+      } else if (!strip) {
+        const pair = `${canonicalPart(rawQuery, start, eq)}=${canonicalPart(rawQuery, eq < amp ? eq + 1 : amp, amp)}`;
+        unkeyed = unkeyed === '' ? pair : `${unkeyed}&${pair}`;
+      }
+    }
+    start = amp + 1;
+  }
+  let query = '';
+  for (const group of keyed) if (group !== '') query = query === '' ? group : `${query}&${group}`;
+  if (unkeyed !== '') query = query === '' ? unkeyed : `${query}&${unkeyed}`;
+  return query;
 }
 
-const FORM_SAFE = /^[A-Za-z0-9\-._~]*$/;
+/**
+ * One name or value as sent on: decoded and encoded again, so no `;`, `=` or other delimiter a
+ * backend might split on survives unescaped (`utm=x;type=evil` → `utm=x%3Btype%3Devil`). Text of
+ * unreserved characters only is already in that form. A part that does not decode goes as it came
+ * (the data plane refuses malformed percent-encoding before this).
+ */
+function canonicalPart(text: string, start: number, end: number): string {
+  if (unreservedOnly(text, start, end)) return text.slice(start, end);
+  const decoded = decodeFormComponent(text, start, end);
+  return decoded === undefined ? text.slice(start, end) : formEncode(decoded);
+}
+
+function unreservedOnly(text: string, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) {
+    const code = text.charCodeAt(i);
+    const letter = (code | 0x20) >= 0x61 && (code | 0x20) <= 0x7a;
+    if (!letter && !(code >= 0x30 && code <= 0x39) && code !== 0x2d && code !== 0x2e && code !== 0x5f && code !== 0x7e) return false;
+  }
+  return true;
+}
+
 
 /**
  * A byte string (one char per byte) percent-encoded with upper-case hex, every byte but RFC 3986
  * unreserved ones escaped: one spelling per value (`+`, `%20` and `%2b`-vs-`%2B` all become one).
  */
 function formEncode(bytes: string): string {
-  if (FORM_SAFE.test(bytes)) return bytes;
   let out = '';
   for (let i = 0; i < bytes.length; i++) {
     const code = bytes.charCodeAt(i);
