@@ -466,6 +466,14 @@ describe('hostile input: cache poisoning and deception', () => {
       assert.equal(backend.seen.length, 1);
     });
 
+    it('a HEAD cannot refresh the GET entry a Deny on the GET ARN protects', async () => {
+      await call(url('/prod/admin/y'));
+      const head = await rawExchange(port, `HEAD /prod/%61dmin/y HTTP/1.1\r\nHost: shop.test\r\nCache-Control: max-age=0\r\nx-api-key: ${READER_KEY}\r\nConnection: close\r\n\r\n`);
+      assert.equal(statusOf(head), 200);
+      assert.match(head, /warning: 199/i);
+      assert.equal(backend.seen.length, 1, 'the HEAD refreshed the denied GET entry');
+    });
+
     it('the identity may still refresh what it is not denied, in any spelling', async () => {
       await call(url('/prod/pets/1'));
       const answer = await refresh('/prod/p%65ts/%31');

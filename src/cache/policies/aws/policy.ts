@@ -84,7 +84,7 @@ export class AwsCachePolicy implements CachePolicy {
       body = await readRequestBody(ctx.req, limit);
     }
     if (!wantsRefresh) return this.request(ctx, keyMethod, settings, plan, forwardsBody, body, false, NONE);
-    if (await this.mayInvalidate(ctx, settings, body)) return this.request(ctx, keyMethod, settings, plan, forwardsBody, body, true, NONE);
+    if (await this.mayInvalidate(ctx, keyMethod, settings, body)) return this.request(ctx, keyMethod, settings, plan, forwardsBody, body, true, NONE);
     // AWS unauthorizedCacheControlHeaderStrategy.
     if (settings.unauthorizedCacheControlHeaderStrategy === 'FAIL_WITH_403') throw new GatewayError('CACHE_CONTROL_FORBIDDEN');
     const extra = settings.unauthorizedCacheControlHeaderStrategy === 'SUCCEED_WITH_RESPONSE_HEADER' ? UNAUTHORIZED_WARNING : NONE;
@@ -128,7 +128,7 @@ export class AwsCachePolicy implements CachePolicy {
    * AWS: a client may invalidate its entry when requireAuthorizationForCacheControl is off, or
    * when it is an identity allowed execute-api:InvalidateCache on the method's ARN.
    */
-  private async mayInvalidate(ctx: RequestContext, settings: ResolvedMethodSettings, body: Buffer | undefined): Promise<boolean> {
+  private async mayInvalidate(ctx: RequestContext, keyMethod: HttpMethod, settings: ResolvedMethodSettings, body: Buffer | undefined): Promise<boolean> {
     if (!settings.requireAuthorizationForCacheControl) return true;
     const { req } = ctx;
     const payload = body ?? (ctx.method === 'GET' || ctx.method === 'HEAD' || !ctx.hasBody ? Buffer.alloc(0) : undefined);
@@ -136,8 +136,12 @@ export class AwsCachePolicy implements CachePolicy {
     if (auth.kind !== 'identity') return false;
     // ctx.path is the canonical path routing used (router.ts), so every spelling of a resource
     // (`/%61dmin/x`, `/admin/x/`) is checked against the one ARN (issue 13 defect 4).
-    const arn = executeApiArn(this.deps.region, this.deps.accountId, ctx.route.api.id, ctx.stage.name, ctx.method, ctx.path.slice(1));
-    return auth.identity.policy.allows('execute-api:InvalidateCache', arn);
+    const arn = (method: HttpMethod) => executeApiArn(this.deps.region, this.deps.accountId, ctx.route.api.id, ctx.stage.name, method, ctx.path.slice(1));
+    const { policy } = auth.identity;
+    if (!policy.allows('execute-api:InvalidateCache', arn(ctx.method))) return false;
+    // A HEAD refreshes the GET entry (SPEC §5: HEAD is answered from it), so a Deny on the GET
+    // ARN must hold for a HEAD too: the entry's own method is checked as well.
+    return keyMethod === ctx.method || policy.allows('execute-api:InvalidateCache', arn(keyMethod));
   }
 
   private settingsFor(stage: StageRuntime, route: MethodRoute, method: HttpMethod): ResolvedMethodSettings {
