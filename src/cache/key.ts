@@ -238,6 +238,11 @@ export interface RequestInputs {
  */
 export function keyRequest(plan: KeyPlan, request: RequestInputs): KeyedRequest {
   const headers = canonicalHeaders(plan.headerNames, request.extraHeaderNames, request.rawHeaders);
+  if (plan.hasJsonParts && request.body !== undefined && hasDuplicateMembers(request.body)) {
+    // JSON.parse keys the last of `{"id":1,"id":2}`, a backend may read the first (RFC 8259 §4:
+    // names SHOULD be unique; behaviour with duplicates is unpredictable): ambiguous, refused.
+    throw new GatewayError('BAD_REQUEST', 'The JSON body has a member name twice in one object; its members are part of the cache key');
+  }
   if (plan.queryNames.length > 0) collectQuery(plan, request.rawQuery);
   const key = buildKey(plan, request.method, request.pathParameters, headers.values, request.body);
   // The query to send is needed only on a miss: built on first use, from the same parse rules.
@@ -511,6 +516,47 @@ function headerValues(value: string | string[] | undefined): string {
   let out = value.length + '*';
   for (const item of value) out += lengthPrefixed(item);
   return out;
+}
+
+/**
+ * Whether a JSON text has an object with one member name twice (names compared after unescaping:
+ * `"\u0069d"` is `"id"`). Text that is not JSON answers false (it is keyed whole, see parseJsonBody).
+ */
+export function hasDuplicateMembers(body: Buffer): boolean {
+  const text = body.toString('utf8');
+  try {
+    JSON.parse(text);
+  } catch {
+    return false;
+  }
+  // The text is valid JSON: a scan for strings and brackets is enough.
+  const objects: (Set<string> | undefined)[] = [];
+  let expectName = false;
+  for (let i = 0; i < text.length; i++) {
+    const char = text[i];
+    if (char === '"') {
+      let end = i + 1;
+      while (text[end] !== '"') end += text[end] === '\\' ? 2 : 1;
+      const members = objects[objects.length - 1];
+      if (members && expectName) {
+        const name = JSON.parse(text.slice(i, end + 1)) as string;
+        if (members.has(name)) return true;
+        members.add(name);
+        expectName = false;
+      }
+      i = end;
+    } else if (char === '{') {
+      objects.push(new Set());
+      expectName = true;
+    } else if (char === '[') {
+      objects.push(undefined);
+    } else if (char === '}' || char === ']') {
+      objects.pop();
+    } else if (char === ',') {
+      expectName = objects[objects.length - 1] !== undefined;
+    }
+  }
+  return false;
 }
 
 function sha256(bytes: Buffer): string {

@@ -164,6 +164,17 @@ describe('keyRequest: what the integration receives is what the key holds', () =
     assert.doesNotThrow(() => inputs('', ['Referer', 'a', 'Referer', 'b']));
   });
 
+  it('refuses a JSON body with a duplicate member name when JSON paths are keyed (a backend may read the other one)', () => {
+    const plan = compileKeyPlan('POST', '/s', ['method.request.body.$.id']);
+    const send = (json: string) => keyRequest(plan, { method: 'POST', pathParameters: {}, rawQuery: '', rawHeaders: [], body: Buffer.from(json), unkeyedQuery: 'forward' });
+    for (const json of ['{"id":1,"id":2}', '{"id":1,"\\u0069d":2}', '{"a":{"x":1,"x":[2]},"id":3}']) {
+      assert.throws(() => send(json), (error: unknown) => error instanceof GatewayError && error.spec.status === 400, json);
+    }
+    for (const json of ['{"id":1,"x":{"id":2}}', '[{"id":1},{"id":2}]', '{"id":"a,\\"id\\":2"}', 'not json {"id":1,"id":2}']) {
+      assert.doesNotThrow(() => send(json), json);
+    }
+  });
+
   it('keys Content-Type and Content-Encoding with a keyed body', () => {
     const body = compileKeyPlan('POST', '/s', ['method.request.body']);
     const key = (type: string) => keyRequest(body, { method: 'POST', pathParameters: {}, rawQuery: '', rawHeaders: ['Content-Type', type], body: Buffer.from('a=1'), unkeyedQuery: 'forward' }).key;
