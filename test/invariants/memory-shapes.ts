@@ -21,10 +21,10 @@ export interface Shape {
   readonly bodyBytes: number;
 }
 
-/** Characters of each alphabet as they go on the wire (percent-encoded where they must be). */
+/** Characters of each alphabet as they go on the wire (percent-encoded where they must be); no `.` or `%2F`, which the canonical path refuses (400) in a segment. */
 const UNITS: Record<Alphabet, readonly string[]> = {
-  ascii: ['a', 'b', 'Z', '0', '-', '_', '.', '~'],
-  percent: ['%41', '%62', '%2F', '%25', '%20', '%3B'],
+  ascii: ['a', 'b', 'Z', '0', '-', '_', '~'],
+  percent: ['%41', '%62', '%3D', '%25', '%20', '%3B'],
   'utf8-2': ['%C3%A9', '%c3%b1', '%D0%96'],
   'utf8-3': ['%E2%82%AC', '%e6%97%a5', '%EF%BF%BD'],
   'utf8-4': ['%F0%9F%98%80', '%f0%9f%a6%84'],

@@ -73,7 +73,9 @@ describe('memory invariant: a gateway process with budget B and B + 256 MiB of h
   const BUDGET = 16 * MiB;
   /** What traffic leaves in the process besides entries (JIT code, sockets, metrics series), after GC. */
   const FIXED_OVERHEAD_BYTES = 8 * MiB;
-  const TRAFFIC_MS = 15_000;
+  /** Traffic stops at TRAFFIC_REQUESTS (enough to fill B about twice) or after TRAFFIC_MS on a slow machine. */
+  const TRAFFIC_MS = 30_000;
+  const TRAFFIC_REQUESTS = 700;
   let backend: CountingBackend;
 
   before(async () => {
@@ -135,7 +137,7 @@ describe('memory invariant: a gateway process with budget B and B + 256 MiB of h
       let sent = 0;
       let maxCounted = 0;
       const worker = async () => {
-        while (Date.now() < deadline && died === undefined) {
+        while (Date.now() < deadline && sent < TRAFFIC_REQUESTS && died === undefined) {
           const n = sent++;
           const response = await request(`${dataUrl}/prod${adversarialPath(n)}`, { dispatcher, headers: { 'x-k': `${n}:${'k'.repeat(1500)}` } });
           await response.body.dump();
@@ -143,7 +145,7 @@ describe('memory invariant: a gateway process with budget B and B + 256 MiB of h
         }
       };
       const watcher = async () => {
-        while (Date.now() < deadline && died === undefined) {
+        while (Date.now() < deadline && sent < TRAFFIC_REQUESTS && died === undefined) {
           const bytes = await cacheBytes();
           maxCounted = Math.max(maxCounted, bytes);
           assert.ok(bytes <= BUDGET, `cachegate_cache_bytes ${bytes} > budget ${BUDGET}`);
