@@ -20,7 +20,7 @@ export interface StoreOptions {
 export function createStore(config: StoreConfig, options: StoreOptions): CacheStore {
   if (config.type === 'redis' || config.type === 'redis-cluster') return new RedisStore(config, options);
   if (options.sharedMemory) return SharedStore.attach(options.sharedMemory, { now: options.now });
-  return new MemoryStore({ now: options.now });
+  return new SharedStore({ now: options.now });
 }
 
 /** Buffers of a new off-heap memory store, for the threads of one process to share. */

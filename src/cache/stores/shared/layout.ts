@@ -43,8 +43,9 @@ export const CONTROL_FREE_BLOCKS = 5;
 export const CONTROL_BLOCK_BUMP = 6;
 /** Records of flushed spaces, reclaimed a few at a time by later writes (flush stays O(1)). */
 export const CONTROL_GARBAGE = 7;
-export const CONTROL_EVICT_CURSOR = 8;
-export const CONTROL_LIVE_ENTRIES = 9;
+/** Counts stores and reads (wrapping at 2^32): compares how recently the oldest entries of two stages were used. */
+export const CONTROL_USE_CLOCK = 9;
+export const CONTROL_WRITE_CLOCK = 10;
 const CONTROL_CELLS = 16;
 
 // Record fields (Int32 cells, RECORD_STRIDE per record).
@@ -59,7 +60,11 @@ export const RECORD_TAGS_LENGTH = 6;
 /** LRU links (towards the newest / oldest end); OLDER also links free and garbage records. */
 export const RECORD_NEWER = 7;
 export const RECORD_OLDER = 8;
-export const RECORD_STRIDE = 9;
+/** When the entry was last stored or read, on the store's use clock (CONTROL_USE_CLOCK): LRU across stages. */
+export const RECORD_USED = 9;
+/** Which write this is (CONTROL_WRITE_CLOCK): lets a thread reuse its decoded copy of the very same write. */
+export const RECORD_WRITE = 10;
+export const RECORD_STRIDE = 11;
 
 // Stage slot fields: Int32 cells…
 export const STAGE_EPOCH = 0;

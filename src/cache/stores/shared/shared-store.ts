@@ -15,8 +15,13 @@
  * Budgets: per stage accounting in one arena. Each space has its capacity (configureStage) and
  * its own LRU list; an entry costs its blocks plus its record (cost()), so `bytes` is exactly the
  * shared memory the space holds. When the arena itself (or its record table) is full — the sum of
- * capacities can exceed it — the writing space's oldest entries go first, then other spaces' in
- * turn, each counted as that space's eviction.
+ * capacities can exceed it — the least recently used entry of all spaces goes, counted as its
+ * space's eviction.
+ *
+ * Decoded copies are kept per thread, bounded (DECODED_BUDGET_BYTES): a hit on the same write
+ * of an entry (same record, same write number, checked under the lock) returns the thread's
+ * earlier copy — immutable heap data, so still never torn — instead of copying and decoding
+ * again, and the serialized head the entry writer keeps on it is reused (entry-writer.ts).
  *
  * Flush is O(1): the space takes a new generation number (unique store-wide) and its LRU list is
  * spliced onto a garbage list; records of old generations never match a lookup, and later writes
@@ -28,7 +33,7 @@ import { purgeTags, type PurgeMatch } from '../../tags.js';
 import { decodeEntry, encodeEntry } from '../entry-codec.js';
 import { Arena, hashBytes } from './arena.js';
 import {
-  allocateBuffers, CONTROL_EVICT_CURSOR, CONTROL_RECORD_BUMP, CONTROL_GARBAGE, CONTROL_GENERATION, CONTROL_LOCK, RECORD_FIRST_BLOCK,
+  allocateBuffers, CONTROL_RECORD_BUMP, CONTROL_USE_CLOCK, CONTROL_WRITE_CLOCK, RECORD_USED, RECORD_WRITE, CONTROL_GARBAGE, CONTROL_GENERATION, CONTROL_LOCK, RECORD_FIRST_BLOCK,
   RECORD_GENERATION, RECORD_HASH, RECORD_KEY_LENGTH, RECORD_LENGTH, RECORD_NEWER, RECORD_OLDER, RECORD_OVERHEAD_BYTES,
   RECORD_STAGE, RECORD_STRIDE, RECORD_TAGS_LENGTH, resolveSizes, SharedStoreViews, STAGE_BYTES, STAGE_CAPACITY,
   STAGE_ENTRIES, STAGE_EVICTIONS, STAGE_EXPIRATIONS, STAGE_FLOAT_STRIDE, STAGE_GENERATION,
@@ -46,6 +51,17 @@ export interface SharedStoreOptions extends Partial<SharedStoreSizes> {
   now?: () => number;
 }
 
+/** Per thread: bytes of decoded entries kept for repeated hits (hot keys), and the largest kept. */
+const DECODED_BUDGET_BYTES = 16 * 1024 * 1024;
+const DECODED_MAX_ENTRY_BYTES = 256 * 1024;
+
+interface Decoded {
+  readonly record: number;
+  readonly write: number;
+  readonly entry: CacheEntry;
+  readonly size: number;
+}
+
 /** Flushed records reclaimed by each write, so garbage drains without a long pause. */
 const RECLAIM_PER_WRITE = 16;
 /** Records a purge or prune examines per hold of the lock: other threads' hits wait at most this long. */
@@ -59,6 +75,9 @@ export class SharedStore implements CacheStore {
   private readonly now: () => number;
   private readonly blockBytes: number;
   private keyBytes = Buffer.allocUnsafeSlow(1024);
+  /** This thread's decoded entries by stage slot and key, oldest first (Map order). */
+  private readonly decoded = new Map<string, Decoded>();
+  private decodedBytes = 0;
 
   /** A new store with its own buffers. */
   constructor(options: SharedStoreOptions = {}, buffers?: SharedStoreBuffers) {
@@ -80,12 +99,16 @@ export class SharedStore implements CacheStore {
     const { control, records, stageInts } = this.views;
     let copy: Buffer;
     let tagsLength: number;
+    let known: Decoded | undefined;
+    let name: string;
+    let record: number;
+    let write: number;
     lock(control, CONTROL_LOCK);
     try {
       const slot = this.stages.find(stage);
       if (slot === -1) return undefined;
       const generation = stageInts[slot * STAGE_INT_STRIDE + STAGE_GENERATION]!;
-      const record = this.arena.find(hashBytes(this.keyBytes, keyLength, generation), generation, this.keyBytes, keyLength);
+      record = this.arena.find(hashBytes(this.keyBytes, keyLength, generation), generation, this.keyBytes, keyLength);
       if (record === -1) return undefined;
       if (this.now() >= this.views.deleteAt[record]!) {
         this.removeLive(slot, record);
@@ -94,6 +117,10 @@ export class SharedStore implements CacheStore {
       }
       this.touch(slot, record);
       const at = record * RECORD_STRIDE;
+      write = records[at + RECORD_WRITE]!;
+      name = `${slot}|${key}`;
+      known = this.decoded.get(name);
+      if (known !== undefined && known.record === record && known.write === write) return known.entry;
       tagsLength = records[at + RECORD_TAGS_LENGTH]!;
       copy = Buffer.allocUnsafe(records[at + RECORD_LENGTH]! - keyLength);
       this.arena.readChain(records[at + RECORD_FIRST_BLOCK]!, keyLength, copy.length, copy, 0);
@@ -103,7 +130,22 @@ export class SharedStore implements CacheStore {
     // Decoding happens on this thread's private copy: no lock needed, nothing shared is read.
     const entry = decodeEntry(tagsLength === 0 ? copy : copy.subarray(tagsLength)) as { tags?: readonly string[] } & CacheEntry | undefined;
     if (entry !== undefined && tagsLength > 0) entry.tags = decodeTags(copy, tagsLength);
+    if (entry !== undefined && copy.length <= DECODED_MAX_ENTRY_BYTES) this.keepDecoded(name, { record, write, entry, size: copy.length }, known);
     return entry;
+  }
+
+  private keepDecoded(name: string, decoded: Decoded, replaced: Decoded | undefined): void {
+    if (replaced !== undefined) {
+      this.decoded.delete(name);
+      this.decodedBytes -= replaced.size;
+    }
+    this.decoded.set(name, decoded);
+    this.decodedBytes += decoded.size;
+    for (const [oldName, old] of this.decoded) {
+      if (this.decodedBytes <= DECODED_BUDGET_BYTES) break;
+      this.decoded.delete(oldName);
+      this.decodedBytes -= old.size;
+    }
   }
 
   /** Stores or replaces; a stage never configured stores nothing. */
@@ -130,7 +172,7 @@ export class SharedStore implements CacheStore {
       while (stageFloats[floats + STAGE_BYTES]! + cost > stageFloats[floats + STAGE_CAPACITY]! && stageInts[ints + STAGE_OLDEST] !== -1) {
         this.evictOldest(slot);
       }
-      if (!this.makeArenaRoom(slot, blocks)) return;
+      if (!this.makeArenaRoom(blocks)) return;
       const record = this.arena.takeRecord();
       const first = this.arena.takeBlocks(blocks);
       this.arena.writeChain(first, payload.bytes);
@@ -142,6 +184,7 @@ export class SharedStore implements CacheStore {
       records[at + RECORD_LENGTH] = payload.bytes.length;
       records[at + RECORD_KEY_LENGTH] = keyLength;
       records[at + RECORD_TAGS_LENGTH] = payload.tagsLength;
+      records[at + RECORD_WRITE] = control[CONTROL_WRITE_CLOCK] = (control[CONTROL_WRITE_CLOCK]! + 1) | 0;
       this.views.deleteAt[record] = entry.deleteAt;
       this.arena.insert(record, hash);
       this.pushNewest(slot, record);
@@ -311,29 +354,33 @@ export class SharedStore implements CacheStore {
   }
 
   /**
-   * Frees arena blocks and a record for a new entry: garbage first, then the writing space's
-   * oldest entries, then other spaces' in turn. False when nothing is left to free.
+   * Frees arena blocks and a record for a new entry: flushed garbage first, then the least recently
+   * used entry of any space (each space's oldest entry compared on the use clock), so a space that
+   * fills the arena gives way to one that is busier now. False when nothing is left to free.
    */
-  private makeArenaRoom(slot: number, blocks: number): boolean {
-    const { control, stageInts } = this.views;
+  private makeArenaRoom(blocks: number): boolean {
+    const { control, records, stageInts } = this.views;
     const maxStages = this.buffers.sizes.maxStages;
     while (!this.arena.hasFreeRecord() || this.arena.freeBlocks() < blocks) {
       if (control[CONTROL_GARBAGE] !== -1) {
         this.reclaimOne();
         continue;
       }
-      if (stageInts[slot * STAGE_INT_STRIDE + STAGE_OLDEST] !== -1) {
-        this.evictOldest(slot);
-        continue;
-      }
+      const clock = control[CONTROL_USE_CLOCK]!;
       let victim = -1;
-      for (let i = 0; i < maxStages && victim === -1; i++) {
-        const candidate = (control[CONTROL_EVICT_CURSOR]! + i) % maxStages;
-        const ints = candidate * STAGE_INT_STRIDE;
-        if (stageInts[ints + STAGE_IN_USE] === 1 && stageInts[ints + STAGE_OLDEST] !== -1) victim = candidate;
+      let victimAge = -1;
+      for (let slot = 0; slot < maxStages; slot++) {
+        const ints = slot * STAGE_INT_STRIDE;
+        const oldest = stageInts[ints + STAGE_OLDEST]!;
+        if (stageInts[ints + STAGE_IN_USE] !== 1 || oldest === -1) continue;
+        // Ages are differences on a wrapping 32-bit clock, so the comparison survives the wrap.
+        const age = (clock - records[oldest * RECORD_STRIDE + RECORD_USED]!) >>> 0;
+        if (age > victimAge) {
+          victim = slot;
+          victimAge = age;
+        }
       }
       if (victim === -1) return false;
-      control[CONTROL_EVICT_CURSOR] = (victim + 1) % maxStages;
       this.evictOldest(victim);
     }
     return true;
@@ -379,6 +426,7 @@ export class SharedStore implements CacheStore {
     const at = record * RECORD_STRIDE;
     const ints = slot * STAGE_INT_STRIDE;
     const newest = stageInts[ints + STAGE_NEWEST]!;
+    records[at + RECORD_USED] = this.views.control[CONTROL_USE_CLOCK] = (this.views.control[CONTROL_USE_CLOCK]! + 1) | 0;
     records[at + RECORD_NEWER] = -1;
     records[at + RECORD_OLDER] = newest;
     if (newest !== -1) records[newest * RECORD_STRIDE + RECORD_NEWER] = record;
