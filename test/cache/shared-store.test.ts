@@ -75,14 +75,30 @@ describe('SharedStore', () => {
     assert.ok(store.get(STAGE, 'k19'));
   });
 
-  it('refuses more stage spaces than it has slots, with a clear error, and keeps serving the others', () => {
+  it('past its stage slots creates no space and never throws (plug-in spaces are made on the request path); a freed slot is reused', () => {
     const store = new SharedStore({ arenaBytes: 1 << 20, maxStages: 2 });
-    store.configureStage('a', 1024);
-    store.configureStage('b', 1024);
-    assert.throws(() => store.configureStage('c', 1024), /all 2 stage spaces are in use/);
+    store.configureStage('a', 4096);
+    store.configureStage('b', 4096);
+    assert.doesNotThrow(() => store.configureStage('c', 4096));
+    store.set('c', 'k', entry('v'));
+    assert.equal(store.get('c', 'k'), undefined, 'a space that could not be made stores nothing');
+    assert.equal(store.stats('c'), undefined);
+    store.set('a', 'k', entry('a'));
+    assert.equal(store.get('a', 'k')?.body.toString(), 'a', 'the others keep serving');
     store.dropStage('a');
     store.configureStage('c', 4096);
     assert.equal(store.stats('c')?.capacityBytes, 4096);
+  });
+
+  it('keeps spaces with names longer than a slot holds apart (stored by digest)', () => {
+    const store = new SharedStore({ arenaBytes: 1 << 20 });
+    const long = (app: string) => `${STAGE}\u0000plugin\u0000p\u0000${'x'.repeat(600)}${app}`;
+    store.configureStage(long('1'), 4096);
+    store.configureStage(long('2'), 4096);
+    store.set(long('1'), 'k', entry('one'));
+    store.set(long('2'), 'k', entry('two'));
+    assert.equal(store.get(long('1'), 'k')?.body.toString(), 'one');
+    assert.equal(store.get(long('2'), 'k')?.body.toString(), 'two');
   });
 
   it('flushes a large stage in O(1) and reclaims the flushed entries as it writes again', () => {

@@ -29,7 +29,8 @@ export interface SharedStoreSizes {
 export const DEFAULT_BLOCK_BYTES = 128;
 /** Under 4 GiB: a typed array over one SharedArrayBuffer is limited to 2^32 bytes on Node 20. */
 export const MAX_ARENA_BYTES = 2 ** 32 - 2 ** 20;
-export const DEFAULT_MAX_STAGES = 1024;
+/** Stage caches plus Alibaba plug-in spaces (one per plug-in and app on a stage). */
+export const DEFAULT_MAX_STAGES = 4096;
 /** Longest stage space name (stageId(apiId, stage)) in UTF-8 bytes. */
 export const MAX_STAGE_NAME_BYTES = 512;
 
@@ -50,21 +51,21 @@ const CONTROL_CELLS = 16;
 
 // Record fields (Int32 cells, RECORD_STRIDE per record).
 export const RECORD_HASH = 0;
-export const RECORD_STAGE = 1;
-export const RECORD_GENERATION = 2;
-export const RECORD_FIRST_BLOCK = 3;
+/** The generation of the space the entry was stored in (unique store-wide, so it names the space too). */
+export const RECORD_GENERATION = 1;
+export const RECORD_FIRST_BLOCK = 2;
 /** Bytes stored: key, tags section, encoded entry. */
-export const RECORD_LENGTH = 4;
-export const RECORD_KEY_LENGTH = 5;
-export const RECORD_TAGS_LENGTH = 6;
+export const RECORD_LENGTH = 3;
+export const RECORD_KEY_LENGTH = 4;
+export const RECORD_TAGS_LENGTH = 5;
 /** LRU links (towards the newest / oldest end); OLDER also links free and garbage records. */
-export const RECORD_NEWER = 7;
-export const RECORD_OLDER = 8;
+export const RECORD_NEWER = 6;
+export const RECORD_OLDER = 7;
 /** When the entry was last stored or read, on the store's use clock (CONTROL_USE_CLOCK): LRU across stages. */
-export const RECORD_USED = 9;
+export const RECORD_USED = 8;
 /** Which write this is (CONTROL_WRITE_CLOCK): lets a thread reuse its decoded copy of the very same write. */
-export const RECORD_WRITE = 10;
-export const RECORD_STRIDE = 11;
+export const RECORD_WRITE = 9;
+export const RECORD_STRIDE = 10;
 
 // Stage slot fields: Int32 cells…
 export const STAGE_EPOCH = 0;

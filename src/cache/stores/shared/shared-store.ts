@@ -35,7 +35,7 @@ import { Arena, hashBytes } from './arena.js';
 import {
   allocateBuffers, CONTROL_RECORD_BUMP, CONTROL_USE_CLOCK, CONTROL_WRITE_CLOCK, RECORD_USED, RECORD_WRITE, CONTROL_GARBAGE, CONTROL_GENERATION, CONTROL_LOCK, RECORD_FIRST_BLOCK,
   RECORD_GENERATION, RECORD_HASH, RECORD_KEY_LENGTH, RECORD_LENGTH, RECORD_NEWER, RECORD_OLDER, RECORD_OVERHEAD_BYTES,
-  RECORD_STAGE, RECORD_STRIDE, RECORD_TAGS_LENGTH, resolveSizes, SharedStoreViews, STAGE_BYTES, STAGE_CAPACITY,
+  RECORD_STRIDE, RECORD_TAGS_LENGTH, resolveSizes, SharedStoreViews, STAGE_BYTES, STAGE_CAPACITY,
   STAGE_ENTRIES, STAGE_EVICTIONS, STAGE_EXPIRATIONS, STAGE_FLOAT_STRIDE, STAGE_GENERATION,
   STAGE_INT_STRIDE, STAGE_IN_USE, STAGE_NEWEST, STAGE_OLDEST, type SharedStoreBuffers, type SharedStoreSizes,
 } from './layout.js';
@@ -178,7 +178,6 @@ export class SharedStore implements CacheStore {
       this.arena.writeChain(first, payload.bytes);
       const at = record * RECORD_STRIDE;
       records[at + RECORD_HASH] = hash;
-      records[at + RECORD_STAGE] = slot;
       records[at + RECORD_GENERATION] = generation;
       records[at + RECORD_FIRST_BLOCK] = first;
       records[at + RECORD_LENGTH] = payload.bytes.length;
@@ -213,14 +212,19 @@ export class SharedStore implements CacheStore {
     });
   }
 
-  /** Creates a space, or resizes one: a new capacity starts empty (AWS: a new cache cluster). */
+  /**
+   * Creates a space, or resizes one: a new capacity starts empty (AWS: a new cache cluster).
+   * When every slot (maxStages) is taken the space is not created (stats() stays undefined) and
+   * nothing is thrown, because plug-in spaces are created on a request's path: such a space
+   * stores nothing and its requests are served from the integration.
+   */
   configureStage(stage: string, capacityBytes: number): void {
     this.locked(() => {
       let slot = this.stages.find(stage);
       const floats = () => slot * STAGE_FLOAT_STRIDE;
       if (slot === -1) {
         slot = this.stages.create(stage);
-        if (slot === -1) throw new RangeError(`shared store: all ${this.buffers.sizes.maxStages} stage spaces are in use`);
+        if (slot === -1) return;
         const ints = slot * STAGE_INT_STRIDE;
         this.views.stageInts[ints + STAGE_NEWEST] = -1;
         this.views.stageInts[ints + STAGE_OLDEST] = -1;

@@ -3,6 +3,7 @@
  * thread. A slot's epoch changes whenever it is created or dropped, so a thread's cached
  * name → slot answer is checked (under the store lock) before use and looked up again if stale.
  */
+import { createHash } from 'node:crypto';
 import { hashBytes } from './arena.js';
 import {
   MAX_STAGE_NAME_BYTES, STAGE_EPOCH, STAGE_INT_STRIDE, STAGE_IN_USE, STAGE_NAME_HASH, STAGE_NAME_LENGTH,
@@ -27,8 +28,7 @@ export class StageDirectory {
       if (stageInts[at + STAGE_EPOCH] === known.epoch && stageInts[at + STAGE_IN_USE] === 1) return known.slot;
       this.known.delete(name);
     }
-    const bytes = Buffer.from(name, 'utf8');
-    if (bytes.length > MAX_STAGE_NAME_BYTES) return -1;
+    const bytes = nameBytes(name);
     const hash = hashBytes(bytes, bytes.length, 0);
     for (let slot = 0; slot < this.maxStages; slot++) {
       const at = slot * STAGE_INT_STRIDE;
@@ -42,8 +42,7 @@ export class StageDirectory {
 
   /** Claims a free slot for a new space, or -1 when every slot is taken. Caller holds the lock. */
   create(name: string): number {
-    const bytes = Buffer.from(name, 'utf8');
-    if (bytes.length > MAX_STAGE_NAME_BYTES) throw new RangeError(`shared store: a stage space name is at most ${MAX_STAGE_NAME_BYTES} bytes, got ${bytes.length}`);
+    const bytes = nameBytes(name);
     const { stageInts, stageNames } = this.views;
     for (let slot = 0; slot < this.maxStages; slot++) {
       const at = slot * STAGE_INT_STRIDE;
@@ -77,4 +76,15 @@ export class StageDirectory {
     for (let i = 0; i < bytes.length; i++) if (stageNames[base + i] !== bytes[i]) return false;
     return true;
   }
+}
+
+/**
+ * A space's name as stored: its UTF-8, or for a name longer than a slot holds (plug-in spaces
+ * append plug-in and app names to the stage's) a SHA-256 digest of it, the same on every thread.
+ * The \u0001 prefix keeps digests apart from literal names, which never carry control characters.
+ */
+function nameBytes(name: string): Buffer {
+  const bytes = Buffer.from(name, 'utf8');
+  if (bytes.length <= MAX_STAGE_NAME_BYTES) return bytes;
+  return Buffer.from(`\u0001sha256:${createHash('sha256').update(bytes).digest('hex')}`, 'utf8');
 }
