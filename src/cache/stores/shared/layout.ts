@@ -47,6 +47,12 @@ export const CONTROL_GARBAGE = 7;
 /** Counts stores and reads (wrapping at 2^32): compares how recently the oldest entries of two stages were used. */
 export const CONTROL_USE_CLOCK = 9;
 export const CONTROL_WRITE_CLOCK = 10;
+/**
+ * Odd while a thread changes the index or data (a set, delete, eviction, flush, purge), bumped
+ * again when it is done: a reader that saw the same even value before and after its reads read
+ * a consistent store without taking the lock (a seqlock; see SharedStore.getKnown).
+ */
+export const CONTROL_SEQUENCE = 11;
 const CONTROL_CELLS = 16;
 
 // Record fields (Int32 cells, RECORD_STRIDE per record).

@@ -33,7 +33,7 @@ import { purgeTags, type PurgeMatch } from '../../tags.js';
 import { decodeEntry, encodeEntry } from '../entry-codec.js';
 import { Arena, hashBytes } from './arena.js';
 import {
-  allocateBuffers, CONTROL_RECORD_BUMP, CONTROL_USE_CLOCK, CONTROL_WRITE_CLOCK, RECORD_USED, RECORD_WRITE, CONTROL_GARBAGE, CONTROL_GENERATION, CONTROL_LOCK, RECORD_FIRST_BLOCK,
+  allocateBuffers, CONTROL_RECORD_BUMP, CONTROL_SEQUENCE, CONTROL_USE_CLOCK, CONTROL_WRITE_CLOCK, RECORD_USED, RECORD_WRITE, CONTROL_GARBAGE, CONTROL_GENERATION, CONTROL_LOCK, RECORD_FIRST_BLOCK,
   RECORD_GENERATION, RECORD_HASH, RECORD_KEY_LENGTH, RECORD_LENGTH, RECORD_NEWER, RECORD_OLDER, RECORD_OVERHEAD_BYTES,
   RECORD_STRIDE, RECORD_TAGS_LENGTH, resolveSizes, SharedStoreViews, STAGE_BYTES, STAGE_CAPACITY,
   STAGE_ENTRIES, STAGE_EVICTIONS, STAGE_EXPIRATIONS, STAGE_FLOAT_STRIDE, STAGE_GENERATION,
@@ -97,6 +97,11 @@ export class SharedStore implements CacheStore {
   get(stage: string, key: string): CacheEntry | undefined {
     const keyLength = this.encodeKey(key);
     const { control, records, stageInts } = this.views;
+    const sequence = Atomics.load(control, CONTROL_SEQUENCE);
+    if ((sequence & 1) === 0) {
+      const known = this.getKnown(stage, key, keyLength, sequence);
+      if (known !== undefined) return known;
+    }
     let copy: Buffer;
     let tagsLength: number;
     let known: Decoded | undefined;
@@ -111,8 +116,10 @@ export class SharedStore implements CacheStore {
       record = this.arena.find(hashBytes(this.keyBytes, keyLength, generation), generation, this.keyBytes, keyLength);
       if (record === -1) return undefined;
       if (this.now() >= this.views.deleteAt[record]!) {
+        this.beginChange();
         this.removeLive(slot, record);
         this.views.stageFloats[slot * STAGE_FLOAT_STRIDE + STAGE_EXPIRATIONS]!++;
+        this.endChange();
         return undefined;
       }
       this.touch(slot, record);
@@ -132,6 +139,36 @@ export class SharedStore implements CacheStore {
     if (entry !== undefined && tagsLength > 0) entry.tags = decodeTags(copy, tagsLength);
     if (entry !== undefined && copy.length <= DECODED_MAX_ENTRY_BYTES) this.keepDecoded(name, { record, write, entry, size: copy.length }, known);
     return entry;
+  }
+
+  /**
+   * The lock-free hit: this thread's decoded copy of the entry, when the key's record is still
+   * that very write, unexpired and already the most recently used of its space (so there is no
+   * LRU order to change). Plain reads, validated by the change sequence not having moved
+   * (CONTROL_SEQUENCE): any change by another thread in between sends the caller to the locked
+   * path. Reads may see half-changed cells, so every index read here is bounded (the probe
+   * stops at an empty cell, which always exists: the table is at most half full).
+   */
+  private getKnown(stage: string, key: string, keyLength: number, sequence: number): CacheEntry | undefined {
+    const { records, stageInts } = this.views;
+    const slot = this.stages.find(stage);
+    if (slot === -1) return undefined;
+    const ints = slot * STAGE_INT_STRIDE;
+    const generation = stageInts[ints + STAGE_GENERATION]!;
+    const record = this.arena.find(hashBytes(this.keyBytes, keyLength, generation), generation, this.keyBytes, keyLength);
+    if (record === -1 || stageInts[ints + STAGE_NEWEST] !== record) return undefined;
+    const known = this.decoded.get(`${slot}|${key}`);
+    if (known === undefined || known.record !== record || known.write !== records[record * RECORD_STRIDE + RECORD_WRITE]) return undefined;
+    if (this.now() >= this.views.deleteAt[record]!) return undefined;
+    return Atomics.load(this.views.control, CONTROL_SEQUENCE) === sequence ? known.entry : undefined;
+  }
+
+  private beginChange(): void {
+    Atomics.add(this.views.control, CONTROL_SEQUENCE, 1);
+  }
+
+  private endChange(): void {
+    Atomics.add(this.views.control, CONTROL_SEQUENCE, 1);
   }
 
   private keepDecoded(name: string, decoded: Decoded, replaced: Decoded | undefined): void {
@@ -156,6 +193,7 @@ export class SharedStore implements CacheStore {
     const cost = blocks * this.blockBytes + RECORD_OVERHEAD_BYTES;
     const { control, records, stageInts, stageFloats } = this.views;
     lock(control, CONTROL_LOCK);
+    this.beginChange();
     try {
       const slot = this.stages.find(stage);
       if (slot === -1) return;
@@ -190,6 +228,7 @@ export class SharedStore implements CacheStore {
       stageFloats[floats + STAGE_BYTES] = stageFloats[floats + STAGE_BYTES]! + cost;
       stageInts[ints + STAGE_ENTRIES]!++;
     } finally {
+      this.endChange();
       unlock(control, CONTROL_LOCK);
     }
   }
@@ -259,7 +298,7 @@ export class SharedStore implements CacheStore {
         evictions: stageFloats[floats + STAGE_EVICTIONS]!,
         expirations: stageFloats[floats + STAGE_EXPIRATIONS]!,
       };
-    });
+    }, true);
   }
 
   /**
@@ -314,11 +353,14 @@ export class SharedStore implements CacheStore {
     }
   }
 
-  private locked<T>(work: () => T): T {
+  /** Runs `work` under the lock, as a change (see CONTROL_SEQUENCE) unless `reading`. */
+  private locked<T>(work: () => T, reading = false): T {
     lock(this.views.control, CONTROL_LOCK);
+    if (!reading) this.beginChange();
     try {
       return work();
     } finally {
+      if (!reading) this.endChange();
       unlock(this.views.control, CONTROL_LOCK);
     }
   }
