@@ -1,4 +1,4 @@
-/** `cachegate start`: run until SIGTERM/SIGINT, then drain and exit 0 (one process, or `--workers N`). */
+/** `cachegate start`: run until SIGTERM/SIGINT, then drain and exit 0 (one gateway thread, or `--workers N` threads in one process). */
 import { availableParallelism } from 'node:os';
 import type { LevelWithSilent } from 'pino';
 import { loadConfigFile, type LoadedConfig } from '../config/load.js';
@@ -18,7 +18,7 @@ export interface StartOptions {
   admin?: ListenAddress;
   logLevel: LevelWithSilent;
   logFormat?: LogFormat;
-  /** A number, or `auto`: one per core with a shared store, 1 with the memory store. */
+  /** A number of gateway threads, or `auto`: one per core (see workerCount). */
   workers?: string;
 }
 
@@ -34,7 +34,7 @@ export async function runStart(options: StartOptions): Promise<number> {
     demo = await startDemoBackend();
     loaded = demoConfig(demo.address);
   }
-  return serve(options, loaded, demo, workerCount(options.workers));
+  return serve(options, loaded, demo, workerCount(options.workers, loaded.config.store.type));
 }
 
 /**
@@ -108,8 +108,11 @@ async function runThread(options: StartOptions): Promise<number> {
   }
 }
 
-/** `auto`: one thread per core, with any store (the memory store is shared by the threads). */
-function workerCount(requested: string | undefined): number {
-  if (requested === undefined || requested === 'auto') return availableParallelism();
-  return Math.max(1, Number(requested));
+/**
+ * `auto`: one thread per core, with any store (the memory store is shared by the threads). No
+ * flag: as before threads existed — one with the memory store, one per core with Redis.
+ */
+function workerCount(requested: string | undefined, storeType: string): number {
+  if (requested === 'auto' || (requested === undefined && storeType !== 'memory')) return availableParallelism();
+  return requested === undefined ? 1 : Math.max(1, Number(requested));
 }
