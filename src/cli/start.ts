@@ -11,6 +11,7 @@ import { createLogger, type LogFormat } from '../logging.js';
 import { createSharedMemory } from '../cache/stores/index.js';
 import { isGatewayThread, reportFailed, reportReady, startThreads, stopRequested, threadMetricsText, threadSiblings, threadStart } from './workers.js';
 import { threadId } from 'node:worker_threads';
+import { reloader, reloadOnHangup } from './reload.js';
 
 export interface StartOptions {
   config?: string;
@@ -50,19 +51,22 @@ async function serve(options: StartOptions, loaded: LoadedConfig, demo: DemoBack
   const sharedMemory = inThread ? threadStart().sharedStore : several && memory ? createSharedMemory() : undefined;
   // API changes still travel between threads (each compiles its own); Redis announces them itself.
   const siblings = several && memory ? threadSiblings() : undefined;
+  const total = inThread ? threadStart().threads : threads;
   let gateway: Gateway;
   try {
-    gateway = await Gateway.start(loaded, { logger, listen: options.listen, admin: options.admin, siblings, sharedMemory, listenFds: inThread ? threadStart().listenFds : undefined });
+    gateway = await Gateway.start(loaded, { logger, listen: options.listen, admin: options.admin, siblings, sharedMemory, listenFds: inThread ? threadStart().listenFds : undefined,
+      // Throttling buckets are per thread with the memory store: each holds 1/N of every limit.
+      workers: several && memory ? total : undefined });
   } catch (error) {
     siblings?.close();
     await demo?.close();
     throw error;
   }
-  const metrics = several ? threadMetricsText(gateway.metrics.registry, inThread ? threadStart().threads : threads, threadId) : undefined;
+  const metrics = several ? threadMetricsText(gateway.metrics.registry, total, threadId) : undefined;
   if (metrics) gateway.setMetricsText(metrics.text);
   if (inThread) {
     reportReady();
-    await stopRequested();
+    await stopRequested(reloader(options.config, gateway, logger));
   } else {
     let group: ReturnType<typeof startThreads> | undefined;
     if (threads > 1) {
@@ -77,6 +81,10 @@ async function serve(options: StartOptions, loaded: LoadedConfig, demo: DemoBack
       }
     }
     const workers = threads > 1 ? `\n${threads} workers (threads).` : '';
+    // SPEC §8: SIGHUP re-reads the config file, here and (relayed) in every other thread.
+    const stopReloading = reloadOnHangup(options.config, gateway, logger);
+    const relayHangup = () => group?.reload();
+    process.on('SIGHUP', relayHangup);
     if (demo) process.stdout.write(demoInstructions(gateway.dataUrl, gateway.adminUrl, demo.address) + workers + '\n');
     else process.stdout.write(`cachegate: serving ${loaded.source} on ${gateway.dataUrl} (admin ${gateway.adminUrl})${workers}\n`);
     const signal = await new Promise<NodeJS.Signals>((resolve) => {
@@ -87,6 +95,8 @@ async function serve(options: StartOptions, loaded: LoadedConfig, demo: DemoBack
     // A second signal while draining stops at once.
     const force = () => process.exit(1);
     process.once('SIGTERM', force).once('SIGINT', force);
+    stopReloading();
+    process.off('SIGHUP', relayHangup);
     await group?.stop();
   }
   await gateway.close();

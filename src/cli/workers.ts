@@ -32,7 +32,7 @@ export interface ThreadStart {
 }
 
 type ToMain = { type: 'ready' } | { type: 'failed'; message: string };
-type ToThread = { type: 'stop' };
+type ToThread = { type: 'stop' } | { type: 'reload' };
 type MetricsMessage =
   | { type: 'request'; id: number; from: number }
   | { type: 'response'; id: number; to: number; metrics: MetricObjectWithValues<MetricValue<string>>[] };
@@ -114,10 +114,14 @@ const sameOnEveryThread = (name: string) => SHARED_STORE_METRICS.has(name) || na
 export const reportReady = () => parentPort?.postMessage({ type: 'ready' } satisfies ToMain);
 export const reportFailed = (message: string) => parentPort?.postMessage({ type: 'failed', message } satisfies ToMain);
 
-/** In a gateway thread: resolves when the main thread asks it to drain and stop. */
-export function stopRequested(): Promise<void> {
+/**
+ * In a gateway thread: calls `reload` when the main thread relays a SIGHUP (signals reach only
+ * the main thread), and resolves when the main thread asks it to drain and stop.
+ */
+export function stopRequested(reload: () => void): Promise<void> {
   return new Promise((resolve) => {
     const listener = (message: ToThread) => {
+      if (message?.type === 'reload') return reload();
       if (message?.type !== 'stop') return;
       // A port with a listener keeps the thread alive: let it end once drained.
       parentPort?.off('message', listener);
@@ -132,6 +136,8 @@ export interface ThreadGroup {
   readonly ready: Promise<void>;
   /** Asks every thread to drain, and resolves when all have exited. */
   stop(): Promise<void>;
+  /** Relays a SIGHUP: every thread re-reads the config file (SPEC §8). */
+  reload(): void;
 }
 
 /**
@@ -168,6 +174,9 @@ export function startThreads(count: number, script: string, argv: readonly strin
   for (let i = 0; i < count; i++) spawn();
   return {
     ready,
+    reload: () => {
+      for (const thread of threads) thread.postMessage({ type: 'reload' } satisfies ToThread);
+    },
     stop: async () => {
       stopping = true;
       await Promise.all([...threads].map((thread) => new Promise<void>((resolve) => {
