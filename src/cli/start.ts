@@ -8,7 +8,7 @@ import { demoConfig, demoInstructions } from '../demo/demo.js';
 import { Gateway } from '../gateway/gateway.js';
 import { ListenError } from '../gateway/listener.js';
 import { createLogger, type LogFormat } from '../logging.js';
-import { createSharedMemory } from '../cache/stores/index.js';
+import { createSharedMemory, memoryArenaBytes } from '../cache/stores/index.js';
 import { isGatewayThread, reportFailed, reportReady, startThreads, stopRequested, threadMetricsText, threadSiblings, threadStart } from './workers.js';
 import { threadId } from 'node:worker_threads';
 import { reloader, reloadOnHangup } from './reload.js';
@@ -48,7 +48,7 @@ async function serve(options: StartOptions, loaded: LoadedConfig, demo: DemoBack
   const several = inThread || threads > 1;
   const memory = loaded.config.store.type === 'memory';
   // Threads share the memory store off-heap (made once here, attached by each thread); Redis is shared already.
-  const sharedMemory = inThread ? threadStart().sharedStore : several && memory ? createSharedMemory() : undefined;
+  const sharedMemory = inThread ? threadStart().sharedStore : several && memory ? createSharedMemory(memoryArenaBytes(loaded.config)) : undefined;
   // API changes still travel between threads (each compiles its own); Redis announces them itself.
   const siblings = several && memory ? threadSiblings() : undefined;
   const total = inThread ? threadStart().threads : threads;

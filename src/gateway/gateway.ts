@@ -9,7 +9,7 @@ import { AwsCachePolicy } from '../cache/policies/aws/policy.js';
 import { CacheStep } from '../cache/flow.js';
 import { stageCapacityBytes } from '../cache/capacity.js';
 import { sharedStateOf, type SharedState } from '../cache/shared-state.js';
-import { createStore } from '../cache/stores/index.js';
+import { createStore, memoryArenaBytes } from '../cache/stores/index.js';
 import type { SharedStoreBuffers } from '../cache/stores/shared/layout.js';
 import { stageId, type CacheStore } from '../cache/store.js';
 import { EncryptedStore } from '../cache/crypto.js';
@@ -94,7 +94,7 @@ export class Gateway {
     this.logger = options.logger ?? silentLogger();
     this.now = options.now ?? Date.now;
     this.identities = new IdentityRegistry(config.identities, config.gateway.region);
-    this.store = createStore(config.store, { now: this.now, logger: this.logger, sharedMemory: options.sharedMemory });
+    this.store = createStore(config.store, { now: this.now, logger: this.logger, sharedMemory: options.sharedMemory, arenaBytes: memoryArenaBytes(config) });
     this.shared = sharedStateOf(this.store);
     this.metrics = new GatewayMetrics(() => this.stageStats(), { defaultMetrics: true });
     const apis = (config.gateway.stateFile && readStateFile(config.gateway.stateFile, config, loaded.baseDir)) || config.apis;
