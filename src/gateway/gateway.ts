@@ -9,7 +9,8 @@ import { AwsCachePolicy } from '../cache/policies/aws/policy.js';
 import { CacheStep } from '../cache/flow.js';
 import { stageCapacityBytes } from '../cache/capacity.js';
 import { sharedStateOf, type SharedState } from '../cache/shared-state.js';
-import { createStore } from '../cache/stores/index.js';
+import { createStore, memoryArenaBytes } from '../cache/stores/index.js';
+import type { SharedStoreBuffers } from '../cache/stores/shared/layout.js';
 import { stageId, type CacheStore } from '../cache/store.js';
 import { EncryptedStore } from '../cache/crypto.js';
 import type { PurgeMatch } from '../cache/tags.js';
@@ -44,6 +45,10 @@ export interface GatewayOptions {
   siblings?: Siblings;
   /** The clock (epoch ms) the cache uses; tests drive it instead of sleeping. */
   now?: () => number;
+  /** Gateway threads of one process (`--workers`): the off-heap memory store they all attach to. */
+  sharedMemory?: SharedStoreBuffers;
+  /** Gateway threads: serve on these listening descriptors (the first thread's) instead of binding. */
+  listenFds?: { readonly data: number; readonly admin: number };
   /**
    * Worker processes serving together with the memory store (`--workers N`): each holds 1/N of
    * every throttling limit (throttle-settings.ts shareOf). Not used with a shared store.
@@ -89,7 +94,7 @@ export class Gateway {
     this.logger = options.logger ?? silentLogger();
     this.now = options.now ?? Date.now;
     this.identities = new IdentityRegistry(config.identities, config.gateway.region);
-    this.store = createStore(config.store, { now: this.now, logger: this.logger });
+    this.store = createStore(config.store, { now: this.now, logger: this.logger, sharedMemory: options.sharedMemory, arenaBytes: memoryArenaBytes(config) });
     this.shared = sharedStateOf(this.store);
     this.metrics = new GatewayMetrics(() => this.stageStats(), { defaultMetrics: true });
     const apis = (config.gateway.stateFile && readStateFile(config.gateway.stateFile, config, loaded.baseDir)) || config.apis;
@@ -138,9 +143,10 @@ export class Gateway {
     const addresses = { data: options.listen ?? settings.listen, admin: options.admin ?? settings.admin };
     const scheme = (listener: Listener) => (tlsConfigOf(loaded.config, listener) ? 'https' : 'http');
     try {
-      const data = await listen(gateway.dataServer, addresses.data, 'data listener');
+      const fds = options.listenFds;
+      const data = await listen(gateway.dataServer, addresses.data, 'data listener', fds?.data);
       gateway.dataUrl = `${scheme('data')}://${hostForUrl(data.host)}:${data.port}`;
-      const admin = await listen(gateway.adminServer, addresses.admin, 'admin listener');
+      const admin = await listen(gateway.adminServer, addresses.admin, 'admin listener', fds?.admin);
       gateway.adminUrl = `${scheme('admin')}://${hostForUrl(admin.host)}:${admin.port}`;
     } catch (error) {
       await gateway.close();
@@ -149,6 +155,12 @@ export class Gateway {
     warnPlainTextSecrets(loaded.config, addresses, gateway.logger);
     gateway.logger.info({ data: gateway.dataUrl, admin: gateway.adminUrl, apis: gateway.current.apis.map((api) => api.id) }, 'cachegate started');
     return gateway;
+  }
+
+  /** The listening descriptors, for other gateway threads to serve on (cli/workers.ts). */
+  get listenFds(): { data: number; admin: number } {
+    const fd = (server: Server) => (server as unknown as { _handle: { fd: number } | null })._handle?.fd ?? -1;
+    return { data: fd(this.dataServer), admin: fd(this.adminServer) };
   }
 
   get snapshot(): GatewaySnapshot {
