@@ -239,6 +239,8 @@ const gatewaySchema = z.strictObject({
   region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, { error: 'must be an AWS-style region such as us-east-1' }).default('us-east-1'),
   accountId: z.union([z.string(), z.number()]).transform(String).pipe(z.string().regex(/^\d{12}$/, { error: 'must be 12 digits' })).default('000000000000'),
   metricsAuth: bool.default(false),
+  /** Host names the admin listener answers besides IP literals and localhost (DNS-rebinding guard). */
+  adminHosts: z.array(nonEmpty.regex(/^[A-Za-z0-9.-]+$/, { error: 'must be a host name' }), { error: 'must be a list of host names' }).default([]),
   stateFile: nonEmpty.optional(),
   /** Time a draining gateway waits for in-flight requests on SIGTERM. */
   shutdownTimeoutMs: int(0, 600_000).default(10_000),
