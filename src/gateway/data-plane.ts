@@ -70,7 +70,7 @@ export class DataPlane {
     const path = stageEnd < 0 ? '/' : rawPath.slice(stageEnd);
     const segments = decodePathSegments(path);
     if (!segments) return this.reject(req, res, 'BAD_PERCENT_ENCODING', started);
-    const match = api.router.match(segments);
+    const match = stage.router.match(segments);
     if (!match) return this.reject(req, res, 'ROUTE_NOT_FOUND', started);
 
     const method = req.method as HttpMethod;

@@ -129,7 +129,7 @@ export class AwsCachePolicy implements CachePolicy {
     if (!plan) {
       const { cacheKeyParameters, cacheNamespace, integration } = route.definition;
       plan = {
-        key: compileKeyPlan(route.routeMethod, route.resourcePath, cacheKeyParameters, cacheNamespace ?? integration.cacheNamespace),
+        key: compileKeyPlan(route.routeMethod, route.resourcePath, cacheKeyParameters, cacheNamespace ?? integration?.cacheNamespace),
         headers: keyedHeaderFilter(cacheKeyParameters, false),
         headersWithBody: keyedHeaderFilter(cacheKeyParameters, true),
         bodyInKey: cacheKeyParameters.some((parameter) => parameter.startsWith('method.request.body')),
