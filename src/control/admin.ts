@@ -18,6 +18,7 @@ import { canonicalAdminPath, type CanonicalPath } from './admin-path.js';
 import { BodyBudget, MAX_ADMIN_BODY_BYTES, MAX_UNVERIFIED_BODY_BYTES } from './admin-body.js';
 import { AdminHosts } from './admin-host.js';
 import { serveConsoleAsset } from './console/static.js';
+import { serveHealth } from '../gateway/health.js';
 import { CONSOLE_API_ROUTES } from './rest/console-stats.js';
 import { CONTROL_ROUTES } from './rest/index.js';
 import { compileRoutes, findRoute } from './rest/route.js';
@@ -47,6 +48,8 @@ export class AdminPlane {
     const rawUrl = req.url ?? '/';
     const queryStart = rawUrl.indexOf('?');
     const rawPath = queryStart < 0 ? rawUrl : rawUrl.slice(0, queryStart);
+    // SPEC §8: /healthz and /readyz answer without credentials (probes carry none).
+    if (serveHealth(this.gateway, req, res, rawPath)) return;
     // The web console's page and assets are public (the page logs in with an API key itself);
     // its data comes from authenticated routes (`/restapis…`, `/console/api/…`) below.
     if (await serveConsoleAsset(req, res, rawPath)) return;
