@@ -41,6 +41,12 @@ export const ERRORS = {
   NOT_FOUND: { status: 404, type: 'NotFoundException', message: 'Not found' },
   CONFLICT: { status: 409, type: 'ConflictException', message: 'Conflict' },
   INVALID_INPUT: { status: 400, type: 'BadRequestException', message: 'Invalid request' },
+  /** AWS's answer when a quota (resources per API, deployments, tags, export size) would be exceeded. */
+  LIMIT_EXCEEDED: { status: 429, type: 'LimitExceededException', message: 'A limit was exceeded' },
+  /** Admin listener: a Host that names neither it nor gateway.adminHosts (DNS rebinding). RFC 9110 §15.5.20. */
+  MISDIRECTED_HOST: { status: 421, type: 'MisdirectedRequestException', message: 'Misdirected request' },
+  /** Admin listener: too many request bodies being read at once (a named bound); the SDK retries 503. */
+  ADMIN_BUSY: { status: 503, type: 'ServiceUnavailableException', message: 'Too many admin request bodies in flight; retry later' },
   INTERNAL: { status: 500, type: 'InternalFailure', message: 'Internal server error' },
 } as const satisfies Record<string, ErrorSpec>;
 

@@ -85,6 +85,8 @@ const httpProxyIntegration = z.strictObject({
   // AWS default and (historical) maximum is 29 s; we allow longer for self-hosted backends.
   timeoutMs: int(1, 300_000).default(29_000),
   cacheNamespace: nonEmpty.optional(),
+  /** Control plane: created as AWS type HTTP (served as a pass-through; mapping templates are not run). */
+  awsType: z.literal('HTTP').optional(),
 });
 
 const mockIntegration = z.strictObject({
@@ -101,6 +103,8 @@ const functionIntegration = z.strictObject({
   handler: nonEmpty.regex(/^[^#]+(#[A-Za-z_$][\w$]*)?$/, { error: 'must be ./module.js#exportName' }),
   timeoutMs: int(1, 900_000).default(29_000),
   cacheNamespace: nonEmpty.optional(),
+  /** Control plane: the AWS_PROXY Lambda URI this function was chosen by (reported back as given). */
+  awsUri: z.string().optional(),
 });
 
 const integrationSchema = z.discriminatedUnion('type', [httpProxyIntegration, mockIntegration, functionIntegration], {
@@ -128,7 +132,16 @@ const methodSchema = z.strictObject({
    * cached request never reach the integration either way (README "The stage cache").
    */
   cacheForwarding: z.enum(['all', 'keyed-only'], { error: 'must be all or keyed-only' }).optional(),
-  integration: integrationSchema,
+  /** Optional only while a method is built call by call (PutMethod, then PutIntegration); a served method has one (semantics.ts). */
+  integration: integrationSchema.optional(),
+  // AWS resource-model fields the control plane stores and reports (Terraform reads them back).
+  authorizationType: z.enum(['NONE', 'AWS_IAM', 'CUSTOM', 'COGNITO_USER_POOLS'], { error: 'must be NONE, AWS_IAM, CUSTOM or COGNITO_USER_POOLS' }).optional(),
+  apiKeyRequired: bool.optional(),
+  operationName: z.string().optional(),
+  methodResponses: z.record(z.string().regex(/^[1-5]\d\d$/, { error: 'status code must be 3 digits' }), z.record(z.string(), z.unknown())).optional(),
+  integrationResponses: z.record(z.string().regex(/^[1-5]\d\d$/, { error: 'status code must be 3 digits' }), z.record(z.string(), z.unknown())).optional(),
+  /** The PutIntegration input `integration` was derived from, reported back as given. */
+  awsIntegration: z.record(z.string(), z.unknown()).optional(),
 });
 export type MethodConfig = z.infer<typeof methodSchema>;
 
@@ -155,6 +168,10 @@ const stageSchema = z.strictObject({
     .default('0.5'),
   cacheCapacityBytes: int(1024, Number.MAX_SAFE_INTEGER, 'must be an integer >= 1024').optional(),
   methodSettings: z.record(z.string(), methodSettingSchema).default({}),
+  /** The deployment this stage serves (SPEC §8: deployments are snapshots); none: the API's resources as configured. */
+  deploymentId: z.string().regex(/^[a-z0-9]{1,32}$/, { error: 'must be a deployment id' }).optional(),
+  tracingEnabled: bool.optional(),
+  tags: stringMap.optional(),
 });
 export type StageConfig = z.infer<typeof stageSchema>;
 
@@ -170,6 +187,16 @@ export const apiSchema = z.strictObject({
     stageSchema,
     { error: 'must be a map of stage names' },
   ),
+  tags: stringMap.optional(),
+  /** Control plane: snapshots of `resources` that stages serve (CreateDeployment). */
+  deployments: z.record(
+    z.string().regex(/^[a-z0-9]{1,32}$/, { error: 'must be a deployment id' }),
+    z.strictObject({
+      createdDate: z.number(),
+      description: z.string().optional(),
+      resources: z.record(resourcePath, resourceSchema, { error: 'must be a map of resource paths' }),
+    }),
+  ).optional(),
 });
 export type ApiConfig = z.infer<typeof apiSchema>;
 
@@ -261,6 +288,10 @@ const gatewaySchema = z.strictObject({
   region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, { error: 'must be an AWS-style region such as us-east-1' }).default('us-east-1'),
   accountId: z.union([z.string(), z.number()]).transform(String).pipe(z.string().regex(/^\d{12}$/, { error: 'must be 12 digits' })).default('000000000000'),
   metricsAuth: bool.default(false),
+  /** Host names the admin listener answers besides IP literals and localhost (DNS-rebinding guard). */
+  /** Named handlers the control plane may point AWS_PROXY integrations at (never a path from a request). */
+  functions: z.record(z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, { error: 'function name must be letters, digits, - or _' }), nonEmpty.regex(/^[^#]+(#[A-Za-z_$][\w$]*)?$/, { error: 'must be ./module.js#exportName' })).default({}),
+  adminHosts: z.array(nonEmpty.regex(/^[A-Za-z0-9.-]+$/, { error: 'must be a host name' }), { error: 'must be a list of host names' }).default([]),
   stateFile: nonEmpty.optional(),
   /** Time a draining gateway waits for in-flight requests on SIGTERM. */
   shutdownTimeoutMs: int(0, 600_000).default(10_000),

@@ -58,6 +58,12 @@ export function checkSemantics(config: Config, baseDir: string): ConfigIssue[] {
           if (method !== 'GET' && method !== 'ANY') add([...at, 'cachePlugin'], 'a cache plug-in caches GET only; attach it to GET or ANY');
         }
         const integration = definition.integration;
+        if (!integration) {
+          // A method under construction (PutMethod before PutIntegration) is fine until something serves it.
+          const servedBy = Object.entries(api.stages).find(([, stage]) => stage.deploymentId === undefined)?.[0];
+          if (servedBy !== undefined) add([...at, 'integration'], `is required (stage ${servedBy} serves these resources)`);
+          continue;
+        }
         if (integration.type === 'HTTP_PROXY') {
           for (const [, name] of integration.uri.matchAll(/(?<!\$)\{([^}+]+)\+?\}/g)) {
             if (!pathParams.includes(name!)) add([...at, 'integration', 'uri'], `{${name}} is not a path parameter of ${resourcePath}`);
@@ -82,7 +88,8 @@ export function checkSemantics(config: Config, baseDir: string): ConfigIssue[] {
         const parsed = parseMethodSettingsKey(key);
         if (!parsed) {
           add(at, `key must be "*/*" or "{resource path without leading /}/{METHOD}" such as "pets/{petId}/GET", got ${describeValue(key)}`);
-        } else if (parsed !== '*/*' && !hasMethod(api.resources, parsed.resourcePath, parsed.method)) {
+        } else if (parsed !== '*/*' && !hasMethod(api.resources, parsed.resourcePath, parsed.method)
+          && !hasMethod(api.deployments?.[stage.deploymentId ?? '']?.resources ?? {}, parsed.resourcePath, parsed.method)) {
           add(at, `no method ${parsed.method} on resource ${describeValue(parsed.resourcePath)}`);
         }
         if (setting.cacheDataEncrypted) encrypted ??= [...at, 'cacheDataEncrypted'];

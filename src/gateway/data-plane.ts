@@ -82,7 +82,7 @@ export class DataPlane {
 
     const segments = canonical.segments.slice(1);
     const path = segments.length === 0 ? '/' : canonical.text.slice(canonical.text.indexOf('/', 1));
-    const match = api.router.match(segments);
+    const match = stage.router.match(segments);
     if (!match) return this.reject(req, res, 'ROUTE_NOT_FOUND', started);
 
     const method = req.method as HttpMethod;

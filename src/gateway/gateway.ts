@@ -347,7 +347,7 @@ export class Gateway {
 
   private compile(apis: readonly ApiConfig[]): GatewaySnapshot {
     const deps = { baseDir: this.loaded.baseDir, proxyPool: this.proxyPool, accountId: this.loaded.config.gateway.accountId };
-    return compileSnapshot(apis, (_api, _resource, _method, definition) => createIntegration(definition.integration, deps));
+    return compileSnapshot(apis, (_api, _resource, _method, definition) => createIntegration(definition.integration!, deps));
   }
 
   /** Creates, resizes or drops stage caches to match the current snapshot. */

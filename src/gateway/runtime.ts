@@ -23,6 +23,11 @@ export interface StageRuntime {
   readonly name: string;
   readonly config: StageConfig;
   readonly variables: Readonly<Record<string, string>>;
+  /**
+   * The routes this stage serves: its deployment's snapshot of the resources (SPEC §8, deployments
+   * are snapshots), or the API's resources as configured when it has no deploymentId.
+   */
+  readonly router: Router<ResourceMethods>;
 }
 
 export interface ApiRuntime {
@@ -30,6 +35,7 @@ export interface ApiRuntime {
   readonly name: string;
   readonly host: string | undefined;
   readonly config: ApiConfig;
+  /** The routes of the API's resources as they are now (served by stages without a deployment). */
   readonly router: Router<ResourceMethods>;
   readonly stages: ReadonlyMap<string, StageRuntime>;
 }
@@ -56,22 +62,36 @@ export function compileSnapshot(apis: readonly ApiConfig[], createIntegration: I
 }
 
 function compileApi(config: ApiConfig, createIntegration: IntegrationFactory): ApiRuntime {
-  const router = new Router<ResourceMethods>();
   const stages = new Map<string, StageRuntime>();
-  const api: ApiRuntime = { id: config.id, name: config.name ?? config.id, host: config.host, config, router, stages };
-  for (const [resourcePath, methods] of Object.entries(config.resources)) {
+  const api = { id: config.id, name: config.name ?? config.id, host: config.host, config, stages } as unknown as { -readonly [K in keyof ApiRuntime]: ApiRuntime[K] };
+  api.router = compileRoutes(api, config, config.resources, createIntegration);
+  // One router per deployment that a stage serves, shared by the stages on it.
+  const byDeployment = new Map<string, Router<ResourceMethods>>();
+  for (const [name, stage] of Object.entries(config.stages)) {
+    const deployment = stage.deploymentId === undefined ? undefined : config.deployments?.[stage.deploymentId];
+    let router = api.router;
+    if (stage.deploymentId !== undefined) {
+      router = byDeployment.get(stage.deploymentId) ?? compileRoutes(api, config, deployment?.resources ?? {}, createIntegration);
+      byDeployment.set(stage.deploymentId, router);
+    }
+    stages.set(name, { api, name, config: stage, variables: stage.variables, router });
+  }
+  return api;
+}
+
+function compileRoutes(api: ApiRuntime, config: ApiConfig, resources: ApiConfig['resources'], createIntegration: IntegrationFactory): Router<ResourceMethods> {
+  const router = new Router<ResourceMethods>();
+  for (const [resourcePath, methods] of Object.entries(resources)) {
     const routes = new Map<RouteMethod, MethodRoute>();
     for (const [method, definition] of Object.entries(methods) as [RouteMethod, MethodConfig | undefined][]) {
-      if (!definition) continue;
+      // A method still being built (no integration yet) serves nothing; a deployment never holds one.
+      if (!definition?.integration) continue;
       const integration = createIntegration(config, resourcePath, method, definition);
       routes.set(method, { api, resourcePath, routeMethod: method, definition, integration });
     }
-    router.add(resourcePath, routes);
+    if (routes.size > 0) router.add(resourcePath, routes);
   }
-  for (const [name, stage] of Object.entries(config.stages)) {
-    stages.set(name, { api, name, config: stage, variables: stage.variables });
-  }
-  return api;
+  return router;
 }
 
 /**

@@ -25,6 +25,8 @@ describe('hostile input: access', () => {
     backend = await startBackend();
     const proxy = (path: string) => ({ integration: { type: 'HTTP_PROXY', uri: `${backend.url}${path}` } });
     gateway = await startGateway({
+      // The traversal probes below name the admin listener admin.test (a DNS-rebinding guard refuses other names).
+      gateway: { adminHosts: ['admin.test'] },
       identities: [{ name: 'reader', apiKey: READER_KEY, policy: [{ effect: 'Allow', action: 'apigateway:GET', resource: '*' }] }],
       apps: [{ id: '1001', appKey: 'app-key-1001', appSecret: 'app-secret-1001' }, { id: '2001', appCode: 'app-code-2001' }],
       cachePlugins: { perApp: { varyByApp: true, duration: 100 } },
