@@ -25,6 +25,9 @@ export interface CacheEntry {
   readonly sealed?: { readonly keyId: string };
 }
 
+/** An inclusive byte range of an entry's body (RFC 9110 §14.1.2), or a range that cannot be satisfied (416). */
+export type ByteRange = { readonly start: number; readonly end: number } | 'unsatisfiable';
+
 /** Bytes an entry counts against a stage's budget: key, headers and body (plus a fixed overhead). */
 export function entrySize(key: string, entry: CacheEntry): number {
   let size = ENTRY_OVERHEAD_BYTES + key.length * 2 + entry.body.length;

@@ -12,6 +12,8 @@ const BODY_FRAMING = ['content-type', 'content-length', 'transfer-encoding', 'co
 
 export interface HeaderFilter {
   readonly names: ReadonlySet<string>;
+  /** Set: every header but these is kept (httpCache, whose key is protected by Vary instead). */
+  readonly except?: ReadonlySet<string>;
 }
 
 /** The lower-case header names a method's cache key uses. Computed once per method. */
@@ -25,11 +27,22 @@ export function keyedHeaderFilter(cacheKeyParameters: readonly string[], forward
 }
 
 export function filterHeaders(filter: HeaderFilter, headers: IncomingHttpHeaders, rawHeaders: readonly string[]): { headers: IncomingHttpHeaders; rawHeaders: string[] } {
+  if (filter.except) return allExcept(filter.except, headers, rawHeaders);
   const kept: IncomingHttpHeaders = {};
   for (const name of filter.names) if (headers[name] !== undefined) kept[name] = headers[name] as string;
   const raw: string[] = [];
   for (let i = 0; i < rawHeaders.length; i += 2) {
     if (filter.names.has(rawHeaders[i]!.toLowerCase())) raw.push(rawHeaders[i]!, rawHeaders[i + 1]!);
+  }
+  return { headers: kept, rawHeaders: raw };
+}
+
+function allExcept(except: ReadonlySet<string>, headers: IncomingHttpHeaders, rawHeaders: readonly string[]): { headers: IncomingHttpHeaders; rawHeaders: string[] } {
+  const kept: IncomingHttpHeaders = {};
+  for (const name in headers) if (!except.has(name)) kept[name] = headers[name];
+  const raw: string[] = [];
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    if (!except.has(rawHeaders[i]!.toLowerCase())) raw.push(rawHeaders[i]!, rawHeaders[i + 1]!);
   }
   return { headers: kept, rawHeaders: raw };
 }

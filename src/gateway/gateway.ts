@@ -6,6 +6,7 @@
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import { AlibabaCachePolicy } from '../cache/policies/alibaba/policy.js';
+import { HttpCachePolicy } from '../cache/policies/http/policy.js';
 import { AwsCachePolicy } from '../cache/policies/aws/policy.js';
 import { CacheStep } from '../cache/flow.js';
 import { stageCapacityBytes } from '../cache/capacity.js';
@@ -62,6 +63,7 @@ export class Gateway {
   private readonly shared: SharedState | undefined;
   readonly proxyPool = new ProxyPool();
   private readonly plugins: AlibabaCachePolicy;
+  private readonly httpCaches: HttpCachePolicy;
   readonly now: () => number;
   private current: GatewaySnapshot;
   /** Stage caches the store holds now, with their byte budgets. */
@@ -87,10 +89,11 @@ export class Gateway {
     const encryptionKey = config.store.encryptionKey === undefined ? undefined : decodeEncryptionKey(config.store.encryptionKey);
     const aws = new AwsCachePolicy({ store: this.store, identities: this.identities, region: config.gateway.region, accountId: config.gateway.accountId, encryptionKey });
     this.plugins = new AlibabaCachePolicy({ store: this.store, apps: new AppRegistry(config.apps), plugins: config.cachePlugins, now: this.now });
+    this.httpCaches = new HttpCachePolicy({ store: this.store, caches: config.httpCaches, now: this.now });
     const cache = new CacheStep({
       store: this.store, storeType: config.store.type, metrics: this.metrics, logger: this.logger, now: this.now,
-      // A method with a caching plug-in follows Alibaba's policy; every other method AWS's stage cache.
-      policyFor: (ctx) => (ctx.route.definition.cachePlugin !== undefined ? this.plugins : aws),
+      // A method with a caching plug-in follows Alibaba's policy, one with httpCache RFC 9111; every other method AWS's stage cache.
+      policyFor: (ctx) => (ctx.route.definition.cachePlugin !== undefined ? this.plugins : ctx.route.definition.httpCache !== undefined ? this.httpCaches : aws),
     });
     const dataPlane = new DataPlane({ snapshot: () => this.current, metrics: this.metrics, logger: this.logger, cache });
     this.dataServer = createListener(dataPlane.handle);
@@ -166,7 +169,7 @@ export class Gateway {
   /** Empties one stage cache at once, whatever its size (on sibling workers too, unless `announce: false`). */
   async flushStage(apiId: string, stage: string, options: { announce?: boolean } = {}): Promise<void> {
     // The stage cache, and the spaces of the caching plug-ins used on that stage.
-    await Promise.all([stageId(apiId, stage), ...this.plugins.spacesOf(apiId, stage)].map((space) => this.store.flush(space)));
+    await Promise.all([stageId(apiId, stage), ...this.plugins.spacesOf(apiId, stage), ...this.httpCaches.spacesOf(apiId, stage)].map((space) => this.store.flush(space)));
     this.metrics.invalidations.inc({ api: apiId, stage, reason: 'flush' });
     if (options.announce !== false) this.options.siblings?.publish({ kind: 'flush', apiId, stage });
   }
@@ -188,7 +191,7 @@ export class Gateway {
     if (key !== undefined) this.sealedForPurge ??= new EncryptedStore(this.store, key);
     // An entry is stored plain or sealed, never both: the two purges never count one entry twice.
     const stores = this.sealedForPurge ? [this.store, this.sealedForPurge] : [this.store];
-    const spaces = [stageId(apiId, stage), ...this.plugins.spacesOf(apiId, stage)];
+    const spaces = [stageId(apiId, stage), ...this.plugins.spacesOf(apiId, stage), ...this.httpCaches.spacesOf(apiId, stage)];
     const counts = await Promise.all(spaces.flatMap((space) => stores.map((store) => store.purge(space, match))));
     const purged = counts.reduce((sum, count) => sum + count, 0);
     this.metrics.invalidations.inc({ api: apiId, stage, reason: 'purge' }, purged);
