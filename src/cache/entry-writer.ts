@@ -6,6 +6,7 @@
 import { STATUS_CODES, validateHeaderName, validateHeaderValue, type ServerResponse } from 'node:http';
 import type { IntegrationResponse } from '../integrations/integration.js';
 import type { ByteRange, CacheEntry } from './entry.js';
+import { parseHttpDate } from './headers/http-date.js';
 
 /**
  * The ServerResponse fields Node's own writeHead() reads and sets (lib/_http_outgoing.js; the same
@@ -162,9 +163,10 @@ export function notModified(entry: CacheEntry, ifNoneMatch: string | undefined, 
     return ifNoneMatch.trim() === '*' || ifNoneMatch.split(',').some((tag) => weak(tag) === weak(etag));
   }
   if (ifModifiedSince !== undefined) {
-    const lastModified = headerOf(entry, 'last-modified');
-    const since = Date.parse(ifModifiedSince);
-    return lastModified !== undefined && !Number.isNaN(since) && Date.parse(lastModified) <= since;
+    // RFC 9111 §4.3.2: without Last-Modified, the stored Date stands in for it. Strict HTTP-dates only.
+    const lastModified = parseHttpDate(headerOf(entry, 'last-modified') ?? headerOf(entry, 'date'));
+    const since = parseHttpDate(ifModifiedSince);
+    return lastModified !== undefined && since !== undefined && lastModified <= since;
   }
   return false;
 }

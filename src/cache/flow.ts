@@ -271,6 +271,9 @@ export class CacheStep implements DataPlaneCacheStep {
     if (respond) {
       // The caller who fetched gets the integration's own headers; the entry keeps what its policy admits.
       extra['cache-status'] = forwardStatus(outcome, result);
+      // RFC 9111 §4.2.3: an answer already aged upstream or in transit says so (a policy that counts it sets storedAt back).
+      const age = ageSeconds(entry, this.deps.now());
+      if (age > 0) extra.age = String(age);
       writeIntegrationResponse(res, { ...response, body: collected.body }, headOnly, extra);
     }
     return entry;

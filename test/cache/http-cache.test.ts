@@ -189,4 +189,38 @@ describe('httpCache through HTTP', () => {
     assert.equal(seen.headers.forwarded, undefined);
     assert.notEqual(seen.headers['x-forwarded-host'], 'evil.example');
   });
+
+  it('relays a 103 Early Hints before the final answer and stores only the final one', async () => {
+    backend.handler = (_req, res, _body, n) => {
+      res.writeEarlyHints({ link: '</style.css>; rel=preload; as=style' });
+      res.writeHead(200, { 'cache-control': 'max-age=60' }).end(`final ${n}`);
+    };
+    const exchange = () => new Promise<{ interim: number[]; text: string }>((resolve, reject) => {
+      const interim: number[] = [];
+      const req = httpRequest(url(), (res) => {
+        let text = '';
+        res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+        res.on('end', () => resolve({ interim, text }));
+      });
+      req.on('information', (info) => interim.push(info.statusCode));
+      req.on('error', reject);
+      req.end();
+    });
+    const first = await exchange();
+    assert.deepEqual(first.interim, [103]);
+    const second = await exchange();
+    assert.equal(second.text, first.text);
+    assert.deepEqual(second.interim, [], 'a hit carries no stored interim answer');
+  });
+
+  it('says the Age of an answer aged upstream on the miss too, and serves a stale entry to max-stale', async () => {
+    answer({ 'cache-control': 'max-age=60', age: '30' });
+    const miss = await call(url());
+    assert.ok(Number(miss.headers.age) >= 30);
+    clock.now += 40_000;
+    const calls = backend.calls;
+    assert.equal((await call(url(), { headers: { 'cache-control': 'max-stale=20' } })).text, miss.text);
+    assert.equal(backend.calls, calls);
+    assert.notEqual((await call(url(), { headers: { 'cache-control': 'max-stale=5' } })).text, miss.text);
+  });
 });

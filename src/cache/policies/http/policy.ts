@@ -26,10 +26,11 @@ const NONE: readonly string[] = [];
 /** Stale windows come from each entry's own directives (usability()); the flow's windows are unused. */
 const ENTRY_WINDOWS: StaleWindows = { staleWhileRevalidateSeconds: 0, staleIfErrorSeconds: 0 };
 /**
- * How long an entry with a validator is kept past its freshness, for conditional revalidation
- * (RFC 9111 §4.3): the LRU budget bounds the bytes, this bounds how long a dead entry lingers.
+ * How long an entry is kept after it is stored, stale or not, for conditional revalidation
+ * (RFC 9111 §4.3) and `max-stale` requests: the LRU budget bounds the bytes, this bounds how long
+ * a dead entry lingers.
  */
-const KEEP_FOR_REVALIDATION_MS = 24 * 3600_000;
+const KEEP_STALE_MS = 24 * 3600_000;
 /**
  * Request headers never forwarded under httpCache: what the gateway derives itself (SPEC §7: "never
  * taken from the caller"), besides hop-by-hop (removed by the integration).
@@ -126,9 +127,10 @@ export class HttpCachePolicy implements CachePolicy {
     const storedAt = now - Math.round(age * 1000);
     const staleAt = storedAt + lifetime * 1000;
     const permissions = stalePermissions(read);
-    const validators = response.headers.etag !== undefined || response.headers['last-modified'] !== undefined;
+    // Kept past freshness for revalidation (§4.3) and for requests that accept stale answers
+    // (max-stale, stale-if-error); usability() decides each use, the LRU budget bounds the bytes.
     const keepStale = Math.max(permissions.staleWhileRevalidate, permissions.staleIfError) * 1000;
-    const deleteAt = Math.max(staleAt + keepStale, validators ? now + KEEP_FOR_REVALIDATION_MS : staleAt);
+    const deleteAt = Math.max(staleAt + keepStale, now + KEEP_STALE_MS);
     return { store: true, headers: storedHeaders(response.headers, read.directives), times: { storedAt, staleAt, deleteAt } };
   }
 

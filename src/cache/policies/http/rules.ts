@@ -109,7 +109,8 @@ export function freshnessLifetime(response: { readonly statusCode: number; reado
     const lastModified = parseHttpDate(headers['last-modified'], responseTime);
     if (lastModified !== undefined) {
       const date = parseHttpDate(headers.date, responseTime) ?? responseTime;
-      if (date > lastModified) return cap(Math.floor(((date - lastModified) / 1000) * rules.heuristicFraction));
+      // Not rounded to whole seconds: 10% of 5 s is half a second of freshness, not none.
+      if (date > lastModified) return cap(((date - lastModified) / 1000) * rules.heuristicFraction);
     }
   }
   return 0;
