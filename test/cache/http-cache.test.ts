@@ -106,14 +106,17 @@ describe('httpCache through HTTP', () => {
     backend.handler = (_req, res) => res.writeHead(500).end('no');
     await call(url(), { method: 'POST', body: 'x' });
     assert.equal((await call(url())).text, cached.text, 'a failed POST invalidates nothing');
-    backend.handler = (_req, res) => res.writeHead(201, { location: `/prod${path}/other`, 'content-location': 'http://elsewhere.example/prod/x' }).end('made');
     answer({ 'cache-control': 'max-age=60' });
     const other = await call(url('/other'));
-    backend.handler = (_req, res) => res.writeHead(201, { location: `/prod${path}/other` }).end('made');
+    const foreign = await call(url('/foreign'));
+    // The backend writes Location in its own terms (its path, or its absolute URL); the gateway maps
+    // it to its own URL (`/prod` + the greedy part). Another origin is never invalidated (§4.4).
+    backend.handler = (_req, res) => res.writeHead(201, { location: `${path}/other`, 'content-location': `http://elsewhere.example${path}/foreign` }).end('made');
     await call(url(), { method: 'PUT', body: 'x' });
     answer({ 'cache-control': 'max-age=60' });
     assert.notEqual((await call(url())).text, cached.text);
     assert.notEqual((await call(url('/other'))).text, other.text);
+    assert.equal((await call(url('/foreign'))).text, foreign.text);
   });
 
   it('answers a Range request from a complete entry (206, If-Range) and HEAD without a body', async () => {

@@ -12,6 +12,7 @@ import type { IntegrationResponse } from '../../../integrations/integration.js';
 import type { Admission, CachePolicy, CacheRequest, StaleWindows } from '../../cache-policy.js';
 import type { ByteRange, CacheEntry } from '../../entry.js';
 import { requestedRange } from './range.js';
+import { TargetUriTemplate } from '../../../integrations/target-uri.js';
 import type { HeaderFilter } from '../../forwarded-headers.js';
 import type { Freshness } from '../aws/rules.js';
 import { parseCacheControl } from '../../headers/cache-control.js';
@@ -139,13 +140,25 @@ export class HttpCachePolicy implements CachePolicy {
     const { ctx } = request;
     const url = new URL(`/${ctx.stage.name}${ctx.path}${ctx.rawQuery === '' ? '' : `?${ctx.rawQuery}`}`, request.origin);
     const host = (ctx.req.headers.host ?? '').toLowerCase();
-    for (const target of invalidatedTargets(response.statusCode, response.headers, url)) {
+    for (const target of invalidatedTargets(response.statusCode, response.headers, url, this.backendUrl(ctx))) {
       try {
         const deleted = this.deps.store.delete(request.space, urlKey(host, target));
         if (deleted instanceof Promise) deleted.catch(() => undefined);
       } catch {
         // A store failure leaves the entry to expire; the answer still goes out (STYLE.md practice 6).
       }
+    }
+  }
+
+  /** The URL an HTTP_PROXY integration was called with, to read the backend's Location against. */
+  private backendUrl(ctx: RequestContext): URL | undefined {
+    const { integration } = ctx.route.definition;
+    if (integration.type !== 'HTTP_PROXY') return undefined;
+    try {
+      const target = new TargetUriTemplate(integration.uri).resolve(ctx.integrationRequest());
+      return new URL(target.path, target.origin);
+    } catch {
+      return undefined;
     }
   }
 

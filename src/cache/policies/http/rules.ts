@@ -258,7 +258,7 @@ export const SAFE_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTION
  * Location / Content-Location URIs are invalidated. Returns the paths (with query) to invalidate,
  * relative to the request's origin; cross-origin references are ignored (§4.4: "MUST NOT").
  */
-export function invalidatedTargets(statusCode: number, responseHeaders: Headers, requestUrl: URL): string[] {
+export function invalidatedTargets(statusCode: number, responseHeaders: Headers, requestUrl: URL, backendUrl?: URL): string[] {
   if (statusCode < 200 || statusCode >= 400) return [];
   const targets = [requestUrl.pathname + requestUrl.search];
   for (const name of ['location', 'content-location']) {
@@ -266,11 +266,36 @@ export function invalidatedTargets(statusCode: number, responseHeaders: Headers,
     if (typeof value !== 'string') continue;
     let target: URL;
     try {
-      target = new URL(value, requestUrl);
+      // The backend wrote the reference against its own URL: resolve it there, then map it back to
+      // the gateway's (the origin the gateway fronts counts as the same origin).
+      target = new URL(value, backendUrl ?? requestUrl);
     } catch {
       continue;
     }
-    if (target.origin === requestUrl.origin) targets.push(target.pathname + target.search);
+    if (backendUrl && target.origin === backendUrl.origin) {
+      const mapped = gatewayPath(target.pathname, backendUrl.pathname, requestUrl.pathname);
+      if (mapped !== undefined) targets.push(mapped + target.search);
+    } else if (target.origin === requestUrl.origin) {
+      targets.push(target.pathname + target.search);
+    }
   }
   return targets;
+}
+
+/**
+ * A backend path as the gateway serves it: the request's backend and gateway paths share a tail
+ * (the greedy part); what precedes it is the backend's prefix and the gateway's. A path outside
+ * the backend's prefix is not reachable through this route (undefined).
+ */
+function gatewayPath(target: string, backendPath: string, requestPath: string): string | undefined {
+  let shared = 0;
+  while (shared < backendPath.length && shared < requestPath.length && backendPath[backendPath.length - 1 - shared] === requestPath[requestPath.length - 1 - shared]) shared++;
+  // Cut at a segment boundary so `/api/x` and `/s/x` share `/x`, not `i/x`.
+  const tail = backendPath.slice(backendPath.length - shared);
+  const cut = tail.indexOf('/');
+  if (cut < 0) return undefined;
+  const backendPrefix = backendPath.slice(0, backendPath.length - shared + cut);
+  const gatewayPrefix = requestPath.slice(0, requestPath.length - shared + cut);
+  if (!target.startsWith(`${backendPrefix}/`) && target !== backendPrefix) return undefined;
+  return gatewayPrefix + target.slice(backendPrefix.length);
 }
