@@ -66,6 +66,14 @@ describe('httpCache through HTTP', () => {
     answer({ 'cache-control': 'max-age=60' });
     const authorised = await call(url('/auth'), { headers: { authorization: 'Bearer a' } });
     assert.notEqual((await call(url('/auth'), { headers: { authorization: 'Bearer a' } })).text, authorised.text);
+    answer({ 'cache-control': 'max-age=60', 'set-cookie': 'session=a' });
+    const cookie = await call(url('/cookie'));
+    assert.notEqual((await call(url('/cookie'))).text, cookie.text, 'an answer setting a cookie is not shared');
+    answer({ 'cache-control': 'public, max-age=60', 'set-cookie': 'session=b' });
+    const publicCookie = await call(url('/public-cookie'));
+    const shared = await call(url('/public-cookie'));
+    assert.equal(shared.text, publicCookie.text);
+    assert.equal(shared.headers['set-cookie'], undefined, 'a shared answer never carries the cookie');
     answer({ 'cache-control': 'public, max-age=60' });
     const pub = await call(url('/pub'), { headers: { authorization: 'Bearer a' } });
     assert.equal((await call(url('/pub'), { headers: { authorization: 'Bearer b' } })).text, pub.text);

@@ -38,7 +38,7 @@ const KEEP_STALE_MS = 24 * 3600_000;
  */
 export const DERIVED_REQUEST_HEADERS: ReadonlySet<string> = new Set(['host', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'forwarded']);
 /** Response headers a hit recomputes or must not replay. */
-const NOT_STORED_HEADERS: ReadonlySet<string> = new Set(['content-length', 'age', 'cache-status', 'connection', 'keep-alive', 'transfer-encoding']);
+const NOT_STORED_HEADERS: ReadonlySet<string> = new Set(['content-length', 'age', 'cache-status', 'connection', 'keep-alive', 'transfer-encoding', 'set-cookie']);
 
 export interface HttpPolicyDeps {
   store: CacheStore;
@@ -121,7 +121,8 @@ export class HttpCachePolicy implements CachePolicy {
     const lifetime = freshnessLifetime(response, read, plan.rules, now);
     const verdict = storability({ method: request.keyMethod, headers: request.ctx.req.headers }, response, read, lifetime);
     if (!verdict.store) return verdict;
-    // A cookie is one caller's: such answers are not shared (deliberate; RFC 9111 §7.3 leaves it to the cache).
+    // A cookie is one caller's: such answers are not shared unless the backend says `public`, and even
+    // then the Set-Cookie itself is never stored (deliberate; RFC 9111 §7.3 leaves it to the cache).
     if (response.headers['set-cookie'] !== undefined && !read.directives.has('public')) return { store: false, reason: 'set-cookie' };
     // §4.2.3: the entry's age starts at its corrected initial age; storedAt is moved back by it.
     const age = correctedInitialAge(response.headers, request.ctx.receivedAt, now);
