@@ -39,8 +39,6 @@ export interface CacheRequest {
   readonly passThrough?: boolean;
   /** RFC 9111 §5.2.1.7 only-if-cached: answer 504 rather than go to the integration. */
   readonly onlyIfCached?: boolean;
-  /** false: concurrent misses are not coalesced (their answers may differ by Vary). */
-  readonly coalesce?: false;
   readonly windows: StaleWindows;
   /** Headers added to every answer of this request, `[name, value, …]` (e.g. AWS's Warning). */
   readonly extraHeaders: readonly string[];
@@ -62,6 +60,8 @@ export interface CachePolicy {
    * windows (AWS rules). The HTTP cache decides from the entry's and the request's directives.
    */
   usability?(request: CacheRequest, entry: CacheEntry, now: number): Freshness;
+  /** Whether an entry another request fetched (coalescing) may answer this one; absent: always. */
+  shares?(request: CacheRequest, entry: CacheEntry): boolean;
   /** The byte range of the entry a Range request asks for, when this policy answers ranges from the cache. */
   range?(request: CacheRequest, entry: CacheEntry): ByteRange | undefined;
   /** Whether an entry of `bytes` may be stored now (the Alibaba plug-in stores nothing when its space is full). */

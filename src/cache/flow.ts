@@ -147,10 +147,12 @@ export class CacheStep implements DataPlaneCacheStep {
       return;
     }
     for (;;) {
-      // A policy whose entries are chosen per request (Vary) does not share one caller's answer with waiters.
-      const flight = request.refresh || request.coalesce === false ? undefined : this.flights.get(flightKey);
+      const flight = request.refresh ? undefined : this.flights.get(flightKey);
       if (!flight) break;
       const shared = await flight;
+      // An answer chosen by request headers (Vary) goes only to waiters it was chosen for; another
+      // waiter goes forward itself at once (waiting for a second leader could outlast its timeout).
+      if (shared && request.policy.shares && !request.policy.shares(request, shared.entry)) break;
       if (shared) {
         ctx.cacheOutcome = 'collapsed';
         ctx.metrics.hits.inc();

@@ -46,7 +46,8 @@ describe('httpCache Vary invariant', () => {
     // The backend names the Accept-Language it saw, as lines joined (what Vary selects on).
     backend = await startBackend((req, res) => {
       const seen = selectingValue(req.rawHeaders, 'accept-language') ?? '(none)';
-      res.writeHead(200, { vary: 'Accept-Language', 'cache-control': 'max-age=600', 'content-type': 'text/plain' }).end(`${seen}|${'x'.repeat(2000)}`);
+      // A short delay so that concurrent misses meet in the gateway's coalescing.
+      setTimeout(() => res.writeHead(200, { vary: 'Accept-Language', 'cache-control': 'max-age=600', 'content-type': 'text/plain' }).end(`${seen}|${'x'.repeat(2000)}`), 5);
     });
     gateway = await startGateway({
       httpCaches: { std: { capacityBytes: CAPACITY } },
@@ -71,6 +72,22 @@ describe('httpCache Vary invariant', () => {
     }), { seed: 1414, numRuns: 40, interruptAfterTimeLimit: 60_000 });
     const stats = gateway.store.stats(`${stageId('vary', 'prod')}\u0000http\u0000std`)!;
     assert.ok(stats.bytes <= CAPACITY, `bytes ${stats.bytes} within ${CAPACITY}`);
+  });
+
+  it('shares a coalesced answer only with concurrent requests it matches (generated interleavings)', async () => {
+    let round = 0;
+    await fc.assert(fc.asyncProperty(fc.array(acceptLanguage, { minLength: 2, maxLength: 8 }), async (requests) => {
+      const url = `${gateway.dataUrl}/prod/c${++round}`;
+      const bodies = await Promise.all(requests.map((lines) => get(url, lines)));
+      bodies.forEach((body, i) => {
+        const expected = selectingValue(requests[i]!.flat(), 'accept-language') ?? '(none)';
+        assert.equal(body.split('|')[0], expected, `concurrent request ${JSON.stringify(requests[i])}`);
+      });
+    }), { seed: 1415, numRuns: 25, interruptAfterTimeLimit: 60_000 });
+    // Identical concurrent misses still make one backend call.
+    const before = backend.calls;
+    await Promise.all(Array.from({ length: 5 }, () => get(`${gateway.dataUrl}/prod/same`, [['Accept-Language', 'en']])));
+    assert.equal(backend.calls - before, 1);
   });
 
   it('keeps at most MAX_VARIANTS_PER_URL variants of one URL, however many spellings arrive', async () => {

@@ -93,7 +93,6 @@ export class HttpCachePolicy implements CachePolicy {
       // An unsafe request never reads the cache: it goes forward, alone (no coalescing).
       refresh: invalidates,
       passThrough: invalidates,
-      coalesce: false,
       onlyIfCached: !invalidates && requestDirectives(ctx.req.headers).onlyIfCached,
       windows: ENTRY_WINDOWS,
       extraHeaders: NONE,
@@ -104,6 +103,11 @@ export class HttpCachePolicy implements CachePolicy {
 
   usability(request: CacheRequest, entry: CacheEntry, now: number): Freshness {
     return usability(entry, permissionsOf(entry, (request as HttpRequest).plan.rules), request.ctx.req.headers, now);
+  }
+
+  /** A coalesced answer is shared only with waiters whose Vary-named headers match its fetcher's (variants.ts). */
+  shares(request: CacheRequest, entry: CacheEntry): boolean {
+    return (request.store as VariantStore).selects(entry);
   }
 
   range(request: CacheRequest, entry: CacheEntry): ByteRange | undefined {

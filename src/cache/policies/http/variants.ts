@@ -23,6 +23,8 @@ export const MAX_VARIANTS_PER_URL = 8;
 /** Marks the variant index entry at a URL key (no response has status 0). */
 export const VARIANT_INDEX_STATUS = 0;
 const INDEX_HEADER = 'x-cachegate-variants';
+/** On an entry object just stored: the digest of the selecting values it was stored for (coalescing, never persisted). */
+const SELECTED_BY = Symbol('selectedBy');
 
 interface Variant {
   /** Vary names, sorted, comma-joined. */
@@ -94,10 +96,23 @@ export class VariantStore implements CacheStore {
     });
   }
 
+  /**
+   * Whether `entry` (fetched for another request, coalescing) is the variant this request selects:
+   * no Vary, or the same selecting values as the request it was stored for. An entry that was not
+   * stored through a VariantStore (so its selecting values are unknown) selects nothing.
+   */
+  selects(entry: CacheEntry): boolean {
+    const names = varyNames(entry.headers.filter(([name]) => name === 'vary').map(([, value]) => value));
+    if (names === '') return true;
+    const selectedBy = (entry as CacheEntry & { [SELECTED_BY]?: string })[SELECTED_BY];
+    return selectedBy !== undefined && selectedBy === digestOf(names, this.rawHeaders);
+  }
+
   set(stage: string, key: string, entry: CacheEntry): MaybePromise<void> {
     const names = varyNames(entry.headers.filter(([name]) => name === 'vary').map(([, value]) => value));
     if (names === '') return this.inner.set(stage, key, entry);
     const digest = digestOf(names, this.rawHeaders);
+    Object.defineProperty(entry, SELECTED_BY, { value: digest, enumerable: false });
     const variantKey = `${key}\u0000v${createHash('sha256').update(`${names}\u0000${digest}`).digest('hex')}`;
     return then(this.inner.get(stage, key), (found) => {
       const now = this.now();
