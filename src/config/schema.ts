@@ -124,6 +124,12 @@ const methodSchema = z.strictObject({
   cachePlugin: nonEmpty.optional(),
   /** SPEC §6b: the standard HTTP cache (a name under httpCaches) for this method. */
   httpCache: nonEmpty.optional(),
+  /**
+   * What a cached request sends the integration besides its keyed inputs: `all` (default, AWS)
+   * also its unkeyed query parameters; `keyed-only` nothing outside the key. Unkeyed headers of a
+   * cached request never reach the integration either way (README "The stage cache").
+   */
+  cacheForwarding: z.enum(['all', 'keyed-only'], { error: 'must be all or keyed-only' }).optional(),
   integration: integrationSchema,
 });
 export type MethodConfig = z.infer<typeof methodSchema>;

@@ -13,7 +13,7 @@ import type { Admission, CachePolicy, CacheRequest, StaleWindows } from '../../c
 import type { ByteRange, CacheEntry } from '../../entry.js';
 import { requestedRange } from './range.js';
 import { TargetUriTemplate } from '../../../integrations/target-uri.js';
-import type { HeaderFilter } from '../../forwarded-headers.js';
+import type { ForwardedInputs } from '../../key.js';
 import type { Freshness } from '../aws/rules.js';
 import { parseCacheControl } from '../../headers/cache-control.js';
 import { stageId, type CacheStore } from '../../store.js';
@@ -59,8 +59,23 @@ interface HttpRequest extends CacheRequest {
   readonly origin: string;
 }
 
-/** Everything but the hop-by-hop fields (dropped by the integration) and the derived ones. */
-const END_TO_END: HeaderFilter = { names: new Set(), except: DERIVED_REQUEST_HEADERS };
+/**
+ * What the integration receives: every request line but the derived ones, as sent (hop-by-hop
+ * fields are dropped by the integration), and the whole query. Vary matching (variants.ts) reads
+ * these same raw lines, so what was matched is what is sent.
+ */
+function endToEnd(rawHeaders: readonly string[], query: string): ForwardedInputs {
+  // No prototype: a request header named __proto__ stays an ordinary key.
+  const headers: Record<string, string> = Object.create(null) as Record<string, string>;
+  const raw: string[] = [];
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!.toLowerCase();
+    if (DERIVED_REQUEST_HEADERS.has(name)) continue;
+    raw.push(rawHeaders[i]!, rawHeaders[i + 1]!);
+    headers[name] = headers[name] === undefined ? rawHeaders[i + 1]! : `${headers[name]}, ${rawHeaders[i + 1]!}`;
+  }
+  return { headers, rawHeaders: raw, query };
+}
 
 const PERMISSIONS = Symbol('stalePermissions');
 type WithPermissions = CacheEntry & { [PERMISSIONS]?: StalePermissions };
@@ -87,7 +102,7 @@ export class HttpCachePolicy implements CachePolicy {
       keyMethod: (invalidates ? method : 'GET') as HttpMethod,
       space: this.space(ctx, plan),
       store: new VariantStore(this.deps.store, ctx.req.rawHeaders, this.deps.now),
-      forwardHeaders: END_TO_END,
+      forwarded: endToEnd(ctx.req.rawHeaders, ctx.rawQuery),
       forwardsBody: invalidates,
       body: undefined,
       // An unsafe request never reads the cache: it goes forward, alone (no coalescing).
