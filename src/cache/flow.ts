@@ -20,7 +20,7 @@ import type { GatewayMetrics } from '../metrics/metrics.js';
 import { collectUpTo } from './body.js';
 import type { CachePolicy, CacheRequest } from './cache-policy.js';
 import { CACHE_ENTRY_VERSION, type CacheEntry } from './entry.js';
-import { notModified, writeEntry } from './entry-writer.js';
+import { notModified, writeEntry, writeRange } from './entry-writer.js';
 import { forwardedHeaders } from './forwarded-headers.js';
 import { freshness, MAX_CACHEABLE_BODY_BYTES, type EntryTimes } from './policies/aws/rules.js';
 import {
@@ -68,6 +68,8 @@ export class CacheStep implements DataPlaneCacheStep {
 
   private run(request: CacheRequest): true | Promise<void> {
     if (request.refresh) {
+      // An unsafe method under httpCache never reads the cache: it is no client refresh.
+      if (request.passThrough) return this.forward(request, 'miss', undefined);
       const { labels } = request.ctx;
       this.deps.metrics.invalidations.inc({ api: labels.api, stage: labels.stage, reason: 'client' });
       return this.forward(request, 'refresh', undefined);
@@ -97,7 +99,10 @@ export class CacheStep implements DataPlaneCacheStep {
       return this.forward(request, 'miss', undefined);
     }
     const now = this.deps.now();
-    switch (freshness(entry, now, request.windows)) {
+    const usable = request.policy.usability ? request.policy.usability(request, entry, now) : freshness(entry, now, request.windows);
+    // RFC 9111 §5.2.1.7: only-if-cached takes what may be served without going forward, or a 504.
+    if (request.onlyIfCached && usable !== 'fresh' && usable !== 'stale-while-revalidate') return this.forward(request, 'miss', undefined);
+    switch (usable) {
       case 'fresh':
         this.answerFromCache(request, entry, now, 'hit', hitStatus(ttlSeconds(entry, now)));
         return true;
@@ -121,6 +126,9 @@ export class CacheStep implements DataPlaneCacheStep {
     const unchanged = (headers['if-none-match'] !== undefined || headers['if-modified-since'] !== undefined)
       && entry.statusCode === 200 && notModified(entry, headers['if-none-match'], headers['if-modified-since']);
     const extra = ['age', String(ageSeconds(entry, now)), 'cache-status', status, 'x-amzn-requestid', ctx.requestId, ...request.extraHeaders, ...request.hitHeaders];
+    // RFC 9110 §14: a Range request answered from a complete stored 200 (policies that serve ranges).
+    const range = !unchanged && request.policy.range ? request.policy.range(request, entry) : undefined;
+    if (range) return writeRange(ctx.res, entry, extra, ctx.method === 'HEAD', range);
     writeEntry(ctx.res, entry, extra, unchanged || ctx.method === 'HEAD', unchanged ? 304 : entry.statusCode);
   }
 
@@ -132,10 +140,20 @@ export class CacheStep implements DataPlaneCacheStep {
   private async forward(request: CacheRequest, outcome: ForwardOutcome, previous: CacheEntry | undefined, staleUsable = false): Promise<void> {
     const { ctx } = request;
     const flightKey = `${request.space}\u0000${request.key}`;
+    if (request.onlyIfCached) {
+      // RFC 9111 §5.2.1.7: "respond with a 504 (Gateway Timeout)" rather than go forward.
+      ctx.cacheOutcome = outcome;
+      ctx.res.writeHead(504, { 'content-type': 'application/json', 'cache-status': forwardStatus(outcome, 'no-freshness'), 'x-amzn-requestid': ctx.requestId });
+      ctx.res.end('{"message":"Not in cache (only-if-cached)"}');
+      return;
+    }
     for (;;) {
       const flight = request.refresh ? undefined : this.flights.get(flightKey);
       if (!flight) break;
       const shared = await flight;
+      // An answer chosen by request headers (Vary) goes only to waiters it was chosen for; another
+      // waiter goes forward itself at once (waiting for a second leader could outlast its timeout).
+      if (shared && request.policy.shares && !request.policy.shares(request, shared.entry)) break;
       if (shared) {
         ctx.cacheOutcome = 'collapsed';
         ctx.metrics.hits.inc();
@@ -205,7 +223,13 @@ export class CacheStep implements DataPlaneCacheStep {
       if (!Buffer.isBuffer(response.body)) response.body.destroy();
       return this.serveStaleOnError(request, stale, response.statusCode);
     }
-    if (previous && response.statusCode === 304) return this.refreshFromNotModified(request, previous, response, respond);
+    if (previous && response.statusCode === 304) {
+      // A 304 to the caller's own validators that the entry does not match confirms nothing stored: relay it.
+      const own = req.headers['if-none-match'] !== undefined || req.headers['if-modified-since'] !== undefined;
+      if (!own || notModified(previous, req.headers['if-none-match'], req.headers['if-modified-since'])) {
+        return this.refreshFromNotModified(request, previous, response, respond, own);
+      }
+    }
 
     const headOnly = ctx.method === 'HEAD';
     const extra: Record<string, string> = { 'x-amzn-requestid': ctx.requestId };
@@ -255,6 +279,9 @@ export class CacheStep implements DataPlaneCacheStep {
     if (respond) {
       // The caller who fetched gets the integration's own headers; the entry keeps what its policy admits.
       extra['cache-status'] = forwardStatus(outcome, result);
+      // RFC 9111 §4.2.3: an answer already aged upstream or in transit says so (a policy that counts it sets storedAt back).
+      const age = ageSeconds(entry, this.deps.now());
+      if (age > 0) extra.age = String(age);
       writeIntegrationResponse(res, { ...response, body: collected.body }, headOnly, extra);
     }
     return entry;
@@ -264,7 +291,7 @@ export class CacheStep implements DataPlaneCacheStep {
    * The integration confirmed the entry (RFC 9111 §4.3.4): its headers are updated from the 304,
    * its lifetime starts again, and it is stored and served without a body transfer.
    */
-  private async refreshFromNotModified(request: CacheRequest, previous: CacheEntry, response: IntegrationResponse, respond: boolean): Promise<CacheEntry | undefined> {
+  private async refreshFromNotModified(request: CacheRequest, previous: CacheEntry, response: IntegrationResponse, respond: boolean, callerValidated = false): Promise<CacheEntry | undefined> {
     if (!Buffer.isBuffer(response.body)) response.body.resume();
     const headers: Record<string, string | string[]> = {};
     for (const [name, value] of previous.headers) {
@@ -289,7 +316,9 @@ export class CacheStep implements DataPlaneCacheStep {
     }
     if (respond) {
       const status = detail === 'stored' ? REVALIDATED_STATUS : forwardStatus('expired', detail);
-      writeEntry(request.ctx.res, entry, ['cache-status', status, 'x-amzn-requestid', request.ctx.requestId, ...request.extraHeaders], request.ctx.method === 'HEAD');
+      // The caller's own validators matched: it gets the 304 (RFC 9111 §4.3.2), with the updated headers.
+      writeEntry(request.ctx.res, entry, ['cache-status', status, 'x-amzn-requestid', request.ctx.requestId, ...request.extraHeaders],
+        callerValidated || request.ctx.method === 'HEAD', callerValidated ? 304 : entry.statusCode);
     }
     return entry;
   }

@@ -126,6 +126,8 @@ const methodSchema = z.strictObject({
   cacheKeyParameters: z.array(requestParameter, { error: 'must be a list' }).default([]),
   cacheNamespace: nonEmpty.optional(),
   cachePlugin: nonEmpty.optional(),
+  /** SPEC §6b: the standard HTTP cache (a name under httpCaches) for this method. */
+  httpCache: nonEmpty.optional(),
   /**
    * What a cached request sends the integration besides its keyed inputs: `all` (default, AWS)
    * also its unkeyed query parameters; `keyed-only` nothing outside the key. Unkeyed headers of a
@@ -247,6 +249,19 @@ const cachePluginSchema = z.strictObject({
 });
 export type CachePluginConfig = z.infer<typeof cachePluginSchema>;
 
+/** SPEC §6b: an RFC 9111 shared cache, declared once and chosen per method with `httpCache: NAME`. */
+const httpCacheSchema = z.strictObject({
+  /** Per stage, LRU by bytes. */
+  capacityBytes: int(1024, Number.MAX_SAFE_INTEGER, 'must be an integer >= 1024').default(64 * 1024 * 1024),
+  /** Of (Date - Last-Modified), RFC 9111 §4.2.2; 0 disables heuristic freshness. */
+  heuristicFraction: z.number({ error: 'must be a number 0..1' }).min(0, { error: 'must be a number 0..1' }).max(1, { error: 'must be a number 0..1' }).default(0.1),
+  /** No freshness lifetime above this many seconds. */
+  maxTtl: int(0, 31_536_000, 'must be 0..31536000 (seconds)').default(86_400),
+  /** RFC 9213 targeted fields honoured before Cache-Control, in order. */
+  targeted: z.array(nonEmpty.regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, { error: 'must be a header name' }), { error: 'must be a list of header names' }).default(['CDN-Cache-Control']),
+});
+export type HttpCacheConfig = z.infer<typeof httpCacheSchema>;
+
 const storeSchema = z
   .strictObject({
     type: z.enum(['memory', 'redis', 'redis-cluster'], { error: 'must be memory, redis or redis-cluster' }).default('memory'),
@@ -310,6 +325,7 @@ export const configSchema = z.strictObject({
   identities: z.array(identitySchema, { error: 'must be a list' }).default([]),
   apps: z.array(appSchema, { error: 'must be a list' }).default([]),
   cachePlugins: z.record(z.string(), cachePluginSchema, { error: 'must be a map of plug-in names' }).default({}),
+  httpCaches: z.record(z.string(), httpCacheSchema, { error: 'must be a map of HTTP cache names' }).default({}),
   apis: z.array(apiSchema, { error: 'must be a list of APIs' }).min(1, { error: 'must list at least one API' }),
 });
 export type Config = z.infer<typeof configSchema>;
@@ -321,7 +337,7 @@ function toList(value: string | string[]): string[] {
 /** Every field name the schema knows, for "did you mean" hints on unknown fields. */
 export const KNOWN_FIELDS: ReadonlySet<string> = new Set(
   [
-    configSchema, gatewaySchema, throttleSchema, tlsSchema, storeSchema, identitySchema, policyStatement, appSchema, cachePluginSchema,
+    configSchema, gatewaySchema, throttleSchema, tlsSchema, storeSchema, identitySchema, policyStatement, appSchema, cachePluginSchema, httpCacheSchema,
     apiSchema, stageSchema, methodSchema, methodSettingSchema, httpProxyIntegration, mockIntegration, functionIntegration,
   ].flatMap((schema) => Object.keys(schema.shape)).concat(['mode', 'apps']),
 );

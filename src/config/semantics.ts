@@ -57,6 +57,12 @@ export function checkSemantics(config: Config, baseDir: string): ConfigIssue[] {
           }
           if (method !== 'GET' && method !== 'ANY') add([...at, 'cachePlugin'], 'a cache plug-in caches GET only; attach it to GET or ANY');
         }
+        if (definition.httpCache !== undefined) {
+          if (!(definition.httpCache in config.httpCaches)) {
+            add([...at, 'httpCache'], `unknown HTTP cache ${describeValue(definition.httpCache)} (not in httpCaches)`);
+          }
+          if (definition.cachePlugin !== undefined) add([...at, 'httpCache'], 'a method takes one cache policy: cachePlugin or httpCache, not both');
+        }
         const integration = definition.integration;
         if (!integration) {
           // A method under construction (PutMethod before PutIntegration) is fine until something serves it.

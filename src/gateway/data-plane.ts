@@ -13,7 +13,7 @@ import type { GatewayMetrics } from '../metrics/metrics.js';
 import { RequestContext } from './context.js';
 import { nextRequestId } from './request-id.js';
 import { canonicalRequestPath } from './router.js';
-import { selectApi, selectMethod, type GatewaySnapshot } from './runtime.js';
+import { selectApi, selectMethod, type GatewaySnapshot, type MethodRoute, type ResourceMethods } from './runtime.js';
 import type { Throttle, ThrottleScope } from './throttle.js';
 
 /** Longest request target accepted (path + query); longer → 414, as most proxies do at 8 KiB. */
@@ -86,7 +86,9 @@ export class DataPlane {
     if (!match) return this.reject(req, res, 'ROUTE_NOT_FOUND', started);
 
     const method = req.method as HttpMethod;
-    const route = KNOWN_METHODS.has(method) ? selectMethod(match.value, method) : undefined;
+    // SPEC §6b: a greedy ANY method under httpCache passes any method token through (Node's parser
+    // admits only registered methods, so the set stays bounded).
+    const route = KNOWN_METHODS.has(method) ? selectMethod(match.value, method) : anyWithHttpCache(match.value);
     if (!route) {
       const allow = [...match.value.keys()].includes('ANY') ? HTTP_METHODS.join(', ') : [...match.value.keys()].join(', ');
       return this.reject(req, res, 'METHOD_NOT_ALLOWED', started, `Method ${req.method} not allowed on ${match.resourcePath}`, { allow });
@@ -203,6 +205,11 @@ export function writeIntegrationResponse(res: ServerResponse, response: Integrat
     res.once('close', () => body.destroy());
     body.pipe(res);
   }
+}
+
+function anyWithHttpCache(methods: ResourceMethods): MethodRoute | undefined {
+  const any = methods.get('ANY');
+  return any?.definition.httpCache !== undefined ? any : undefined;
 }
 
 /** A short, stable digest of a cache key for logs: correlates requests without printing parameter values. */

@@ -5,6 +5,7 @@
  */
 import type { Logger } from 'pino';
 import { AlibabaCachePolicy } from '../cache/policies/alibaba/policy.js';
+import { HttpCachePolicy } from '../cache/policies/http/policy.js';
 import { AwsCachePolicy } from '../cache/policies/aws/policy.js';
 import { CacheStep } from '../cache/flow.js';
 import { stageCapacityBytes } from '../cache/capacity.js';
@@ -78,6 +79,7 @@ export class Gateway {
   readonly proxyPool = new ProxyPool();
   private plugins: AlibabaCachePolicy;
   private aws: AwsCachePolicy;
+  private httpCaches: HttpCachePolicy;
   readonly throttle: Throttle;
   readonly now: () => number;
   private current: GatewaySnapshot;
@@ -101,11 +103,11 @@ export class Gateway {
     this.current = this.compile(apis);
     // With a shared store, start() first adopts the shared API definitions, then creates stage caches.
     if (!this.shared) this.configureStageCaches();
-    ({ aws: this.aws, plugins: this.plugins } = this.policies(config));
+    ({ aws: this.aws, plugins: this.plugins, httpCaches: this.httpCaches } = this.policies(config));
     const cache = new CacheStep({
       store: this.store, storeType: config.store.type, metrics: this.metrics, logger: this.logger, now: this.now,
-      // A method with a caching plug-in follows Alibaba's policy; every other method AWS's stage cache.
-      policyFor: (ctx) => (ctx.route.definition.cachePlugin !== undefined ? this.plugins : this.aws),
+      // A method with a caching plug-in follows Alibaba's policy, one with httpCache RFC 9111; every other method AWS's stage cache.
+      policyFor: (ctx) => (ctx.route.definition.cachePlugin !== undefined ? this.plugins : ctx.route.definition.httpCache !== undefined ? this.httpCaches : this.aws),
     });
     const redis = this.store instanceof RedisStore ? this.store : undefined;
     this.throttle = new Throttle({
@@ -200,7 +202,7 @@ export class Gateway {
   /** Empties one stage cache at once, whatever its size (on sibling workers too, unless `announce: false`). */
   async flushStage(apiId: string, stage: string, options: { announce?: boolean } = {}): Promise<void> {
     // The stage cache, and the spaces of the caching plug-ins used on that stage.
-    await Promise.all([stageId(apiId, stage), ...this.plugins.spacesOf(apiId, stage)].map((space) => this.store.flush(space)));
+    await Promise.all([stageId(apiId, stage), ...this.plugins.spacesOf(apiId, stage), ...this.httpCaches.spacesOf(apiId, stage)].map((space) => this.store.flush(space)));
     this.metrics.invalidations.inc({ api: apiId, stage, reason: 'flush' });
     if (options.announce !== false) this.options.siblings?.publish({ kind: 'flush', apiId, stage });
   }
@@ -222,7 +224,7 @@ export class Gateway {
     if (key !== undefined) this.sealedForPurge ??= new EncryptedStore(this.store, key);
     // An entry is stored plain or sealed, never both: the two purges never count one entry twice.
     const stores = this.sealedForPurge ? [this.store, this.sealedForPurge] : [this.store];
-    const spaces = [stageId(apiId, stage), ...this.plugins.spacesOf(apiId, stage)];
+    const spaces = [stageId(apiId, stage), ...this.plugins.spacesOf(apiId, stage), ...this.httpCaches.spacesOf(apiId, stage)];
     const counts = await Promise.all(spaces.flatMap((space) => stores.map((store) => store.purge(space, match))));
     const purged = counts.reduce((sum, count) => sum + count, 0);
     this.metrics.invalidations.inc({ api: apiId, stage, reason: 'purge' }, purged);
@@ -269,6 +271,8 @@ export class Gateway {
     // The plug-in policy holds replay records (nonces) and the spaces it created: kept unless apps
     // or plug-ins changed.
     if (JSON.stringify([previous.config.apps, previous.config.cachePlugins]) !== JSON.stringify([config.apps, config.cachePlugins])) this.plugins = policies.plugins;
+    // The HTTP caches' spaces are kept unless their declarations changed.
+    if (JSON.stringify(previous.config.httpCaches) !== JSON.stringify(config.httpCaches)) this.httpCaches = policies.httpCaches;
     this.throttle.configure(this.current, config.gateway.throttle);
     for (const what of kept) this.logger.warn({ setting: what }, 'config reloaded, but this setting needs a restart to change; keeping the running value');
     this.logger.info({ source: next.source, apisChanged }, 'config reloaded');
@@ -304,11 +308,12 @@ export class Gateway {
     return tls && readTls(tls, loaded.baseDir);
   }
 
-  private policies(config: LoadedConfig['config']): { aws: AwsCachePolicy; plugins: AlibabaCachePolicy } {
+  private policies(config: LoadedConfig['config']): { aws: AwsCachePolicy; plugins: AlibabaCachePolicy; httpCaches: HttpCachePolicy } {
     const encryptionKey = config.store.encryptionKey === undefined ? undefined : decodeEncryptionKey(config.store.encryptionKey);
     return {
       aws: new AwsCachePolicy({ store: this.store, identities: this.identities, region: config.gateway.region, accountId: config.gateway.accountId, encryptionKey }),
       plugins: new AlibabaCachePolicy({ store: this.store, apps: new AppRegistry(config.apps), plugins: config.cachePlugins, now: this.now }),
+      httpCaches: new HttpCachePolicy({ store: this.store, caches: config.httpCaches, now: this.now }),
     };
   }
 
