@@ -27,6 +27,8 @@ export interface CircuitOptions {
   logger: Logger;
   /** Resolves when the node answers (a PING), bounded by the store timeout. */
   probe: () => Promise<unknown>;
+  /** Called when the circuit closes again (the store re-reads what it missed meanwhile). */
+  onRecovered?: () => void;
 }
 
 export class Circuit {
@@ -90,6 +92,7 @@ export class Circuit {
         this.state = 'closed';
         this.options.logger.info({ store: this.options.store, node: this.options.node, failedCalls: this.failures }, 'cache store available again');
         this.failures = 0;
+        this.options.onRecovered?.();
       },
       () => {
         if (this.stopped || this.state !== 'half-open') return;

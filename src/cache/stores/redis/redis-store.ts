@@ -350,7 +350,8 @@ export class RedisStore implements CacheStore, SharedState {
   private circuit(node: string): Circuit {
     let circuit = this.circuits.get(node);
     if (!circuit) {
-      circuit = new Circuit({ node, store: this.type, logger: this.logger, probe: () => this.ping(node) });
+      // Back from an outage, Redis may have restarted empty or from an old snapshot: resync.
+      circuit = new Circuit({ node, store: this.type, logger: this.logger, probe: () => this.ping(node), onRecovered: () => this.resync() });
       this.circuits.set(node, circuit);
     }
     return circuit;
