@@ -317,12 +317,15 @@ export class RedisStore implements CacheStore, SharedState {
     const attempt = new Attempt(operation, (key) => this.circuitOf(key));
     return new Promise<T>((resolve, reject) => {
       let settled = false;
-      const timer = setTimeout(() => {
+      // Timers run before I/O in Node's loop: after a busy stretch the reply may already be read
+      // and waiting. Decide after that I/O (setImmediate), so a late loop is not a slow node.
+      const timer = setTimeout(() => setImmediate(() => {
+        if (settled) return;
         settled = true;
         const error = new StoreTimeoutError(operation, timeoutMs);
         attempt.timedOut(error);
         reject(error);
-      }, timeoutMs);
+      }), timeoutMs);
       work(attempt).then(
         (value) => {
           if (settled) return;
