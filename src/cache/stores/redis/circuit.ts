@@ -2,7 +2,8 @@
  * A circuit breaker per Redis node (per connection for standalone, per master for a Cluster), so
  * a store that is down or hung costs no more than caching off (SPEC §7 Guarantees):
  *
- *   closed ──first failure or timeout──▶ open (calls fail at once; "cache store unavailable", once)
+ *   closed ──first error, or CIRCUIT_TIMEOUTS_TO_OPEN timeouts in a row──▶ open (calls fail at
+ *           once; "cache store unavailable", logged once)
  *   open ──after CIRCUIT_PROBE_MIN_MS, doubling to CIRCUIT_PROBE_MAX_MS──▶ half-open: one PING
  *   half-open ──PING answered within the store timeout──▶ closed ("cache store available again", once)
  *   half-open ──PING failed──▶ open
@@ -13,6 +14,11 @@
 import type { Logger } from 'pino';
 import { errorMessage } from './health.js';
 
+/**
+ * Timeouts in a row (no answer from the node in between) that open the circuit. An error (refused,
+ * reset, closed) opens it at once; one late reply on a busy machine does not.
+ */
+export const CIRCUIT_TIMEOUTS_TO_OPEN = 2;
 /** First probe this long after the circuit opens (a blip costs about this much caching). */
 export const CIRCUIT_PROBE_MIN_MS = 250;
 /** Probes back off, doubling, to at most this interval while the node stays away. */
@@ -35,9 +41,13 @@ export class Circuit {
   state: CircuitState = 'closed';
   /** Calls failed while this outage lasts (reported when it ends). */
   private failures = 0;
+  /** Timeouts since the node last answered. */
+  private timeoutsInARow = 0;
   private probeDelay = CIRCUIT_PROBE_MIN_MS;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
+  /** The connection came back while a probe was under way: probe again at once if it fails. */
+  private probeAgain = false;
 
   constructor(private readonly options: CircuitOptions) {}
 
@@ -50,10 +60,17 @@ export class Circuit {
     return this.state === 'closed';
   }
 
+  /** A command on this node was answered. */
+  answered(): void {
+    this.timeoutsInARow = 0;
+  }
+
   /** A call on this node failed or timed out: open (logged once per outage). */
-  failed(operation: string, error: unknown): void {
+  failed(operation: string, error: unknown, timedOut = false): void {
     this.failures++;
     if (this.state !== 'closed' || this.stopped) return;
+    if (timedOut && ++this.timeoutsInARow < CIRCUIT_TIMEOUTS_TO_OPEN) return;
+    this.timeoutsInARow = 0;
     this.state = 'open';
     this.probeDelay = CIRCUIT_PROBE_MIN_MS;
     this.options.logger.warn({ store: this.options.store, node: this.options.node, operation, err: errorMessage(error) },
@@ -63,6 +80,7 @@ export class Circuit {
 
   /** The connection reports it is ready again: probe at once rather than at the next interval. */
   probeSoon(): void {
+    if (this.state === 'half-open') this.probeAgain = true;
     if (this.state !== 'open' || this.stopped) return;
     clearTimeout(this.timer);
     this.probeDelay = CIRCUIT_PROBE_MIN_MS;
@@ -80,12 +98,13 @@ export class Circuit {
     clearTimeout(this.timer);
     this.timer = setTimeout(() => this.runProbe(), this.probeDelay);
     this.timer.unref();
-    this.probeDelay = Math.min(this.probeDelay * 2, CIRCUIT_PROBE_MAX_MS);
+    this.probeDelay = Math.min(Math.max(this.probeDelay * 2, CIRCUIT_PROBE_MIN_MS), CIRCUIT_PROBE_MAX_MS);
   }
 
   private runProbe(): void {
     if (this.stopped || this.state !== 'open') return;
     this.state = 'half-open';
+    this.probeAgain = false;
     this.options.probe().then(
       () => {
         if (this.stopped || this.state !== 'half-open') return;
@@ -97,6 +116,8 @@ export class Circuit {
       () => {
         if (this.stopped || this.state !== 'half-open') return;
         this.state = 'open';
+        if (this.probeAgain) this.probeDelay = 0;
+        this.probeAgain = false;
         this.scheduleProbe();
       },
     );

@@ -12,8 +12,8 @@
  *   scripts, then unlinks the entries. Redis is the only state, so every node misses at once.
  * - Every call is bounded by `store.timeoutMs`; a call while disconnected fails at once. Failures
  *   reject (the cache step then serves from the integration).
- * - A circuit breaker per node (circuit.ts): the first failure or timeout of a command on a node
- *   opens its circuit, and calls that need that node fail at once until a PING probe finds it
+ * - A circuit breaker per node (circuit.ts): the first error of a command on a node (or two
+ *   timeouts in a row) opens its circuit, and calls that need that node fail at once until a PING probe finds it
  *   again. For a Cluster that is per master, found from the key's slot: keys on healthy masters
  *   keep caching. Each node's outage is logged once, and its end once.
  * - Generations never go backwards on a node (SPEC §5: a flush never comes back): a Redis that
@@ -552,7 +552,10 @@ class Attempt {
       if (at >= 0) this.waiting.splice(at, 1);
     };
     const pending = command();
-    pending.then(done, (error: unknown) => {
+    pending.then(() => {
+      done();
+      circuit.answered();
+    }, (error: unknown) => {
       done();
       if (!this.over) circuit.failed(this.operation, error);
     });
@@ -561,6 +564,6 @@ class Attempt {
 
   timedOut(error: Error): void {
     this.over = true;
-    for (const circuit of new Set(this.waiting)) circuit.failed(this.operation, error);
+    for (const circuit of new Set(this.waiting)) circuit.failed(this.operation, error, true);
   }
 }
