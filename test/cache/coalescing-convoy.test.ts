@@ -23,7 +23,7 @@ describe('coalescing without a convoy (issue 13, defect 1)', () => {
   /** Backend answers by path: `cookie` (200 ms, Set-Cookie), `hang` (never), `ok` (200 ms, storable). */
   let cookieAnswers = true;
   const url = (path: string) => `${gateway.dataUrl}${path}`;
-  const HANG_TIMEOUT_MS = 1000;
+  const HANG_TIMEOUT_MS = 1500;
 
   before(async () => {
     backend = await startBackend((req, res, _body, n) => {
@@ -73,7 +73,7 @@ describe('coalescing without a convoy (issue 13, defect 1)', () => {
     assert.ok(cached.every(({ answer }) => answer.status === 200), 'every caller is answered');
     assert.equal(new Set(cached.map(({ answer }) => answer.text)).size, 30, 'each caller got its own (unshared) answer');
     // The convoy took 30 × 200 ms = 6 s for the last caller (0.26 s uncached).
-    assert.ok(slowest(cached) < 3000, `slowest cached ${slowest(cached)} ms vs uncached ${slowest(uncached)} ms`);
+    assert.ok(slowest(cached) < 4000, `slowest cached ${slowest(cached)} ms vs uncached ${slowest(uncached)} ms`);
     assert.ok(maxRunning > 1, 'the waiters of an unshareable answer went to the backend together');
   });
 
@@ -110,7 +110,8 @@ describe('coalescing without a convoy (issue 13, defect 1)', () => {
       assert.equal(answer.status, 504);
       assert.equal(answer.json().message !== undefined, true);
       // The convoy answered at 1, 2, 3, 4 × the timeout.
-      assert.ok(ms < HANG_TIMEOUT_MS * 1.6, `answered after ${ms} ms with a ${HANG_TIMEOUT_MS} ms timeout`);
+      // (900 ms of slack for a loaded machine; the convoy's second caller needed 2 × 1500 − 150 ms.)
+      assert.ok(ms < HANG_TIMEOUT_MS + 900, `answered after ${ms} ms with a ${HANG_TIMEOUT_MS} ms timeout`);
     }
     // The leader's 504 releases the waiters, each then calling with what is left of its own time
     // (its own 504 says integration-timeout); a waiter whose time ends first says collapsed.

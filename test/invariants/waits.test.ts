@@ -13,8 +13,9 @@
  *    and every caller gets an answer (no hung socket).
  *
  * SLACK_MS is the stated tolerance: the store lookup, connection set-up and scheduling on a
- * loaded 2-core machine. The convoy exceeded both bounds by whole multiples of the latency or the
- * timeout. Seeded, bounded runs (about one second each).
+ * 2-core machine shared by a dozen busy processes (a 500 ms stall was seen there). The convoy
+ * exceeded both bounds by whole multiples of the latency or the timeout: its second waiter on a
+ * hanging key answered after two timeouts less its arrival offset (≥ 1,800 ms here). Seeded, bounded runs (about one second each).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -24,8 +25,8 @@ import { startBackend, type CountingBackend } from '../helpers/backend.js';
 import { startGateway } from '../helpers/gateway.js';
 import { call } from '../helpers/http.js';
 
-const TIMEOUT_MS = 800;
-const SLACK_MS = 400;
+const TIMEOUT_MS = 1000;
+const SLACK_MS = 600;
 const KINDS = ['shareable', 'unshareable', 'error', 'failing', 'hanging'] as const;
 type Kind = (typeof KINDS)[number];
 
@@ -67,7 +68,7 @@ describe('invariant: bounded waits, no convoy (SPEC §7 Guarantees)', () => {
 
   const scenario = fc.record({
     keys: fc.array(fc.record({ kind: fc.constantFrom(...KINDS), latencyMs: fc.integer({ min: 50, max: 200 }) }), { minLength: 1, maxLength: 3 }),
-    requests: fc.array(fc.record({ key: fc.nat(2), delayMs: fc.integer({ min: 0, max: 300 }) }), { minLength: 2, maxLength: 12 }),
+    requests: fc.array(fc.record({ key: fc.nat(2), delayMs: fc.integer({ min: 0, max: 200 }) }), { minLength: 2, maxLength: 12 }),
   });
 
   it('no caller waits beyond its integration timeout, and unshareable keys never serialize callers', async () => {
