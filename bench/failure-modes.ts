@@ -75,7 +75,7 @@ async function wrk(url: string, keys?: { prefix: string; count: number }): Promi
   child.stdout.on('data', (chunk: Buffer) => (out += chunk));
   await new Promise((resolve) => child.once('exit', resolve));
   const errors = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0) + Number(/Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out)?.slice(1).reduce((a, b) => a + Number(b), 0) ?? 0);
-  return { rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0), p99: /99%\s+(\S+)/.exec(out)?.[1] ?? '?', errors };
+  return { rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0), p99: /^\s+99%\s+(\S+)/m.exec(out)?.[1] ?? '?', errors };
 }
 
 /** Cache on vs off under the same load, interleaved; medians by req/s. */
