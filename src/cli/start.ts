@@ -8,7 +8,8 @@ import { demoConfig, demoInstructions } from '../demo/demo.js';
 import { Gateway } from '../gateway/gateway.js';
 import { ListenError } from '../gateway/listener.js';
 import { createLogger, type LogFormat } from '../logging.js';
-import { isGatewayWorker, reportFailed, reportReady, runPrimary, workerMetricsText, workerSiblings } from './workers.js';
+import { isGatewayWorker, reportFailed, reportReady, runPrimary, workerCountOfPrimary, workerMetricsText, workerSiblings } from './workers.js';
+import { reloadOnHangup } from './reload.js';
 
 export interface StartOptions {
   config?: string;
@@ -52,7 +53,7 @@ async function serve(options: StartOptions, loaded: LoadedConfig, demo: DemoBack
   const siblings = worker && loaded.config.store.type === 'memory' ? workerSiblings() : undefined;
   let gateway: Gateway;
   try {
-    gateway = await Gateway.start(loaded, { logger, listen: options.listen, admin: options.admin, siblings });
+    gateway = await Gateway.start(loaded, { logger, listen: options.listen, admin: options.admin, siblings, workers: workerCountOfPrimary() });
   } catch (error) {
     await demo?.close();
     throw error;
@@ -66,10 +67,13 @@ async function serve(options: StartOptions, loaded: LoadedConfig, demo: DemoBack
     process.stdout.write(`cachegate: serving ${loaded.source} on ${gateway.dataUrl} (admin ${gateway.adminUrl})\n`);
   }
 
+  // SPEC §8: SIGHUP re-reads the config file (the demo has none: the signal is logged and ignored).
+  const stopReloading = reloadOnHangup(options.config, gateway, logger);
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));
   });
+  stopReloading();
   logger.info({ signal }, 'draining');
   // A second signal while draining stops at once.
   const force = () => process.exit(1);

@@ -12,8 +12,9 @@ import { IntegrationError, type IntegrationResponse } from '../integrations/inte
 import type { GatewayMetrics } from '../metrics/metrics.js';
 import { RequestContext } from './context.js';
 import { nextRequestId } from './request-id.js';
-import { decodePathSegments } from './router.js';
+import { canonicalRequestPath } from './router.js';
 import { selectApi, selectMethod, type GatewaySnapshot } from './runtime.js';
+import type { Throttle, ThrottleScope } from './throttle.js';
 
 /** Longest request target accepted (path + query); longer → 414, as most proxies do at 8 KiB. */
 export const MAX_URL_LENGTH = 8192;
@@ -31,10 +32,17 @@ export interface DataPlaneDeps {
   metrics: GatewayMetrics;
   logger: Logger;
   cache?: CacheStep;
+  /** Throttling (SPEC §8); skipped entirely while `throttle.active` is false. */
+  throttle?: Throttle;
 }
 
 const BAD_PERCENT = /%(?![0-9A-Fa-f]{2})/;
 const KNOWN_METHODS: ReadonlySet<string> = new Set(HTTP_METHODS);
+const PATH_PROBLEMS = {
+  'dot-segment': 'Request path must not contain "." or ".." segments',
+  'empty-segment': 'Request path must not contain empty segments ("//")',
+  'encoded-slash': 'Request path must not contain an encoded "/" (%2F)',
+} as const;
 
 export class DataPlane {
   constructor(private readonly deps: DataPlaneDeps) {}
@@ -61,15 +69,19 @@ export class DataPlane {
     const rawPath = query < 0 ? rawUrl : rawUrl.slice(0, query);
     const rawQuery = query < 0 ? '' : rawUrl.slice(query + 1);
 
+    // One canonical path for routing, the ARN and the key (SPEC §7); the stage is its first segment.
+    const canonical = canonicalRequestPath(rawPath);
+    if (!canonical.ok) {
+      if (canonical.problem === 'percent-encoding') return this.reject(req, res, 'BAD_PERCENT_ENCODING', started);
+      return this.reject(req, res, 'BAD_REQUEST', started, PATH_PROBLEMS[canonical.problem]);
+    }
     const api = selectApi(this.deps.snapshot(), req.headers.host);
-    const stageEnd = rawPath.indexOf('/', 1);
-    const stageName = stageEnd < 0 ? rawPath.slice(1) : rawPath.slice(1, stageEnd);
+    const stageName = canonical.segments[0] ?? '';
     const stage = api?.stages.get(stageName);
     if (!api || !stage) return this.reject(req, res, 'ROUTE_NOT_FOUND', started, `No stage ${JSON.stringify(stageName)} on this API`);
 
-    const path = stageEnd < 0 ? '/' : rawPath.slice(stageEnd);
-    const segments = decodePathSegments(path);
-    if (!segments) return this.reject(req, res, 'BAD_PERCENT_ENCODING', started);
+    const segments = canonical.segments.slice(1);
+    const path = segments.length === 0 ? '/' : canonical.text.slice(canonical.text.indexOf('/', 1));
     const match = api.router.match(segments);
     if (!match) return this.reject(req, res, 'ROUTE_NOT_FOUND', started);
 
@@ -82,6 +94,33 @@ export class DataPlane {
 
     const metrics = this.deps.metrics.forRoute(route, api.id, stage.name, match.resourcePath, method);
     const ctx = new RequestContext(req, res, route, stage, method, path, rawQuery, match.pathParameters, nextRequestId(), receivedAt, metrics);
+    const { throttle } = this.deps;
+    // SPEC §8: throttling is checked before the cache (a hit costs a token too, as on AWS).
+    if (throttle?.active) {
+      const verdict = throttle.check(stage, route, method);
+      if (verdict !== undefined) {
+        if (typeof verdict === 'string') return this.refuseThrottled(ctx, verdict, started);
+        verdict
+          .then((scope) => (scope === undefined ? this.answer(ctx, started) : this.refuseThrottled(ctx, scope, started)))
+          .catch((error: unknown) => this.fail(res, error, ctx));
+        return;
+      }
+    }
+    this.answer(ctx, started);
+  }
+
+  /** 429 TooManyRequestsException, counted by scope; the request never reaches the cache or the integration. */
+  private refuseThrottled(ctx: RequestContext, scope: ThrottleScope, started: number): void {
+    if (ctx.callerGone) return;
+    this.deps.throttle!.count(ctx.labels, scope);
+    ctx.req.resume();
+    ctx.res.once('finish', () => this.record(ctx, started));
+    sendError(ctx.res, 'TOO_MANY_REQUESTS', undefined, { 'x-amzn-requestid': ctx.requestId });
+  }
+
+  /** The cache step (or the integration) answers a routed, admitted request. */
+  private answer(ctx: RequestContext, started: number): void {
+    const { res } = ctx;
     let served: Promise<boolean> | boolean;
     try {
       served = this.deps.cache?.serve(ctx) ?? false;
