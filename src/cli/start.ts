@@ -8,7 +8,7 @@ import { demoConfig, demoInstructions } from '../demo/demo.js';
 import { Gateway } from '../gateway/gateway.js';
 import { ListenError } from '../gateway/listener.js';
 import { createLogger, type LogFormat } from '../logging.js';
-import { isGatewayWorker, reportFailed, reportReady, runPrimary, workerMetricsText, workerSiblings } from './workers.js';
+import { isGatewayWorker, reportFailed, reportReady, runPrimary, workerMetricsText, workerNonces, workerSiblings } from './workers.js';
 
 export interface StartOptions {
   config?: string;
@@ -52,7 +52,9 @@ async function serve(options: StartOptions, loaded: LoadedConfig, demo: DemoBack
   const siblings = worker && loaded.config.store.type === 'memory' ? workerSiblings() : undefined;
   let gateway: Gateway;
   try {
-    gateway = await Gateway.start(loaded, { logger, listen: options.listen, admin: options.admin, siblings });
+    // Alibaba nonces likewise: with the memory store the primary keeps the one record all workers check.
+    const nonces = worker && loaded.config.store.type === 'memory' ? workerNonces() : undefined;
+    gateway = await Gateway.start(loaded, { logger, listen: options.listen, admin: options.admin, siblings, nonces });
   } catch (error) {
     await demo?.close();
     throw error;

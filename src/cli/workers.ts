@@ -8,6 +8,8 @@
 import cluster, { type Worker } from 'node:cluster';
 import { AggregatorRegistry, type Registry } from 'prom-client';
 import type { Siblings, SiblingChange } from '../gateway/gateway.js';
+import { MemoryNonceStore } from '../auth/nonces/memory.js';
+import { answerNonceClaim, RelayedNonceStore } from '../auth/nonces/relayed.js';
 
 const CHANGE = 'cachegate:change';
 const METRICS_REQUEST = 'cachegate:metrics-request';
@@ -57,6 +59,14 @@ export function workerMetricsText(registry: Registry): () => Promise<string> {
   });
 }
 
+/** How long a worker waits for the primary's nonce verdict before checking its own memory instead. */
+const NONCE_RELAY_TIMEOUT_MS = 250;
+
+/** In a worker: Alibaba nonces checked by the primary, so a replay to another worker is refused too. */
+export function workerNonces(): RelayedNonceStore {
+  return new RelayedNonceStore((message) => process.send?.(message), (listener) => process.on('message', listener), NONCE_RELAY_TIMEOUT_MS);
+}
+
 export const reportReady = (dataUrl: string, adminUrl: string) => send({ type: READY, dataUrl, adminUrl });
 export const reportFailed = (message: string) => send({ type: FAILED, message });
 
@@ -82,7 +92,10 @@ export function runPrimary(workers: number, env: Record<string, string>, banner:
         worker.process.kill('SIGTERM');
       }
     };
+    const nonces = new MemoryNonceStore();
     cluster.on('message', (worker, message: Message) => {
+      const verdict = answerNonceClaim(nonces, message);
+      if (verdict) return void worker.send(verdict);
       switch (message?.type) {
         case CHANGE:
           for (const other of Object.values(cluster.workers ?? {})) if (other && other !== worker) other.send(message);

@@ -7,13 +7,14 @@ import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { HTTP_METHODS, type HttpMethod } from '../config/schema.js';
+import { withoutAppCode } from '../auth/app-code.js';
 import { GatewayError, sendError, type ErrorCode } from '../errors.js';
 import { IntegrationError, type IntegrationResponse } from '../integrations/integration.js';
 import type { GatewayMetrics } from '../metrics/metrics.js';
 import { RequestContext } from './context.js';
 import { nextRequestId } from './request-id.js';
 import { decodePathSegments } from './router.js';
-import { selectApi, selectMethod, type GatewaySnapshot } from './runtime.js';
+import { selectApi, selectMethod, selectStage, type GatewaySnapshot } from './runtime.js';
 
 /** Longest request target accepted (path + query); longer → 414, as most proxies do at 8 KiB. */
 export const MAX_URL_LENGTH = 8192;
@@ -62,12 +63,11 @@ export class DataPlane {
     const rawQuery = query < 0 ? '' : rawUrl.slice(query + 1);
 
     const api = selectApi(this.deps.snapshot(), req.headers.host);
-    const stageEnd = rawPath.indexOf('/', 1);
-    const stageName = stageEnd < 0 ? rawPath.slice(1) : rawPath.slice(1, stageEnd);
-    const stage = api?.stages.get(stageName);
-    if (!api || !stage) return this.reject(req, res, 'ROUTE_NOT_FOUND', started, `No stage ${JSON.stringify(stageName)} on this API`);
+    const selected = api && selectStage(api, rawPath, req.headers['x-ca-stage']);
+    const stage = selected?.stage;
+    if (!api || !stage) return this.reject(req, res, 'ROUTE_NOT_FOUND', started, `No stage ${JSON.stringify(selected?.name ?? '')} on this API`);
 
-    const path = stageEnd < 0 ? '/' : rawPath.slice(stageEnd);
+    const path = selected.path;
     const segments = decodePathSegments(path);
     if (!segments) return this.reject(req, res, 'BAD_PERCENT_ENCODING', started);
     const match = api.router.match(segments);
@@ -81,7 +81,9 @@ export class DataPlane {
     }
 
     const metrics = this.deps.metrics.forRoute(route, api.id, stage.name, match.resourcePath, method);
-    const ctx = new RequestContext(req, res, route, stage, method, path, rawQuery, match.pathParameters, nextRequestId(), receivedAt, metrics);
+    // SPEC §6: an AppCode in the query is a credential, removed before forwarding and keying.
+    const forwardedQuery = api.usesApps ? withoutAppCode(rawQuery) : rawQuery;
+    const ctx = new RequestContext(req, res, route, stage, method, path, forwardedQuery, match.pathParameters, nextRequestId(), receivedAt, metrics);
     let served: Promise<boolean> | boolean;
     try {
       served = this.deps.cache?.serve(ctx) ?? false;

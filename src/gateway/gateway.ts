@@ -19,6 +19,13 @@ import type { ApiConfig, ListenAddress } from '../config/schema.js';
 import { decodeEncryptionKey } from '../config/semantics.js';
 import { AdminPlane } from '../control/admin.js';
 import { AppRegistry } from '../auth/apps.js';
+import { FallbackNonceStore } from '../auth/nonces/fallback.js';
+import { MemoryNonceStore } from '../auth/nonces/memory.js';
+import type { NonceStore } from '../auth/nonces/nonce-store.js';
+import { RedisNonceStore } from '../auth/nonces/redis.js';
+import { AlibabaAppGate } from '../cache/policies/alibaba/app-gate.js';
+import { RedisStore } from '../cache/stores/redis/redis-store.js';
+import type { RequestContext } from './context.js';
 import { IdentityRegistry } from '../auth/identities.js';
 import { createIntegration, ProxyPool } from '../integrations/index.js';
 import { silentLogger } from '../logging.js';
@@ -40,6 +47,8 @@ export interface GatewayOptions {
   siblings?: Siblings;
   /** The clock (epoch ms) the cache uses; tests drive it instead of sleeping. */
   now?: () => number;
+  /** Alibaba nonces shared with the other processes (`--workers` with the memory store: the primary's). */
+  nonces?: NonceStore;
 }
 
 /** A change one process made that its siblings must repeat on their own caches. */
@@ -62,6 +71,7 @@ export class Gateway {
   private readonly shared: SharedState | undefined;
   readonly proxyPool = new ProxyPool();
   private readonly plugins: AlibabaCachePolicy;
+  private readonly nonces: NonceStore;
   readonly now: () => number;
   private current: GatewaySnapshot;
   /** Stage caches the store holds now, with their byte budgets. */
@@ -86,11 +96,15 @@ export class Gateway {
     if (!this.shared) this.configureStageCaches();
     const encryptionKey = config.store.encryptionKey === undefined ? undefined : decodeEncryptionKey(config.store.encryptionKey);
     const aws = new AwsCachePolicy({ store: this.store, identities: this.identities, region: config.gateway.region, accountId: config.gateway.accountId, encryptionKey });
-    this.plugins = new AlibabaCachePolicy({ store: this.store, apps: new AppRegistry(config.apps), plugins: config.cachePlugins, now: this.now });
+    this.plugins = new AlibabaCachePolicy({ store: this.store, plugins: config.cachePlugins, now: this.now });
+    // A method with a caching plug-in follows Alibaba's policy; every other method AWS's stage cache.
+    const policyOf = (ctx: RequestContext) => (ctx.route.definition.cachePlugin !== undefined ? this.plugins : aws);
+    // An API that uses Alibaba apps authenticates every caller first (app-gate.ts).
+    this.nonces = this.createNonceStore(options.nonces);
+    const appGate = new AlibabaAppGate({ apps: new AppRegistry(config.apps, this.nonces), now: this.now, policyOf });
     const cache = new CacheStep({
       store: this.store, storeType: config.store.type, metrics: this.metrics, logger: this.logger, now: this.now,
-      // A method with a caching plug-in follows Alibaba's policy; every other method AWS's stage cache.
-      policyFor: (ctx) => (ctx.route.definition.cachePlugin !== undefined ? this.plugins : aws),
+      policyFor: (ctx) => (ctx.route.api.usesApps ? appGate : policyOf(ctx)),
     });
     const dataPlane = new DataPlane({ snapshot: () => this.current, metrics: this.metrics, logger: this.logger, cache });
     this.dataServer = createListener(dataPlane.handle);
@@ -101,6 +115,21 @@ export class Gateway {
         : this.applyApis(change.apis, { announce: false });
       applied.catch((error: unknown) => this.logger.error({ err: (error as Error).message, change: change.kind }, 'change from a sibling worker not applied'));
     });
+  }
+
+  /**
+   * Where Alibaba nonces are remembered: Redis when the store is Redis (every node shares it),
+   * else the primary process of `--workers` (given as `shared`), else this process — the shared
+   * ones with this process's memory behind them for outages, each fallback counted.
+   */
+  private createNonceStore(shared: NonceStore | undefined): NonceStore {
+    const fallback = (store: string) => (error: unknown) => {
+      this.metrics.storeErrors.inc({ store, operation: 'nonce' });
+      this.logger.debug({ err: (error as Error)?.message }, 'nonce check fell back to this process');
+    };
+    if (this.store instanceof RedisStore) return new FallbackNonceStore(new RedisNonceStore(this.store.client, this.loaded.config.store.timeoutMs), fallback(this.store.type));
+    if (shared) return new FallbackNonceStore(shared, fallback('primary'));
+    return new MemoryNonceStore();
   }
 
   /** Prometheus text of this gateway (all workers' when several serve together). */

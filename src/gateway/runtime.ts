@@ -3,7 +3,7 @@
  * per-stage settings, built when the config (or, later, the control plane) changes — never per
  * request (STYLE.md practice 9). A change builds a new snapshot and swaps it in atomically.
  */
-import type { ApiConfig, HttpMethod, MethodConfig, RouteMethod, StageConfig } from '../config/schema.js';
+import type { AlibabaStage, ApiConfig, HttpMethod, MethodConfig, RouteMethod, StageConfig } from '../config/schema.js';
 import type { Integration } from '../integrations/integration.js';
 import { Router } from './router.js';
 
@@ -32,6 +32,10 @@ export interface ApiRuntime {
   readonly config: ApiConfig;
   readonly router: Router<ResourceMethods>;
   readonly stages: ReadonlyMap<string, StageRuntime>;
+  /** SPEC §6 `stageFrom: header`: X-Ca-Stage value → stage (a stage named RELEASE/PRE/TEST maps to itself). */
+  readonly alibabaStages: ReadonlyMap<AlibabaStage, StageRuntime>;
+  /** Whether any method identifies Alibaba apps (plug-in, appAuth, authorizedApps, stage by header). */
+  readonly usesApps: boolean;
 }
 
 export interface GatewaySnapshot {
@@ -58,7 +62,10 @@ export function compileSnapshot(apis: readonly ApiConfig[], createIntegration: I
 function compileApi(config: ApiConfig, createIntegration: IntegrationFactory): ApiRuntime {
   const router = new Router<ResourceMethods>();
   const stages = new Map<string, StageRuntime>();
-  const api: ApiRuntime = { id: config.id, name: config.name ?? config.id, host: config.host, config, router, stages };
+  const alibabaStages = new Map<AlibabaStage, StageRuntime>();
+  const usesApps = config.stageFrom === 'header' || config.appAuth === 'required' || config.authorizedApps !== undefined
+    || Object.values(config.resources).some((methods) => Object.values(methods).some((method) => method?.cachePlugin !== undefined));
+  const api: ApiRuntime = { id: config.id, name: config.name ?? config.id, host: config.host, config, router, stages, alibabaStages, usesApps };
   for (const [resourcePath, methods] of Object.entries(config.resources)) {
     const routes = new Map<RouteMethod, MethodRoute>();
     for (const [method, definition] of Object.entries(methods) as [RouteMethod, MethodConfig | undefined][]) {
@@ -69,7 +76,10 @@ function compileApi(config: ApiConfig, createIntegration: IntegrationFactory): A
     router.add(resourcePath, routes);
   }
   for (const [name, stage] of Object.entries(config.stages)) {
-    stages.set(name, { api, name, config: stage, variables: stage.variables });
+    const runtime: StageRuntime = { api, name, config: stage, variables: stage.variables };
+    stages.set(name, runtime);
+    const alibabaStage = stage.alibabaStage ?? (name === 'RELEASE' || name === 'PRE' || name === 'TEST' ? name : undefined);
+    if (alibabaStage !== undefined && !alibabaStages.has(alibabaStage)) alibabaStages.set(alibabaStage, runtime);
   }
   return api;
 }
@@ -95,6 +105,21 @@ export function selectApi(snapshot: GatewaySnapshot, hostHeader: string | undefi
     }
   }
   return snapshot.apis[0];
+}
+
+/**
+ * The stage a request names and the path below it: the first path segment (AWS), or for an API
+ * with `stageFrom: header` the `X-Ca-Stage` header (Alibaba; absent means RELEASE) with the whole
+ * path left to the resources. `name` is what the caller asked for, for the 404 message.
+ */
+export function selectStage(api: ApiRuntime, rawPath: string, stageHeader: string | string[] | undefined): { stage: StageRuntime | undefined; name: string; path: string } {
+  if (api.config.stageFrom === 'header') {
+    const name = (Array.isArray(stageHeader) ? stageHeader[0] : stageHeader)?.trim().toUpperCase() || 'RELEASE';
+    return { stage: api.alibabaStages.get(name as AlibabaStage), name, path: rawPath };
+  }
+  const stageEnd = rawPath.indexOf('/', 1);
+  const name = stageEnd < 0 ? rawPath.slice(1) : rawPath.slice(1, stageEnd);
+  return { stage: api.stages.get(name), name, path: stageEnd < 0 ? '/' : rawPath.slice(stageEnd) };
 }
 
 /** The method that serves `method` on a resource: exact, else ANY; HEAD falls back to GET. */

@@ -120,14 +120,20 @@ describe('Alibaba caching plug-in through HTTP', () => {
       assert.equal(backend.calls, 1);
     });
 
-    it('refuses a wrong signature, an unsigned AppKey, a replayed nonce and a stale timestamp with 403', async () => {
+    it('refuses a wrong signature, an unsigned AppKey, a replayed nonce and a stale timestamp with Alibaba\'s errors', async () => {
       const good = signed(APPS.a, '/prod/perApp', clock.now);
-      assert.equal((await call(url('/prod/perApp'), { headers: { ...good, 'x-ca-signature': Buffer.from('nope').toString('base64') } })).status, 403);
-      assert.equal((await call(url('/prod/perApp'), { headers: { 'x-ca-key': APPS.a.appKey } })).status, 403);
+      const refused = async (headers: Record<string, string>, status: number, code: string) => {
+        const answer = await call(url('/prod/perApp'), { headers });
+        assert.equal(answer.status, status, answer.text);
+        assert.equal(answer.headers['x-ca-error-code'], code);
+        assert.ok(answer.headers['x-ca-request-id']);
+      };
+      await refused({ ...good, 'x-ca-signature': Buffer.from('nope').toString('base64') }, 400, 'I400SG');
+      await refused({ 'x-ca-key': APPS.a.appKey }, 400, 'I400MH');
       assert.equal((await call(url('/prod/perApp'), { headers: good })).status, 200);
-      assert.equal((await call(url('/prod/perApp'), { headers: good })).status, 403, 'the same nonce twice');
-      assert.equal((await call(url('/prod/perApp'), { headers: signed(APPS.a, '/prod/perApp', clock.now - 16 * 60_000) })).status, 403);
-      assert.equal((await call(url('/prod/perApp'), { headers: { authorization: 'APPCODE wrong' } })).status, 403);
+      await refused(good, 400, 'I400NC'); // the same nonce twice
+      await refused(signed(APPS.a, '/prod/perApp', clock.now - 16 * 60_000), 400, 'I400HD');
+      await refused({ authorization: 'APPCODE wrong' }, 401, 'A401AC');
       const withQuery = await call(url('/prod/perApp?x=1&a=2'), { headers: signed(APPS.a, '/prod/perApp?x=1&a=2', clock.now) });
       assert.equal(withQuery.status, 200, withQuery.text);
     });
