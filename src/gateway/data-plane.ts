@@ -8,7 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { HTTP_METHODS, type HttpMethod } from '../config/schema.js';
 import { withoutAppCode } from '../auth/app-code.js';
-import { GatewayError, sendError, type ErrorCode } from '../errors.js';
+import { answerAsAlibaba, GatewayError, sendError, type ErrorCode } from '../errors.js';
 import { IntegrationError, type IntegrationResponse } from '../integrations/integration.js';
 import type { GatewayMetrics } from '../metrics/metrics.js';
 import { RequestContext } from './context.js';
@@ -65,6 +65,8 @@ export class DataPlane {
     const api = selectApi(this.deps.snapshot(), req.headers.host);
     const selected = api && selectStage(api, rawPath, req.headers['x-ca-stage']);
     const stage = selected?.stage;
+    // An Alibaba client gets its request id and error headers even for an unknown stage or path (SPEC §6).
+    if (api?.usesApps) answerAsAlibaba(res, nextRequestId());
     if (!api || !stage) return this.reject(req, res, 'ROUTE_NOT_FOUND', started, `No stage ${JSON.stringify(selected?.name ?? '')} on this API`);
 
     const path = selected.path;

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { createHmac, randomUUID } from 'node:crypto';
 import { after, before, beforeEach, describe, it } from 'node:test';
+import { gzipSync } from 'node:zlib';
 import type { Gateway } from '../../src/gateway/gateway.js';
 import { startBackend, type CountingBackend } from '../helpers/backend.js';
 import { startGateway } from '../helpers/gateway.js';
@@ -96,6 +97,17 @@ describe('Alibaba caching plug-in through HTTP', () => {
     assert.equal(hit.headers['x-customer-token'], 't1');
     assert.equal(hit.headers['x-other'], undefined);
     assert.equal(hit.headers.etag, undefined);
+  });
+
+  it('never replays a stored body without the encoding headers it was received with (issue 16)', async () => {
+    const body = gzipSync('{"zipped":true}');
+    backend.handler = (_req, res) => res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip', 'content-language': 'en' }).end(body);
+    await call(url('/prod/shared'));
+    const hit = await call(url('/prod/shared'));
+    assert.equal(hit.headers['x-ca-caching'], 'true');
+    assert.equal(hit.headers['content-encoding'], 'gzip');
+    assert.equal(hit.headers['content-language'], 'en');
+    assert.equal(Number(hit.headers['content-length']), body.length, 'the compressed bytes, as stored');
   });
 
   describe('varyByApp', () => {
