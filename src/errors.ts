@@ -26,6 +26,8 @@ export const ERRORS = {
   URI_TOO_LONG: { status: 414, type: 'RequestUriTooLongException', message: 'Request URI too long', alibabaCode: 'I413UL' },
   HEADERS_TOO_LARGE: { status: 431, type: 'RequestHeaderFieldsTooLargeException', message: 'Request header fields too large', alibabaCode: 'I400HD' },
   PAYLOAD_TOO_LARGE: { status: 413, type: 'RequestEntityTooLargeException', message: 'Request body too large', alibabaCode: 'I413RL' },
+  // Data plane: throttling (SPEC §8), AWS's exact answer.
+  TOO_MANY_REQUESTS: { status: 429, type: 'TooManyRequestsException', message: 'Too Many Requests', alibabaCode: 'T429PA' },
   // Data plane: integrations. AWS answers 504 "Endpoint request timed out" on a timeout.
   INTEGRATION_TIMEOUT: { status: 504, type: 'IntegrationTimeout', message: 'Endpoint request timed out', alibabaCode: 'D504TO' },
   INTEGRATION_UNREACHABLE: { status: 502, type: 'IntegrationFailure', message: 'Integration unreachable', alibabaCode: 'D504CO' },

@@ -8,7 +8,8 @@ import { demoConfig, demoInstructions } from '../demo/demo.js';
 import { Gateway } from '../gateway/gateway.js';
 import { ListenError } from '../gateway/listener.js';
 import { createLogger, type LogFormat } from '../logging.js';
-import { isGatewayWorker, reportFailed, reportReady, runPrimary, workerMetricsText, workerNonces, workerSiblings } from './workers.js';
+import { isGatewayWorker, reportFailed, reportReady, runPrimary, workerCountOfPrimary, workerMetricsText, workerNonces, workerSiblings } from './workers.js';
+import { reloadOnHangup } from './reload.js';
 
 export interface StartOptions {
   config?: string;
@@ -54,7 +55,7 @@ async function serve(options: StartOptions, loaded: LoadedConfig, demo: DemoBack
   try {
     // Alibaba nonces likewise: with the memory store the primary keeps the one record all workers check.
     const nonces = worker && loaded.config.store.type === 'memory' ? workerNonces() : undefined;
-    gateway = await Gateway.start(loaded, { logger, listen: options.listen, admin: options.admin, siblings, nonces });
+    gateway = await Gateway.start(loaded, { logger, listen: options.listen, admin: options.admin, siblings, workers: workerCountOfPrimary(), nonces });
   } catch (error) {
     await demo?.close();
     throw error;
@@ -68,10 +69,13 @@ async function serve(options: StartOptions, loaded: LoadedConfig, demo: DemoBack
     process.stdout.write(`cachegate: serving ${loaded.source} on ${gateway.dataUrl} (admin ${gateway.adminUrl})\n`);
   }
 
+  // SPEC §8: SIGHUP re-reads the config file (the demo has none: the signal is logged and ignored).
+  const stopReloading = reloadOnHangup(options.config, gateway, logger);
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));
   });
+  stopReloading();
   logger.info({ signal }, 'draining');
   // A second signal while draining stops at once.
   const force = () => process.exit(1);

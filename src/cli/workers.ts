@@ -26,6 +26,9 @@ type Message =
 
 export const isGatewayWorker = (): boolean => cluster.isWorker && process.env.CACHEGATE_WORKER === '1';
 
+/** In a worker: how many workers serve together (the memory store divides throttling limits by it). */
+export const workerCountOfPrimary = (): number | undefined => (isGatewayWorker() ? Number(process.env.CACHEGATE_WORKERS) || undefined : undefined);
+
 const send = (message: Message) => process.send?.(message);
 
 /** In a worker: changes made here go to the other workers, theirs come back here. */
@@ -79,7 +82,7 @@ export function runPrimary(workers: number, env: Record<string, string>, banner:
   const aggregator = new AggregatorRegistry();
   let stopping = false;
   let ready = 0;
-  const fork = () => cluster.fork({ ...env, CACHEGATE_WORKER: '1' });
+  const fork = () => cluster.fork({ ...env, CACHEGATE_WORKER: '1', CACHEGATE_WORKERS: String(workers) });
   return new Promise((resolve) => {
     const stopAll = (code: number) => {
       if (stopping) return;
@@ -123,6 +126,10 @@ export function runPrimary(workers: number, env: Record<string, string>, banner:
     });
     process.once('SIGTERM', () => stopAll(0));
     process.once('SIGINT', () => stopAll(0));
+    // SPEC §8: each worker re-reads the config file itself.
+    process.on('SIGHUP', () => {
+      for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGHUP');
+    });
     for (let i = 0; i < workers; i++) fork();
   });
 }

@@ -5,10 +5,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { parseDocument } from 'yaml';
+import { parseDocument, type YAMLError } from 'yaml';
 import { z } from 'zod';
 import { apiSchema, configSchema, KNOWN_FIELDS, ROUTE_METHODS, type ApiConfig, type Config } from './schema.js';
-import { ConfigError, closest, describeValue, type ConfigIssue, type PathSegment } from './errors.js';
+import { ConfigError, closest, describeValue, formatPath, type ConfigIssue, type PathSegment } from './errors.js';
 import { checkSemantics } from './semantics.js';
 import { importOpenApi, mergeResources } from './openapi.js';
 
@@ -39,28 +39,101 @@ export function parseConfigText(
   // The yaml parser reads JSON too (JSON is YAML 1.2), with line numbers in its errors.
   const document = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (document.errors.length > 0) {
-    throw new ConfigError(
-      options.source,
-      document.errors.map((error) => ({ path: [], message: `syntax error: ${error.message.split('\n')[0]}` })),
-    );
+    throw new ConfigError(options.source, document.errors.map((error) => ({ path: [], message: syntaxMessage(error, text) })));
   }
-  return validateConfig(document.toJS(), options);
+  const raw: unknown = document.toJS();
+  if (raw === null || raw === undefined) {
+    throw new ConfigError(options.source, [{ path: [], message: 'the file is empty: expected a mapping with gateway, store, identities and apis (see the README)' }]);
+  }
+  return validateConfig(raw, options);
 }
 
+/** `syntax error at line 3, column 1: <what> (near "<that line>")` — one line, with the line it points at. */
+function syntaxMessage(error: YAMLError, text: string): string {
+  const reason = error.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+  const position = error.linePos?.[0];
+  if (!position) return `syntax error: ${reason}`;
+  const line = text.split(/\r?\n/)[position.line - 1]?.trim();
+  const near = line ? ` (near ${describeValue(line)})` : '';
+  return `syntax error at line ${position.line}, column ${position.col}: ${reason}${near}`;
+}
+
+/**
+ * Shape and cross-references are reported in one run: where the shape is wrong, the offending
+ * values are set aside (pruned) and the cross-reference checks run over the rest, so fixing the
+ * schema errors never reveals a second batch. One cause is said once: an unset `${VAR}` is not
+ * reported again as the empty value it left behind.
+ */
 export function validateConfig(
   raw: unknown,
   options: { source: string; baseDir: string; env?: NodeJS.ProcessEnv },
 ): LoadedConfig {
   const issues: ConfigIssue[] = [];
   const substituted = withOpenApiResources(substituteEnv(raw, options.env ?? process.env, [], issues), options.baseDir, issues);
+  const causes = issues.map((issue) => issue.path);
   const parsed = configSchema.safeParse(substituted, { reportInput: true });
-  if (!parsed.success) {
-    issues.push(...parsed.error.issues.flatMap(toConfigIssues));
-    throw new ConfigError(options.source, issues);
+  if (parsed.success) {
+    issues.push(...checkSemantics(parsed.data, options.baseDir).filter((issue) => !underAny(issue.path, causes)));
+    if (issues.length > 0) throw new ConfigError(options.source, issues);
+    return { config: deepFreeze(parsed.data), baseDir: options.baseDir, source: options.source };
   }
-  issues.push(...checkSemantics(parsed.data, options.baseDir));
-  if (issues.length > 0) throw new ConfigError(options.source, issues);
-  return { config: deepFreeze(parsed.data), baseDir: options.baseDir, source: options.source };
+  // An unset variable explains the rule its empty value then breaks, there and in what holds it.
+  const shapeIssues = parsed.error.issues.flatMap(toConfigIssues).filter((issue) => !underAny(issue.path, causes) && !causes.some((cause) => underAny(cause, [issue.path])));
+  issues.push(...shapeIssues);
+  const pruned = pruneUntilValid(substituted, parsed.error.issues);
+  if (pruned) {
+    const setAside = [...causes, ...pruned.removed];
+    issues.push(...checkSemantics(pruned.config, options.baseDir).filter((issue) => !underAny(issue.path, setAside) && !issues.some((known) => sameIssue(known, issue))));
+  }
+  throw new ConfigError(options.source, issues.length > 0 ? issues : [{ path: [], message: 'invalid config' }]);
+}
+
+/** Most passes needed to prune a config into shape; past it the cross-reference pass is skipped. */
+const MAX_PRUNE_PASSES = 8;
+
+/**
+ * Removes the values the schema rejected (their parent when the field was required), until the
+ * rest parses; the removed paths are returned so no cross-reference error is reported under them.
+ */
+function pruneUntilValid(value: unknown, first: readonly z.core.$ZodIssue[]): { config: Config; removed: PathSegment[][] } | undefined {
+  let current = structuredClone(value);
+  const removed: PathSegment[][] = [];
+  let failures = first;
+  for (let pass = 0; pass < MAX_PRUNE_PASSES; pass++) {
+    for (const issue of failures) {
+      const path = issue.path.filter((p): p is PathSegment => typeof p !== 'symbol');
+      // A missing required field is cured by removing what holds it.
+      const target = issue.code === 'invalid_type' && issue.input === undefined ? path.slice(0, -1) : path;
+      if (target.length === 0) return undefined;
+      removeAt(current, target);
+      removed.push(target);
+    }
+    const parsed = configSchema.safeParse(current);
+    if (parsed.success) return { config: parsed.data, removed };
+    failures = parsed.error.issues;
+    current = structuredClone(current);
+  }
+  return undefined;
+}
+
+function removeAt(root: unknown, path: readonly PathSegment[]): void {
+  let parent: unknown = root;
+  for (const segment of path.slice(0, -1)) {
+    if (!parent || typeof parent !== 'object') return;
+    parent = (parent as Record<PathSegment, unknown>)[segment];
+  }
+  if (!parent || typeof parent !== 'object') return;
+  const last = path.at(-1)!;
+  if (Array.isArray(parent) && typeof last === 'number') parent[last] = undefined;
+  else delete (parent as Record<PathSegment, unknown>)[last];
+}
+
+function underAny(path: readonly PathSegment[], prefixes: readonly (readonly PathSegment[])[]): boolean {
+  return prefixes.some((prefix) => prefix.length <= path.length && prefix.every((segment, i) => String(segment) === String(path[i])));
+}
+
+function sameIssue(a: ConfigIssue, b: ConfigIssue): boolean {
+  return a.message === b.message && formatPath(a.path) === formatPath(b.path);
 }
 
 /**

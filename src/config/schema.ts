@@ -71,8 +71,8 @@ const methodSettingSchema = z.strictObject({
   /** AWS never caches a response that sets a cookie; this opts in. */
   cacheResponsesWithSetCookie: bool.optional(),
   metricsEnabled: bool.optional(),
-  // AWS logging and throttling settings: accepted and reported back (tools such as Terraform set
-  // them), not enforced — cachegate logs every request and does not throttle.
+  // AWS logging settings: accepted and reported back (tools such as Terraform set them); cachegate
+  // logs every request. Throttling is enforced (SPEC §8, src/gateway/throttle.ts); -1 means unset.
   loggingLevel: z.enum(['OFF', 'ERROR', 'INFO'], { error: 'must be OFF, ERROR or INFO' }).optional(),
   dataTraceEnabled: bool.optional(),
   throttlingBurstLimit: int(-1, 1_000_000_000).optional(),
@@ -248,6 +248,22 @@ const storeSchema = z
   });
 export type StoreConfig = z.infer<typeof storeSchema>;
 
+/** Account-level throttling (SPEC §8); AWS's default is 10,000 requests per second, bursts of 5,000. */
+const throttleSchema = z.strictObject({
+  rateLimit: z.number({ error: 'must be a number' }).min(0, { error: 'must be 0 or more' }),
+  burstLimit: int(0, 1_000_000_000),
+});
+export type ThrottleConfig = z.infer<typeof throttleSchema>;
+
+/** PEM files for a listener (SPEC §4), relative to the config file; re-read on SIGHUP. */
+const tlsSchema = z.strictObject({
+  cert: nonEmpty,
+  key: nonEmpty,
+  /** Lowest protocol accepted; TLS 1.2 by default (modern clients all speak it). */
+  minVersion: z.enum(['TLSv1.2', 'TLSv1.3'], { error: 'must be TLSv1.2 or TLSv1.3' }).default('TLSv1.2'),
+});
+export type TlsConfig = z.infer<typeof tlsSchema>;
+
 const gatewaySchema = z.strictObject({
   listen: listenAddress.default({ host: '127.0.0.1', port: 8080 }),
   admin: listenAddress.default({ host: '127.0.0.1', port: 9090 }),
@@ -257,6 +273,12 @@ const gatewaySchema = z.strictObject({
   stateFile: nonEmpty.optional(),
   /** Time a draining gateway waits for in-flight requests on SIGTERM. */
   shutdownTimeoutMs: int(0, 600_000).default(10_000),
+  /** Account-level throttle; unset: AWS's default applies only under method-setting limits. */
+  throttle: throttleSchema.optional(),
+  /** TLS for both listeners, or for one (`dataTls` / `adminTls` take precedence). */
+  tls: tlsSchema.optional(),
+  dataTls: tlsSchema.optional(),
+  adminTls: tlsSchema.optional(),
 });
 export type GatewaySettings = z.infer<typeof gatewaySchema>;
 
@@ -277,7 +299,7 @@ function toList(value: string | string[]): string[] {
 /** Every field name the schema knows, for "did you mean" hints on unknown fields. */
 export const KNOWN_FIELDS: ReadonlySet<string> = new Set(
   [
-    configSchema, gatewaySchema, storeSchema, identitySchema, policyStatement, appSchema, cachePluginSchema,
+    configSchema, gatewaySchema, throttleSchema, tlsSchema, storeSchema, identitySchema, policyStatement, appSchema, cachePluginSchema,
     apiSchema, stageSchema, methodSchema, methodSettingSchema, httpProxyIntegration, mockIntegration, functionIntegration,
   ].flatMap((schema) => Object.keys(schema.shape)).concat(['mode', 'apps']),
 );

@@ -89,6 +89,16 @@ export function checkSemantics(config: Config, baseDir: string): ConfigIssue[] {
     }
   });
 
+  // SPEC §4: TLS certificate and key files must be readable at start (and at each SIGHUP).
+  for (const field of ['tls', 'dataTls', 'adminTls'] as const) {
+    const tls = config.gateway[field];
+    if (!tls) continue;
+    for (const part of ['cert', 'key'] as const) {
+      const file = resolve(baseDir, tls[part]);
+      if (!existsSync(file)) add(['gateway', field, part], `file not found: ${file}`);
+    }
+  }
+
   if (encrypted && config.store.encryptionKey === undefined) {
     add(['store', 'encryptionKey'], `is required because ${formatPath(encrypted)} is true`);
   }

@@ -8,6 +8,7 @@ import { GatewayError, sendError } from '../errors.js';
 import type { Gateway } from '../gateway/gateway.js';
 import { apigatewayArn } from '../auth/policy.js';
 import { serveConsoleAsset } from './console/static.js';
+import { serveHealth } from '../gateway/health.js';
 import { CONSOLE_API_ROUTES } from './rest/console-stats.js';
 import { CONTROL_ROUTES } from './rest/index.js';
 import { compileRoutes, findRoute } from './rest/route.js';
@@ -31,6 +32,8 @@ export class AdminPlane {
     const rawUrl = req.url ?? '/';
     const queryStart = rawUrl.indexOf('?');
     const rawPath = queryStart < 0 ? rawUrl : rawUrl.slice(0, queryStart);
+    // SPEC §8: /healthz and /readyz answer without credentials (probes carry none).
+    if (serveHealth(this.gateway, req, res, rawPath)) return;
     // The web console's page and assets are public (the page logs in with an API key itself);
     // its data comes from authenticated routes (`/restapis…`, `/console/api/…`) below.
     if (await serveConsoleAsset(req, res, rawPath)) return;

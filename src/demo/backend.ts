@@ -29,19 +29,24 @@ export async function startDemoBackend(delayMs = DEMO_BACKEND_DELAY_MS): Promise
       const pet = /^\/pets\/(\d+)$/.exec(url.pathname);
       let status = 200;
       let body: unknown;
+      // Tags for purge by tag (Surrogate-Key, as Fastly and Varnish read it): every answer is "pets";
+      // a list is also "type-{type}", one pet "pet-{id}".
+      const tags = ['pets'];
       if (url.pathname === '/pets') {
         const type = url.searchParams.get('type');
         body = { pets: PETS.filter((p) => !type || p.type === type), backendCall: call, servedAt: new Date().toISOString() };
+        if (type) tags.push(`type-${type}`);
       } else if (pet) {
         const found = PETS.find((p) => p.id === Number(pet[1]));
         status = found ? 200 : 404;
         body = found ? { ...found, backendCall: call, servedAt: new Date().toISOString() } : { message: 'no such pet' };
+        tags.push(`pet-${pet[1]}`);
       } else {
         status = 404;
         body = { message: 'not found' };
       }
       const text = JSON.stringify(body);
-      res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+      res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'surrogate-key': tags.join(' ') });
       res.end(text);
     }, delayMs);
   });

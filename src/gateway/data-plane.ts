@@ -15,6 +15,7 @@ import { RequestContext } from './context.js';
 import { nextRequestId } from './request-id.js';
 import { decodePathSegments } from './router.js';
 import { selectApi, selectMethod, selectStage, type GatewaySnapshot } from './runtime.js';
+import type { Throttle, ThrottleScope } from './throttle.js';
 
 /** Longest request target accepted (path + query); longer → 414, as most proxies do at 8 KiB. */
 export const MAX_URL_LENGTH = 8192;
@@ -32,6 +33,8 @@ export interface DataPlaneDeps {
   metrics: GatewayMetrics;
   logger: Logger;
   cache?: CacheStep;
+  /** Throttling (SPEC §8); skipped entirely while `throttle.active` is false. */
+  throttle?: Throttle;
 }
 
 const BAD_PERCENT = /%(?![0-9A-Fa-f]{2})/;
@@ -86,6 +89,33 @@ export class DataPlane {
     // SPEC §6: an AppCode in the query is a credential, removed before forwarding and keying.
     const forwardedQuery = api.usesApps ? withoutAppCode(rawQuery) : rawQuery;
     const ctx = new RequestContext(req, res, route, stage, method, path, forwardedQuery, match.pathParameters, nextRequestId(), receivedAt, metrics);
+    const { throttle } = this.deps;
+    // SPEC §8: throttling is checked before the cache (a hit costs a token too, as on AWS).
+    if (throttle?.active) {
+      const verdict = throttle.check(stage, route, method);
+      if (verdict !== undefined) {
+        if (typeof verdict === 'string') return this.refuseThrottled(ctx, verdict, started);
+        verdict
+          .then((scope) => (scope === undefined ? this.answer(ctx, started) : this.refuseThrottled(ctx, scope, started)))
+          .catch((error: unknown) => this.fail(res, error, ctx));
+        return;
+      }
+    }
+    this.answer(ctx, started);
+  }
+
+  /** 429 TooManyRequestsException, counted by scope; the request never reaches the cache or the integration. */
+  private refuseThrottled(ctx: RequestContext, scope: ThrottleScope, started: number): void {
+    if (ctx.callerGone) return;
+    this.deps.throttle!.count(ctx.labels, scope);
+    ctx.req.resume();
+    ctx.res.once('finish', () => this.record(ctx, started));
+    sendError(ctx.res, 'TOO_MANY_REQUESTS', undefined, { 'x-amzn-requestid': ctx.requestId });
+  }
+
+  /** The cache step (or the integration) answers a routed, admitted request. */
+  private answer(ctx: RequestContext, started: number): void {
+    const { res } = ctx;
     let served: Promise<boolean> | boolean;
     try {
       served = this.deps.cache?.serve(ctx) ?? false;

@@ -3,7 +3,6 @@
  * cache store, identities, metrics and logs, wired together once at start. Control-plane changes
  * come in through applyApis(), which recompiles and swaps the snapshot without a restart.
  */
-import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import { AlibabaCachePolicy } from '../cache/policies/alibaba/policy.js';
 import { AwsCachePolicy } from '../cache/policies/aws/policy.js';
@@ -24,14 +23,18 @@ import { MemoryNonceStore } from '../auth/nonces/memory.js';
 import type { NonceStore } from '../auth/nonces/nonce-store.js';
 import { RedisNonceStore } from '../auth/nonces/redis.js';
 import { AlibabaAppGate } from '../cache/policies/alibaba/app-gate.js';
-import { RedisStore } from '../cache/stores/redis/redis-store.js';
 import type { RequestContext } from './context.js';
 import { IdentityRegistry } from '../auth/identities.js';
 import { createIntegration, ProxyPool } from '../integrations/index.js';
 import { silentLogger } from '../logging.js';
 import { GatewayMetrics, type StageCacheStats } from '../metrics/metrics.js';
 import { DataPlane } from './data-plane.js';
-import { createListener, drain, listen } from './listener.js';
+import { createListener, drain, listen, type Server } from './listener.js';
+import type { Readiness } from './health.js';
+import { reloadDecisions } from './reload.js';
+import { Throttle } from './throttle.js';
+import { readTls, tlsConfigOf, warnPlainTextSecrets, type Listener } from './tls.js';
+import { RedisStore } from '../cache/stores/redis/redis-store.js';
 import { compileSnapshot, type GatewaySnapshot } from './runtime.js';
 import { readStateFile, writeStateFile } from './state-file.js';
 
@@ -49,6 +52,11 @@ export interface GatewayOptions {
   now?: () => number;
   /** Alibaba nonces shared with the other processes (`--workers` with the memory store: the primary's). */
   nonces?: NonceStore;
+  /**
+   * Worker processes serving together with the memory store (`--workers N`): each holds 1/N of
+   * every throttling limit (throttle-settings.ts shareOf). Not used with a shared store.
+   */
+  workers?: number;
 }
 
 /** A change one process made that its siblings must repeat on their own caches. */
@@ -65,13 +73,17 @@ export interface Siblings {
 export class Gateway {
   readonly logger: Logger;
   readonly metrics: GatewayMetrics;
-  readonly identities: IdentityRegistry;
+  /** Replaced by a SIGHUP reload (reload()). */
+  identities: IdentityRegistry;
   readonly store: CacheStore;
   /** Control-plane state shared with the other nodes on the same store (Redis); undefined for memory. */
   private readonly shared: SharedState | undefined;
   readonly proxyPool = new ProxyPool();
-  private readonly plugins: AlibabaCachePolicy;
+  private plugins: AlibabaCachePolicy;
+  private aws: AwsCachePolicy;
+  readonly throttle: Throttle;
   private readonly nonces: NonceStore;
+  private apps: AppRegistry;
   readonly now: () => number;
   private current: GatewaySnapshot;
   /** Stage caches the store holds now, with their byte budgets. */
@@ -82,7 +94,7 @@ export class Gateway {
   adminUrl = '';
   private metricsSource: (() => Promise<string>) | undefined;
 
-  private constructor(readonly loaded: LoadedConfig, private readonly options: GatewayOptions) {
+  private constructor(public loaded: LoadedConfig, private readonly options: GatewayOptions) {
     const { config } = loaded;
     this.logger = options.logger ?? silentLogger();
     this.now = options.now ?? Date.now;
@@ -94,21 +106,28 @@ export class Gateway {
     this.current = this.compile(apis);
     // With a shared store, start() first adopts the shared API definitions, then creates stage caches.
     if (!this.shared) this.configureStageCaches();
-    const encryptionKey = config.store.encryptionKey === undefined ? undefined : decodeEncryptionKey(config.store.encryptionKey);
-    const aws = new AwsCachePolicy({ store: this.store, identities: this.identities, region: config.gateway.region, accountId: config.gateway.accountId, encryptionKey });
-    this.plugins = new AlibabaCachePolicy({ store: this.store, plugins: config.cachePlugins, now: this.now });
-    // A method with a caching plug-in follows Alibaba's policy; every other method AWS's stage cache.
-    const policyOf = (ctx: RequestContext) => (ctx.route.definition.cachePlugin !== undefined ? this.plugins : aws);
-    // An API that uses Alibaba apps authenticates every caller first (app-gate.ts).
+    ({ aws: this.aws, plugins: this.plugins } = this.policies(config));
+    // An API that uses Alibaba apps authenticates every caller first (app-gate.ts). Nonces outlive reloads.
     this.nonces = this.createNonceStore(options.nonces);
-    const appGate = new AlibabaAppGate({ apps: new AppRegistry(config.apps, this.nonces), now: this.now, policyOf });
+    this.apps = new AppRegistry(config.apps, this.nonces);
+    // A method with a caching plug-in follows Alibaba's policy; every other method AWS's stage cache.
+    const policyOf = (ctx: RequestContext) => (ctx.route.definition.cachePlugin !== undefined ? this.plugins : this.aws);
+    const appGate = new AlibabaAppGate({ apps: () => this.apps, now: this.now, policyOf });
     const cache = new CacheStep({
       store: this.store, storeType: config.store.type, metrics: this.metrics, logger: this.logger, now: this.now,
       policyFor: (ctx) => (ctx.route.api.usesApps ? appGate : policyOf(ctx)),
     });
-    const dataPlane = new DataPlane({ snapshot: () => this.current, metrics: this.metrics, logger: this.logger, cache });
-    this.dataServer = createListener(dataPlane.handle);
-    this.adminServer = createListener(new AdminPlane(this).handle);
+    const redis = this.store instanceof RedisStore ? this.store : undefined;
+    this.throttle = new Throttle({
+      account: config.gateway.throttle, registry: this.metrics.registry, logger: this.logger,
+      redis: redis && { client: redis.client, timeoutMs: config.store.timeoutMs, onError: () => this.metrics.storeErrors.inc({ store: config.store.type, operation: 'throttle' }) },
+      // Memory store with --workers N: each worker throttles its share (README decision).
+      workers: redis ? 1 : options.workers,
+    });
+    this.throttle.configure(this.current);
+    const dataPlane = new DataPlane({ snapshot: () => this.current, metrics: this.metrics, logger: this.logger, cache, throttle: this.throttle });
+    this.dataServer = createListener(dataPlane.handle, undefined, this.tlsOptions('data', loaded));
+    this.adminServer = createListener(new AdminPlane(this).handle, undefined, this.tlsOptions('admin', loaded));
     options.siblings?.onChange((change) => {
       const applied = change.kind === 'flush' ? this.flushStage(change.apiId, change.stage, { announce: false })
         : change.kind === 'purge' ? this.purgeStage(change.apiId, change.stage, change.match, { announce: false })
@@ -146,15 +165,18 @@ export class Gateway {
     const gateway = new Gateway(loaded, options);
     if (gateway.shared) await gateway.joinSharedState(gateway.shared);
     const settings = loaded.config.gateway;
+    const addresses = { data: options.listen ?? settings.listen, admin: options.admin ?? settings.admin };
+    const scheme = (listener: Listener) => (tlsConfigOf(loaded.config, listener) ? 'https' : 'http');
     try {
-      const data = await listen(gateway.dataServer, options.listen ?? settings.listen, 'data listener');
-      gateway.dataUrl = `http://${hostForUrl(data.host)}:${data.port}`;
-      const admin = await listen(gateway.adminServer, options.admin ?? settings.admin, 'admin listener');
-      gateway.adminUrl = `http://${hostForUrl(admin.host)}:${admin.port}`;
+      const data = await listen(gateway.dataServer, addresses.data, 'data listener');
+      gateway.dataUrl = `${scheme('data')}://${hostForUrl(data.host)}:${data.port}`;
+      const admin = await listen(gateway.adminServer, addresses.admin, 'admin listener');
+      gateway.adminUrl = `${scheme('admin')}://${hostForUrl(admin.host)}:${admin.port}`;
     } catch (error) {
       await gateway.close();
       throw error;
     }
+    warnPlainTextSecrets(loaded.config, addresses, gateway.logger);
     gateway.logger.info({ data: gateway.dataUrl, admin: gateway.adminUrl, apis: gateway.current.apis.map((api) => api.id) }, 'cachegate started');
     return gateway;
   }
@@ -185,6 +207,7 @@ export class Gateway {
     const compiled = this.compile(validated);
     if (this.shared && options.announce !== false) await this.shared.saveApis(validated);
     this.current = compiled;
+    this.throttle.configure(compiled);
     if (options.announce !== false) this.options.siblings?.publish({ kind: 'apis', apis: validated });
     this.configureStageCaches();
     const file = this.loaded.config.gateway.stateFile;
@@ -227,6 +250,89 @@ export class Gateway {
 
   // ——— end purge ———
 
+  // ——— SIGHUP reload (SPEC §8) ———
+
+  /**
+   * Applies a config file that was validated already (loadConfigFile): identities, apps, plug-ins,
+   * throttling, certificates and APIs. Stage caches whose API, stage and cache settings are
+   * unchanged keep their entries (configureStageCaches). What cannot change in a running process
+   * (listen addresses, the store) is kept as it was and named in the log. If the file's `apis`
+   * are the same as at the last load, the APIs serving now (with control-plane changes) stay.
+   * Throws, leaving everything as it was, when certificates cannot be read or the APIs are refused.
+   */
+  async reload(next: LoadedConfig): Promise<void> {
+    const { config, kept } = reloadDecisions(this.loaded.config, next.config);
+    const loaded: LoadedConfig = { ...next, config };
+    // Read the certificates first: a missing file fails the reload before anything changed.
+    const tls = { data: this.tlsOptions('data', loaded), admin: this.tlsOptions('admin', loaded) };
+    const apisChanged = JSON.stringify(next.config.apis) !== JSON.stringify(this.loaded.config.apis);
+    const previous = this.loaded;
+    this.loaded = loaded;
+    try {
+      if (apisChanged) await this.applyApis(config.apis);
+    } catch (error) {
+      this.loaded = previous;
+      throw error;
+    }
+    for (const listener of ['data', 'admin'] as const) {
+      const options = tls[listener];
+      const server = listener === 'data' ? this.dataServer : this.adminServer;
+      // New handshakes use the new certificate; connections already open keep theirs.
+      if (options && 'setSecureContext' in server) server.setSecureContext(options);
+      else if (Boolean(options) !== 'setSecureContext' in server) kept.push(`${listener} listener TLS on/off`);
+    }
+    this.identities = new IdentityRegistry(config.identities, config.gateway.region);
+    const policies = this.policies(config);
+    this.aws = policies.aws;
+    // The plug-in policy holds the spaces it created: kept unless plug-ins changed. Apps are re-read;
+    // their nonce records (this.nonces) are kept, so a reload never re-admits a replay.
+    if (JSON.stringify(previous.config.cachePlugins) !== JSON.stringify(config.cachePlugins)) this.plugins = policies.plugins;
+    this.apps = new AppRegistry(config.apps, this.nonces);
+    this.throttle.configure(this.current, config.gateway.throttle);
+    for (const what of kept) this.logger.warn({ setting: what }, 'config reloaded, but this setting needs a restart to change; keeping the running value');
+    this.logger.info({ source: next.source, apisChanged }, 'config reloaded');
+  }
+
+  /** Ready when the config is loaded, both listeners listen and the store answers (GET /readyz). */
+  async readiness(): Promise<Readiness> {
+    const checks: Record<string, string> = { config: 'ok' };
+    checks.dataListener = this.dataServer.listening ? 'ok' : 'not listening';
+    checks.adminListener = this.adminServer.listening ? 'ok' : 'not listening';
+    checks.store = await this.storeReachable();
+    return { ready: Object.values(checks).every((value) => value === 'ok'), checks };
+  }
+
+  private async storeReachable(): Promise<string> {
+    if (!(this.store instanceof RedisStore)) return 'ok';
+    const { client } = this.store;
+    if (client.status !== 'ready') return `unreachable (${client.status})`;
+    const budget = Math.max(this.loaded.config.store.timeoutMs * 20, 1000);
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([client.ping(), new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${budget} ms`)), budget)))]);
+      return 'ok';
+    } catch (error) {
+      return `unreachable (${(error as Error).message})`;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private tlsOptions(listener: Listener, loaded: LoadedConfig) {
+    const tls = tlsConfigOf(loaded.config, listener);
+    return tls && readTls(tls, loaded.baseDir);
+  }
+
+  private policies(config: LoadedConfig['config']): { aws: AwsCachePolicy; plugins: AlibabaCachePolicy } {
+    const encryptionKey = config.store.encryptionKey === undefined ? undefined : decodeEncryptionKey(config.store.encryptionKey);
+    return {
+      aws: new AwsCachePolicy({ store: this.store, identities: this.identities, region: config.gateway.region, accountId: config.gateway.accountId, encryptionKey }),
+      plugins: new AlibabaCachePolicy({ store: this.store, plugins: config.cachePlugins, now: this.now }),
+    };
+  }
+
+  // ——— end reload ———
+
   /** Stops accepting, finishes in-flight requests (bounded by gateway.shutdownTimeoutMs), releases pools and the store. */
   async close(): Promise<void> {
     const timeout = this.loaded.config.gateway.shutdownTimeoutMs;
@@ -242,7 +348,10 @@ export class Gateway {
   private async joinSharedState(shared: SharedState): Promise<void> {
     try {
       const apis = await shared.loadApis();
-      if (apis !== undefined) this.current = this.compile(validateApis(this.loaded.config, apis, this.loaded.baseDir));
+      if (apis !== undefined) {
+        this.current = this.compile(validateApis(this.loaded.config, apis, this.loaded.baseDir));
+        this.throttle.configure(this.current);
+      }
     } catch (error) {
       this.logger.warn({ err: (error as Error).message }, 'shared API definitions not loaded; starting from the config');
     }

@@ -2,8 +2,10 @@
  * `node:http` listeners: protective limits, JSON answers to requests Node cannot parse, a clear
  * error when the port is taken, and a bounded graceful drain.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer, type Server as HttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
+import type { SecureContextOptions } from 'node:tls';
 import type { ListenAddress } from '../config/schema.js';
 import { ERRORS, type ErrorCode } from '../errors.js';
 
@@ -29,31 +31,39 @@ export class ListenError extends Error {
   }
 }
 
+/** A plain or a TLS listener: the same HTTP server either way. */
+export type Server = HttpServer | HttpsServer;
+
 /**
  * `limits` exists for tests (short slowloris budgets, test/security/protocol.test.ts); the
- * gateway always uses LISTENER_LIMITS.
+ * gateway always uses LISTENER_LIMITS. With `tls` the listener speaks HTTPS (tls.ts); its
+ * certificate can be replaced later with `setSecureContext`.
  */
-export function createListener(handler: (req: IncomingMessage, res: ServerResponse) => void, limits: ListenerLimits = LISTENER_LIMITS): Server {
-  const server = createServer(
-    {
-      maxHeaderSize: limits.maxHeaderSize,
-      headersTimeout: limits.headersTimeoutMs,
-      requestTimeout: limits.requestTimeoutMs,
-      keepAliveTimeout: limits.keepAliveTimeoutMs,
-      connectionsCheckingInterval: Math.min(1_000, limits.headersTimeoutMs),
-      // Conflicting Content-Length / Transfer-Encoding is a smuggling shape: keep llhttp strict.
-      insecureHTTPParser: false,
-      // Checked by ambiguousFraming, so that the 400 is JSON like every other answer.
-      requireHostHeader: false,
-    },
-    (req, res) => {
-      // A request pipelined behind a refused one is never served: its bytes are suspect.
-      if (refusedSockets.has(req.socket)) return;
-      if (ambiguousFraming(req)) return refuseAmbiguousFraming(req, res);
-      handler(req, res);
-    },
-  );
+export function createListener(handler: (req: IncomingMessage, res: ServerResponse) => void, limits: ListenerLimits = LISTENER_LIMITS, tls?: SecureContextOptions): Server {
+  const options = {
+    maxHeaderSize: limits.maxHeaderSize,
+    headersTimeout: limits.headersTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    connectionsCheckingInterval: Math.min(1_000, limits.headersTimeoutMs),
+    // Conflicting Content-Length / Transfer-Encoding is a smuggling shape: keep llhttp strict.
+    insecureHTTPParser: false,
+    // Checked by ambiguousFraming, so that the 400 is JSON like every other answer.
+    requireHostHeader: false,
+  };
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    // A request pipelined behind a refused one is never served: its bytes are suspect.
+    if (refusedSockets.has(req.socket)) return;
+    if (ambiguousFraming(req)) return refuse(req, res, 'Malformed request (ambiguous framing or Host)');
+    // RFC 9112 §3.2: origin-form only. An absolute-form (or authority/asterisk-form) target is for
+    // forward proxies; a front proxy may route it by its host while we route by Host: close.
+    if (req.url?.charCodeAt(0) !== 47 /* / */) return refuse(req, res, 'Request target must start with /');
+    handler(req, res);
+  };
+  const server: Server = tls ? createTlsServer({ ...options, ...tls }, onRequest) : createServer(options, onRequest);
   server.on('clientError', answerClientError);
+  // A failed handshake (plain HTTP to a TLS port, an old protocol) closes that socket, nothing more.
+  if (tls) server.on('tlsClientError', (_error, socket) => socket.destroy());
   return server;
 }
 
@@ -75,9 +85,13 @@ function ambiguousFraming(req: IncomingMessage): boolean {
 
 const refusedSockets = new WeakSet<Socket>();
 
-function refuseAmbiguousFraming(req: IncomingMessage, res: ServerResponse): void {
+/**
+ * A JSON 400 for a request the listener will not serve, then the connection closes. Node queues
+ * this response behind any earlier in-flight one on the socket, so order is kept.
+ */
+function refuse(req: IncomingMessage, res: ServerResponse, message: string): void {
   const spec = ERRORS.BAD_REQUEST;
-  const body = JSON.stringify({ message: 'Malformed request (ambiguous framing or Host)' });
+  const body = JSON.stringify({ message });
   // The rest of the bytes on this connection cannot be trusted to start a request: close it.
   res.shouldKeepAlive = false;
   refusedSockets.add(req.socket);
@@ -85,31 +99,65 @@ function refuseAmbiguousFraming(req: IncomingMessage, res: ServerResponse): void
   res.end(body, () => req.socket.destroy());
 }
 
-/** Requests Node's parser rejects never reach the handler; answer them in JSON here. */
+/**
+ * The response Node is writing (or will write next) on a socket; null when none is outstanding.
+ * Node assigns queued pipelined responses to the socket one at a time, in request order, so this
+ * walks the queue as each finishes.
+ */
+type InFlight = ServerResponse & { req?: IncomingMessage };
+const inFlight = (socket: Socket): InFlight | null => (socket as Socket & { _httpMessage?: InFlight | null })._httpMessage ?? null;
+
+/**
+ * Requests Node's parser rejects never reach the handler; answer them in JSON here. The bytes of
+ * the refusal go on the wire only after every earlier request's answer (issue 13: a malformed
+ * request pipelined behind an in-flight POST used to answer in the POST's place), then the
+ * connection closes. A request whose own body failed to parse gets the 400 as its answer.
+ */
 function answerClientError(error: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Socket): void {
-  // A response already started on this socket (Node's own rule): a second status line would desync the caller.
-  const started = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true;
-  if (error.code === 'ECONNRESET' || !socket.writable || started) {
+  // The parser is dead after its first error; later bytes on the socket may report again.
+  if (refusedSockets.has(socket)) return;
+  refusedSockets.add(socket);
+  if (error.code === 'ECONNRESET' || !socket.writable) {
     socket.destroy();
     return;
   }
-  let code: ErrorCode = 'BAD_REQUEST';
-  let status: number = ERRORS.BAD_REQUEST.status;
-  if (error.code === 'HPE_HEADER_OVERFLOW') {
-    code = requestLineTooLong(error.rawPacket) ? 'URI_TOO_LONG' : 'HEADERS_TOO_LARGE';
-    status = ERRORS[code].status;
-  } else if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+  const refusal = clientErrorAnswer(error);
+  // Bounded: an earlier answer that never finishes (it has its own integration timeout) does not
+  // hold the socket longer than a request may take.
+  const deadline = setTimeout(() => socket.destroy(), LISTENER_LIMITS.requestTimeoutMs);
+  deadline.unref();
+  const answerWhenDue = (): void => {
+    if (socket.destroyed) return clearTimeout(deadline);
+    const current = inFlight(socket);
+    if (current && current.req?.complete !== false) {
+      // An earlier, complete request is still being answered: its answer goes first.
+      current.once('finish', () => setImmediate(answerWhenDue));
+      current.once('close', () => setImmediate(answerWhenDue));
+      return;
+    }
+    clearTimeout(deadline);
+    // The failing request is the one being answered (its body did not parse): a second status
+    // line after a started answer would desync the caller, so only an unstarted one gets the 400.
+    if (current?.headersSent) return void socket.destroy();
+    socket.end(refusal);
+  };
+  answerWhenDue();
+}
+
+/** The raw JSON answer to a parse error: 400, 414, 431 or 408, always with `connection: close`. */
+function clientErrorAnswer(error: NodeJS.ErrnoException & { rawPacket?: Buffer }): string {
+  if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
     const body = JSON.stringify({ message: 'Request timeout' });
-    socket.end(`HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`);
-    return;
+    return `HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`;
   }
+  let code: ErrorCode = 'BAD_REQUEST';
+  if (error.code === 'HPE_HEADER_OVERFLOW') code = requestLineTooLong(error.rawPacket) ? 'URI_TOO_LONG' : 'HEADERS_TOO_LARGE';
   const spec = ERRORS[code];
   const message = code === 'BAD_REQUEST' ? `Malformed request (${error.code ?? 'parse error'})` : spec.message;
   const body = JSON.stringify({ message });
-  socket.end(
-    `HTTP/1.1 ${status} ${code === 'BAD_REQUEST' ? 'Bad Request' : code === 'URI_TOO_LONG' ? 'URI Too Long' : 'Request Header Fields Too Large'}\r\n` +
-      `content-type: application/json\r\nx-amzn-errortype: ${spec.type}\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
-  );
+  const reason = code === 'BAD_REQUEST' ? 'Bad Request' : code === 'URI_TOO_LONG' ? 'URI Too Long' : 'Request Header Fields Too Large';
+  return `HTTP/1.1 ${spec.status} ${reason}\r\ncontent-type: application/json\r\nx-amzn-errortype: ${spec.type}\r\n` +
+    `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`;
 }
 
 function requestLineTooLong(rawPacket: Buffer | undefined): boolean {

@@ -96,6 +96,32 @@ describe('cachegate start', () => {
     assert.equal(answer.status, 200);
     assert.equal(answer.json().pets[0].name, 'Rex');
     assert.equal((await call(`${dataUrl}/dev/pets/2`)).json().name, 'Tom');
+    // The banner's own commands work as printed: purge by the tag the demo backend sent, then the
+    // metrics line and the console it names.
+    const banner = output();
+    const purge = banner.split('\n').find((line) => line.includes('/cache/tags/type-dog'))!.trim().split('   #')[0]!;
+    const purged = spawnSync('sh', ['-c', purge.replace('curl -i', 'curl -s')], { encoding: 'utf8' });
+    assert.deepEqual(JSON.parse(purged.stdout), { purged: 1 });
+    assert.match((await call(`${dataUrl}/prod/pets?type=dog`)).headers['cache-status'] as string, /fwd=uri-miss/);
+    const metrics = banner.split('\n').find((line) => line.includes('/metrics'))!.trim();
+    assert.match(spawnSync('sh', ['-c', metrics], { encoding: 'utf8' }).stdout, /cachegate_cache_hit_count_total/);
+    const consoleUrl = /Web console: (\S+)\s+\(sign in with the API key (\S+)\)/.exec(banner)!;
+    assert.equal((await call(consoleUrl[1]!)).status, 200);
+    assert.equal(consoleUrl[2], 'demo-admin-key');
+    // The SDK quickstart the banner prints runs as printed, and leaves no API behind.
+    const quickstart = /node (examples\/sdk-quickstart\.mjs .*)$/m.exec(banner)![1]!.trim().split(' ');
+    const root = fileURLToPath(new URL('../../../', import.meta.url));
+    const run = () => spawnSync(process.execPath, quickstart, { cwd: root, encoding: 'utf8' });
+    const first = run();
+    assert.equal(first.status, 0, first.stderr);
+    assert.match(first.stdout, /#2: 200 cachegate; hit/);
+    assert.match(first.stdout, /deleted API/);
+    const apis = spawnSync('sh', ['-c', `curl -s -H 'x-api-key: demo-admin-key' ${/endpoint (\S+),/.exec(banner)![1]}/restapis`], { encoding: 'utf8' });
+    assert.deepEqual(JSON.parse(apis.stdout).item.map((api: { id: string }) => api.id), ['petstore']);
+    const wrongBackend = spawnSync(process.execPath, [...quickstart.slice(0, -1), '127.0.0.1:1'], { cwd: root, encoding: 'utf8' });
+    assert.equal(wrongBackend.status, 1);
+    assert.match(wrongBackend.stderr, /is it the demo's backend/);
+    assert.equal(spawnSync(process.execPath, [quickstart[0]!], { cwd: root, encoding: 'utf8' }).status, 2);
     child.kill('SIGTERM');
     assert.equal(await exited(child), 0);
   });

@@ -170,7 +170,34 @@ describe('config validation', () => {
     writeFileSync(jsonFile, JSON.stringify(base()));
     assert.equal(loadConfigFile(jsonFile).config.apis[0]!.id, 'petstore');
     assert.throws(() => parseConfigText('apis: [\n  - id: a\n', { source: 'bad.yaml', baseDir: dir }), (error: ConfigError) =>
-      error.lines()[0]!.startsWith('syntax error:') && /line \d+/.test(error.lines()[0]!));
+      /^syntax error at line \d+, column \d+: \S/.test(error.lines()[0]!) && !error.lines()[0]!.includes('\n') && !error.lines()[0]!.endsWith(':'));
     assert.throws(() => loadConfigFile(join(dir, 'missing.yaml')), (error: ConfigError) => error.lines()[0]!.includes('file not found'));
+  });
+
+  it('reports shape errors and cross-reference errors in one run', () => {
+    const config = base();
+    config.apis[0].stages.prod.cacheClusterSize = '3';
+    config.apis[0].stages.prod.methodSettings['pets/{petId}/DELETE'] = { cacheTtlInSeconds: 10 };
+    config.apis[0].resources['/pets/{petId}'].GET.cacheKeyParameters.push('method.request.path.nope');
+    config.apis.push({ ...base().apis[0], host: 'other.localhost' });
+    const errors = errorsOf(config);
+    assert.ok(errors.some((l) => l.startsWith('apis[0].stages.prod.cacheClusterSize')), errors.join('\n'));
+    assert.ok(errors.some((l) => l.includes('no method DELETE')), errors.join('\n'));
+    assert.ok(errors.some((l) => l.includes('"nope" is not in')), errors.join('\n'));
+    assert.ok(errors.some((l) => l.startsWith('apis[1].id: duplicate API id')), errors.join('\n'));
+  });
+
+  it('says each cause once: an unset variable is not reported again as the value it left empty', () => {
+    const config = base();
+    config.identities[0] = { name: 'a', accessKeyId: '${NOPE1}', secretAccessKey: '${NOPE2}', policy: [] };
+    config.store.encryptionKey = '${NOPE3}';
+    config.apis[0].stages.prod.methodSettings['*/*'].cacheDataEncrypted = true;
+    const errors = errorsOf(config, {});
+    assert.deepEqual(errors.map((l) => /NOPE\d/.exec(l)?.[0]).sort(), ['NOPE1', 'NOPE2', 'NOPE3'], errors.join('\n'));
+  });
+
+  it('says an empty file is empty', () => {
+    assert.throws(() => parseConfigText('', { source: 'empty.yaml', baseDir: dir }), (error: ConfigError) =>
+      error.lines().length === 1 && error.lines()[0]!.includes('the file is empty'));
   });
 });

@@ -71,7 +71,7 @@ describe('web console in Chromium', { skip }, () => {
     const prod = page.getByTestId('stage-row-petstore-prod');
     await prod.waitFor();
     assert.equal(await prod.getByTestId('cache-status').innerText(), 'AVAILABLE');
-    assert.equal(await prod.getByTestId('size').innerText(), '0.5 GB');
+    assert.equal(await prod.getByTestId('size').innerText(), '0.5 GiB');
     assert.equal(await page.getByTestId('stage-row-petstore-dev').getByTestId('cache-status').innerText(), 'NOT_AVAILABLE');
     await eventually(async () => (await prod.getByTestId('entries').innerText()) === '1', 'one entry listed');
     assert.equal(await prod.getByTestId('hit-ratio').innerText(), '50.0 %');

@@ -20,7 +20,8 @@ export function appCallerOf(ctx: RequestContext): AppCaller {
 }
 
 export interface AppGateDeps {
-  apps: AppRegistry;
+  /** The apps as configured now (a reload replaces them). */
+  apps: () => AppRegistry;
   now: () => number;
   /** The policy that serves the route once its caller is known (undefined: no cache). */
   policyOf: (ctx: RequestContext) => CachePolicy | undefined;
@@ -31,7 +32,7 @@ export class AlibabaAppGate implements CachePolicy {
 
   begin(ctx: RequestContext): CacheRequest | undefined | Promise<CacheRequest | undefined> {
     answerAsAlibaba(ctx.res, ctx.requestId);
-    const caller = this.deps.apps.identify({ method: ctx.method, rawUrl: ctx.req.url ?? '/', headers: ctx.req.headers }, this.deps.now());
+    const caller = this.deps.apps().identify({ method: ctx.method, rawUrl: ctx.req.url ?? '/', headers: ctx.req.headers }, this.deps.now());
     if (caller instanceof Promise) return caller.then((settled) => this.pass(ctx, settled));
     return this.pass(ctx, caller);
   }

@@ -37,3 +37,11 @@ export function formatSeconds(seconds) {
 export function formatRate(perSecond) {
   return Number.isFinite(perSecond) ? `${perSecond.toFixed(perSecond < 10 ? 1 : 0)}/s` : '—';
 }
+
+/**
+ * An AWS cacheClusterSize ("0.5", "1.6", … GB) in the unit the console shows budgets in: the
+ * gateway budgets 0.5 as 0.5 × 2^30 bytes, so the label is GiB, matching "512 MiB" beside it.
+ */
+export function sizeLabel(size) {
+  return `${size} GiB`;
+}

@@ -5,7 +5,7 @@
 import { api, methodSettingPath } from './api.js';
 import { stageCharts } from './charts.js';
 import { h, notice, replace } from './dom.js';
-import { formatBytes, formatCount, formatRate, formatRatio, formatSeconds, hitRatio } from './format.js';
+import { formatBytes, formatCount, formatRate, formatRatio, formatSeconds, hitRatio, sizeLabel } from './format.js';
 import { statusBadge, usageBar } from './stages-page.js';
 
 const REFRESH_MS = 1000;
@@ -44,7 +44,9 @@ export function renderStagePage(root, restApiId, stageName, { onApiError }) {
     pageStatus,
     counters.element,
     h('section', { class: 'card charts' }, h('h2', {}, 'Live traffic'), h('div', { class: 'chart-grid' }, chartBoxes.traffic, chartBoxes.latency, chartBoxes.evictions)),
-    h('div', { class: 'columns' }, settingsBox, h('div', {}, overridesBox, flushBox.element))));
+    // Overrides span the page: seven columns do not fit beside the settings form at 1280 px.
+    h('div', { class: 'columns' }, settingsBox, flushBox.element),
+    overridesBox));
 
   function show(updated) {
     stage = updated;
@@ -65,14 +67,14 @@ export function renderStagePage(root, restApiId, stageName, { onApiError }) {
     const fields = {
       cacheClusterEnabled: h('input', { type: 'checkbox', id: 'f-enabled', name: 'cacheClusterEnabled', checked: Boolean(stage.cacheClusterEnabled), 'data-testid': 'cache-enabled' }),
       cacheClusterSize: h('select', { id: 'f-size', name: 'cacheClusterSize', 'data-testid': 'cache-size' },
-        SIZES.map((size) => h('option', { value: size, selected: size === String(stage.cacheClusterSize) }, `${size} GB`))),
+        SIZES.map((size) => h('option', { value: size, selected: size === String(stage.cacheClusterSize) }, sizeLabel(size)))),
       cachingEnabled: h('input', { type: 'checkbox', id: 'f-caching', checked: wide.cachingEnabled, 'data-testid': 'caching-enabled' }),
       cacheTtlInSeconds: h('input', { type: 'number', id: 'f-ttl', inputmode: 'numeric', step: '1', value: String(wide.cacheTtlInSeconds), 'data-testid': 'default-ttl' }),
       cacheDataEncrypted: h('input', { type: 'checkbox', id: 'f-encrypted', checked: wide.cacheDataEncrypted, 'data-testid': 'data-encrypted' }),
       requireAuthorizationForCacheControl: h('input', { type: 'checkbox', id: 'f-require-auth', checked: wide.requireAuthorizationForCacheControl, 'data-testid': 'require-auth' }),
       unauthorizedCacheControlHeaderStrategy: strategySelect('f-strategy', wide.unauthorizedCacheControlHeaderStrategy, 'unauthorized-strategy'),
     };
-    const sizeHint = h('small', { class: 'hint' }, 'Changing the size starts a new, empty cache (as on AWS).');
+    const sizeHint = h('small', { class: 'hint' }, 'AWS cacheClusterSize, in GiB (0.5 = 512 MiB). Changing the size starts a new, empty cache (as on AWS).');
     const save = h('button', { type: 'submit', class: 'primary', 'data-testid': 'save-settings' }, 'Save changes');
 
     const form = h('form', { class: 'settings', novalidate: true, onsubmit: async (event) => {
@@ -112,7 +114,7 @@ export function renderStagePage(root, restApiId, stageName, { onApiError }) {
     const keys = Object.keys(stage.methodSettings ?? {}).filter((key) => key !== '*/*').sort();
     const table = keys.length === 0
       ? h('p', { class: 'muted' }, 'No overrides: every method uses the defaults.')
-      : h('table', { class: 'grid overrides' },
+      : h('table', { class: 'grid overrides stack' },
         h('thead', {}, h('tr', {}, ['Method', 'Caching', 'TTL (s)', 'Encrypt', 'Require auth', 'Unauthorized strategy', ''].map((t) => h('th', {}, t)))),
         h('tbody', {}, keys.map((key) => overrideRow(key, status))));
 
@@ -158,10 +160,12 @@ export function renderStagePage(root, restApiId, stageName, { onApiError }) {
       await submit(save, status, operations, `Saved ${key}: ${describe(operations)}.`);
     });
     remove.addEventListener('click', () => submit(remove, status, [{ op: 'remove', path: methodSettingPath(key) }], `Override ${key} removed.`));
+    // data-label names each cell where a narrow screen stacks the row (style.css).
     return h('tr', { 'data-testid': `override-${key}` },
-      h('td', {}, h('code', {}, key)),
-      h('td', {}, inputs.cachingEnabled), h('td', {}, inputs.cacheTtlInSeconds), h('td', {}, inputs.cacheDataEncrypted),
-      h('td', {}, inputs.requireAuthorizationForCacheControl), h('td', {}, inputs.unauthorizedCacheControlHeaderStrategy),
+      h('td', { 'data-label': 'Method' }, h('code', {}, key)),
+      h('td', { 'data-label': 'Caching' }, inputs.cachingEnabled), h('td', { 'data-label': 'TTL (s)' }, inputs.cacheTtlInSeconds),
+      h('td', { 'data-label': 'Encrypt' }, inputs.cacheDataEncrypted), h('td', { 'data-label': 'Require auth' }, inputs.requireAuthorizationForCacheControl),
+      h('td', { 'data-label': 'Unauthorized strategy' }, inputs.unauthorizedCacheControlHeaderStrategy),
       h('td', { class: 'row-actions' }, save, remove));
   }
 

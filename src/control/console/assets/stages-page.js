@@ -3,7 +3,7 @@
 
 import { api } from './api.js';
 import { h, notice, replace } from './dom.js';
-import { formatBytes, formatCount, formatRatio, hitRatio } from './format.js';
+import { formatBytes, formatCount, formatRatio, hitRatio, sizeLabel } from './format.js';
 
 const REFRESH_MS = 2000;
 
@@ -38,18 +38,23 @@ export function renderStagesPage(root, { onApiError }) {
       restApi.description ? h('p', { class: 'muted' }, restApi.description) : null,
       stages.length === 0
         ? h('p', { class: 'muted' }, 'No stages.')
-        : h('table', { class: 'grid' },
+        : h('table', { class: 'grid stack' },
           h('thead', {}, h('tr', {}, ['Stage', 'Cache', 'Size', 'Entries', 'Bytes used / budget', 'Hit ratio'].map((title) => h('th', {}, title)))),
           h('tbody', {}, stages.map((stage) => stageRow(restApi, stage)))));
   }
 
   function stageRow(restApi, stage) {
-    const cells = { entries: h('td', { class: 'num', 'data-testid': 'entries' }, '—'), bytes: h('td', { 'data-testid': 'bytes' }, '—'), ratio: h('td', { class: 'num', 'data-testid': 'hit-ratio' }, '—') };
+    // data-label names each cell where a narrow screen stacks the row (style.css).
+    const cells = {
+      entries: h('td', { class: 'num', 'data-testid': 'entries', 'data-label': 'Entries' }, '—'),
+      bytes: h('td', { 'data-testid': 'bytes', 'data-label': 'Bytes used / budget' }, '—'),
+      ratio: h('td', { class: 'num', 'data-testid': 'hit-ratio', 'data-label': 'Hit ratio' }, '—'),
+    };
     rows.set(`${restApi.id}\u0000${stage.stageName}`, cells);
     return h('tr', { 'data-testid': `stage-row-${restApi.id}-${stage.stageName}` },
-      h('td', {}, h('a', { href: stageHref(restApi.id, stage.stageName), 'data-testid': 'stage-link' }, stage.stageName)),
-      h('td', {}, statusBadge(stage.cacheClusterStatus)),
-      h('td', { 'data-testid': 'size' }, stage.cacheClusterEnabled ? `${stage.cacheClusterSize} GB` : '—'),
+      h('td', { 'data-label': 'Stage' }, h('a', { href: stageHref(restApi.id, stage.stageName), 'data-testid': 'stage-link' }, stage.stageName)),
+      h('td', { 'data-label': 'Cache' }, statusBadge(stage.cacheClusterStatus)),
+      h('td', { 'data-testid': 'size', 'data-label': 'Size' }, stage.cacheClusterEnabled ? sizeLabel(stage.cacheClusterSize) : '—'),
       cells.entries, cells.bytes, cells.ratio);
   }
 
