@@ -13,7 +13,7 @@ import { IntegrationError, type IntegrationResponse } from '../integrations/inte
 import type { GatewayMetrics } from '../metrics/metrics.js';
 import { RequestContext } from './context.js';
 import { nextRequestId } from './request-id.js';
-import { decodePathSegments } from './router.js';
+import { canonicalRequestPath } from './router.js';
 import { selectApi, selectMethod, selectStage, type GatewaySnapshot } from './runtime.js';
 import type { Throttle, ThrottleScope } from './throttle.js';
 
@@ -39,6 +39,11 @@ export interface DataPlaneDeps {
 
 const BAD_PERCENT = /%(?![0-9A-Fa-f]{2})/;
 const KNOWN_METHODS: ReadonlySet<string> = new Set(HTTP_METHODS);
+const PATH_PROBLEMS = {
+  'dot-segment': 'Request path must not contain "." or ".." segments',
+  'empty-segment': 'Request path must not contain empty segments ("//")',
+  'encoded-slash': 'Request path must not contain an encoded "/" (%2F)',
+} as const;
 
 export class DataPlane {
   constructor(private readonly deps: DataPlaneDeps) {}
@@ -65,16 +70,20 @@ export class DataPlane {
     const rawPath = query < 0 ? rawUrl : rawUrl.slice(0, query);
     const rawQuery = query < 0 ? '' : rawUrl.slice(query + 1);
 
+    // One canonical path for routing, the ARN and the key (SPEC §7); the stage is its first segment.
+    const canonical = canonicalRequestPath(rawPath);
+    if (!canonical.ok) {
+      if (canonical.problem === 'percent-encoding') return this.reject(req, res, 'BAD_PERCENT_ENCODING', started);
+      return this.reject(req, res, 'BAD_REQUEST', started, PATH_PROBLEMS[canonical.problem]);
+    }
     const api = selectApi(this.deps.snapshot(), req.headers.host);
-    const selected = api && selectStage(api, rawPath, req.headers['x-ca-stage']);
+    const selected = api && selectStage(api, canonical.segments, canonical.text, req.headers['x-ca-stage']);
     const stage = selected?.stage;
     // An Alibaba client gets its request id and error headers even for an unknown stage or path (SPEC §6).
     if (api?.usesApps) answerAsAlibaba(res, nextRequestId());
     if (!api || !stage) return this.reject(req, res, 'ROUTE_NOT_FOUND', started, `No stage ${JSON.stringify(selected?.name ?? '')} on this API`);
 
-    const path = selected.path;
-    const segments = decodePathSegments(path);
-    if (!segments) return this.reject(req, res, 'BAD_PERCENT_ENCODING', started);
+    const { segments, path } = selected;
     const match = api.router.match(segments);
     if (!match) return this.reject(req, res, 'ROUTE_NOT_FOUND', started);
 

@@ -108,18 +108,18 @@ export function selectApi(snapshot: GatewaySnapshot, hostHeader: string | undefi
 }
 
 /**
- * The stage a request names and the path below it: the first path segment (AWS), or for an API
- * with `stageFrom: header` the `X-Ca-Stage` header (Alibaba; absent means RELEASE) with the whole
- * path left to the resources. `name` is what the caller asked for, for the 404 message.
+ * The stage a request names and the canonical path below it: the first path segment (AWS), or for
+ * an API with `stageFrom: header` the `X-Ca-Stage` header (Alibaba; absent means RELEASE) with the
+ * whole path left to the resources. `name` is what the caller asked for, for the 404 message.
  */
-export function selectStage(api: ApiRuntime, rawPath: string, stageHeader: string | string[] | undefined): { stage: StageRuntime | undefined; name: string; path: string } {
+export function selectStage(api: ApiRuntime, segments: readonly string[], canonicalPath: string, stageHeader: string | string[] | undefined): { stage: StageRuntime | undefined; name: string; segments: readonly string[]; path: string } {
   if (api.config.stageFrom === 'header') {
     const name = (Array.isArray(stageHeader) ? stageHeader[0] : stageHeader)?.trim().toUpperCase() || 'RELEASE';
-    return { stage: api.alibabaStages.get(name as AlibabaStage), name, path: rawPath };
+    return { stage: api.alibabaStages.get(name as AlibabaStage), name, segments, path: segments.length === 0 ? '/' : canonicalPath };
   }
-  const stageEnd = rawPath.indexOf('/', 1);
-  const name = stageEnd < 0 ? rawPath.slice(1) : rawPath.slice(1, stageEnd);
-  return { stage: api.stages.get(name), name, path: stageEnd < 0 ? '/' : rawPath.slice(stageEnd) };
+  const name = segments[0] ?? '';
+  const below = segments.slice(1);
+  return { stage: api.stages.get(name), name, segments: below, path: below.length === 0 ? '/' : canonicalPath.slice(canonicalPath.indexOf('/', 1)) };
 }
 
 /** The method that serves `method` on a resource: exact, else ANY; HEAD falls back to GET. */
