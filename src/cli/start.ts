@@ -9,7 +9,7 @@ import { Gateway } from '../gateway/gateway.js';
 import { ListenError } from '../gateway/listener.js';
 import { createLogger, type LogFormat } from '../logging.js';
 import { createSharedMemory, memoryArenaBytes } from '../cache/stores/index.js';
-import { isGatewayThread, reportFailed, reportReady, startThreads, stopRequested, threadMetricsText, threadSiblings, threadStart } from './workers.js';
+import { isGatewayThread, reportFailed, reportReady, startThreads, stopRequested, threadMetricsText, threadSiblings, threadStart, mainThreadNonces, threadNonces } from './workers.js';
 import { threadId } from 'node:worker_threads';
 import { reloader, reloadOnHangup } from './reload.js';
 
@@ -54,9 +54,11 @@ async function serve(options: StartOptions, loaded: LoadedConfig, demo: DemoBack
   const total = inThread ? threadStart().threads : threads;
   let gateway: Gateway;
   try {
+    // Alibaba nonces likewise: with the memory store the main thread keeps the one record all threads check.
+    const nonces = several && memory ? (inThread ? threadNonces() : mainThreadNonces) : undefined;
     gateway = await Gateway.start(loaded, { logger, listen: options.listen, admin: options.admin, siblings, sharedMemory, listenFds: inThread ? threadStart().listenFds : undefined,
       // Throttling buckets are per thread with the memory store: each holds 1/N of every limit.
-      workers: several && memory ? total : undefined });
+      workers: several && memory ? total : undefined, nonces });
   } catch (error) {
     siblings?.close();
     await demo?.close();

@@ -20,6 +20,8 @@ import { BroadcastChannel, isMainThread, parentPort, Worker, workerData } from '
 import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue, type Registry } from 'prom-client';
 import type { SharedStoreBuffers } from '../cache/stores/shared/layout.js';
 import type { Siblings, SiblingChange } from '../gateway/gateway.js';
+import { MemoryNonceStore } from '../auth/nonces/memory.js';
+import { answerNonceClaim, RelayedNonceStore } from '../auth/nonces/relayed.js';
 
 /** What a gateway thread starts with (structured-cloned; the SharedArrayBuffers are shared, not copied). */
 export interface ThreadStart {
@@ -114,6 +116,20 @@ const sameOnEveryThread = (name: string) => SHARED_STORE_METRICS.has(name) || na
 export const reportReady = () => parentPort?.postMessage({ type: 'ready' } satisfies ToMain);
 export const reportFailed = (message: string) => parentPort?.postMessage({ type: 'failed', message } satisfies ToMain);
 
+/** How long a gateway thread waits for the main thread's nonce verdict before checking its own memory instead. */
+const NONCE_RELAY_TIMEOUT_MS = 250;
+
+/**
+ * Alibaba nonces with the memory store and several threads: one record, kept by the main thread
+ * (`mainThreadNonces`), checked by every thread, so a replay sent to another thread is refused too.
+ */
+export const mainThreadNonces = new MemoryNonceStore();
+
+/** In a gateway thread: nonce claims relayed to the main thread's record. */
+export function threadNonces(): RelayedNonceStore {
+  return new RelayedNonceStore((message) => parentPort?.postMessage(message), (listener) => parentPort?.on('message', listener), NONCE_RELAY_TIMEOUT_MS);
+}
+
 /**
  * In a gateway thread: calls `reload` when the main thread relays a SIGHUP (signals reach only
  * the main thread), and resolves when the main thread asks it to drain and stop.
@@ -156,6 +172,8 @@ export function startThreads(count: number, script: string, argv: readonly strin
     threads.add(thread);
     let serving = false;
     thread.on('message', (message: ToMain) => {
+      const verdict = answerNonceClaim(mainThreadNonces, message);
+      if (verdict) return void thread.postMessage(verdict);
       if (message?.type === 'ready' && !serving) {
         serving = true;
         if (++started === count) settle.resolve();

@@ -26,6 +26,11 @@ export type UnauthorizedCacheControlHeaderStrategy = (typeof UNAUTHORIZED_STRATE
 export const MAX_AWS_TTL_SECONDS = 3600;
 /** Max seconds an Alibaba plug-in entry may live (Alibaba: 48 h). */
 export const MAX_ALIBABA_TTL_SECONDS = 172_800;
+/** Alibaba Cloud API Gateway's environments, named by `X-Ca-Stage`. */
+export const ALIBABA_STAGES = ['RELEASE', 'PRE', 'TEST'] as const;
+export type AlibabaStage = (typeof ALIBABA_STAGES)[number];
+/** Nonces one app may have on record at once (SPEC §7: bounded per-request state); past it requests are refused, never forgotten. */
+export const DEFAULT_NONCE_LIMIT_PER_APP = 100_000;
 
 const int = (min: number, max: number, what = `must be an integer ${min}..${max}`) =>
   z.number({ error: what }).int({ error: what }).min(min, { error: what }).max(max, { error: what });
@@ -174,6 +179,8 @@ const stageSchema = z.strictObject({
   deploymentId: z.string().regex(/^[a-z0-9]{1,32}$/, { error: 'must be a deployment id' }).optional(),
   tracingEnabled: bool.optional(),
   tags: stringMap.optional(),
+  /** Alibaba: the X-Ca-Stage value (RELEASE, PRE, TEST) that selects this stage on an API with `stageFrom: header`. */
+  alibabaStage: z.enum(ALIBABA_STAGES, { error: 'must be RELEASE, PRE or TEST' }).optional(),
 });
 export type StageConfig = z.infer<typeof stageSchema>;
 
@@ -199,6 +206,12 @@ export const apiSchema = z.strictObject({
       resources: z.record(resourcePath, resourceSchema, { error: 'must be a map of resource paths' }),
     }),
   ).optional(),
+  /** Alibaba: `header` takes the stage from X-Ca-Stage (default RELEASE) instead of the first path segment. */
+  stageFrom: z.enum(['path', 'header'], { error: 'must be path or header' }).default('path'),
+  /** Alibaba: `required` refuses callers that do not prove an app (AppKey signature or AppCode). */
+  appAuth: z.enum(['optional', 'required'], { error: 'must be optional or required' }).default('optional'),
+  /** Alibaba: only these app ids may call the API (implies appAuth: required). */
+  authorizedApps: z.array(z.union([z.string(), z.number()]).transform(String), { error: 'must be a list of app ids' }).optional(),
 });
 export type ApiConfig = z.infer<typeof apiSchema>;
 
@@ -230,6 +243,8 @@ const appSchema = z.strictObject({
   appKey: nonEmpty.optional(),
   appSecret: nonEmpty.optional(),
   appCode: nonEmpty.optional(),
+  /** Nonces this app may have on record within the 15-minute window (its request rate × 30 min is enough). */
+  nonceLimit: int(1, 100_000_000).default(DEFAULT_NONCE_LIMIT_PER_APP),
 });
 export type AppConfig = z.infer<typeof appSchema>;
 

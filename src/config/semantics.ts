@@ -34,6 +34,7 @@ export function checkSemantics(config: Config, baseDir: string): ConfigIssue[] {
 
   let encrypted: (string | number)[] | undefined;
   config.apis.forEach((api, apiIndex) => {
+    checkAlibabaApi(api, appIds, (path, message) => add(['apis', apiIndex, ...path], message));
     for (const [resourcePath, methods] of Object.entries(api.resources)) {
       const pathParams = pathParameterNames(resourcePath);
       for (const [method, definition] of Object.entries(methods)) {
@@ -178,4 +179,19 @@ function checkUnique<T>(values: (T | undefined)[], report: (index: number, value
     if (seen.has(value)) report(i, value);
     seen.add(value);
   });
+}
+
+/** SPEC §6: authorizedApps name known apps; each X-Ca-Stage value selects at most one stage. */
+function checkAlibabaApi(api: Config['apis'][number], appIds: ReadonlySet<string>, add: (path: (string | number)[], message: string) => void): void {
+  api.authorizedApps?.forEach((id, i) => {
+    if (!appIds.has(id)) add(['authorizedApps', i], `unknown app id ${describeValue(id)} (not in apps)`);
+  });
+  const byAlibabaStage = new Map<string, string>();
+  for (const [name, stage] of Object.entries(api.stages)) {
+    const alibabaStage = stage.alibabaStage ?? (name === 'RELEASE' || name === 'PRE' || name === 'TEST' ? name : undefined);
+    if (alibabaStage === undefined) continue;
+    const other = byAlibabaStage.get(alibabaStage);
+    if (other !== undefined) add(['stages', name, 'alibabaStage'], `X-Ca-Stage ${alibabaStage} already selects stage ${describeValue(other)}`);
+    else byAlibabaStage.set(alibabaStage, name);
+  }
 }

@@ -20,6 +20,12 @@ import type { ApiConfig, ListenAddress } from '../config/schema.js';
 import { decodeEncryptionKey } from '../config/semantics.js';
 import { AdminPlane } from '../control/admin.js';
 import { AppRegistry } from '../auth/apps.js';
+import { FallbackNonceStore } from '../auth/nonces/fallback.js';
+import { MemoryNonceStore } from '../auth/nonces/memory.js';
+import type { NonceStore } from '../auth/nonces/nonce-store.js';
+import { RedisNonceStore } from '../auth/nonces/redis.js';
+import { AlibabaAppGate } from '../cache/policies/alibaba/app-gate.js';
+import type { RequestContext } from './context.js';
 import { IdentityRegistry } from '../auth/identities.js';
 import { createIntegration, ProxyPool } from '../integrations/index.js';
 import { silentLogger } from '../logging.js';
@@ -50,6 +56,8 @@ export interface GatewayOptions {
   sharedMemory?: SharedStoreBuffers;
   /** Gateway threads: serve on these listening descriptors (the first thread's) instead of binding. */
   listenFds?: { readonly data: number; readonly admin: number };
+  /** Alibaba nonces shared with the other processes (`--workers` with the memory store: the primary's). */
+  nonces?: NonceStore;
   /**
    * Worker processes serving together with the memory store (`--workers N`): each holds 1/N of
    * every throttling limit (throttle-settings.ts shareOf). Not used with a shared store.
@@ -81,6 +89,8 @@ export class Gateway {
   private aws: AwsCachePolicy;
   private httpCaches: HttpCachePolicy;
   readonly throttle: Throttle;
+  private readonly nonces: NonceStore;
+  private apps: AppRegistry;
   readonly now: () => number;
   private current: GatewaySnapshot;
   /** Stage caches the store holds now, with their byte budgets. */
@@ -104,10 +114,15 @@ export class Gateway {
     // With a shared store, start() first adopts the shared API definitions, then creates stage caches.
     if (!this.shared) this.configureStageCaches();
     ({ aws: this.aws, plugins: this.plugins, httpCaches: this.httpCaches } = this.policies(config));
+    // An API that uses Alibaba apps authenticates every caller first (app-gate.ts). Nonces outlive reloads.
+    this.nonces = this.createNonceStore(options.nonces);
+    this.apps = new AppRegistry(config.apps, this.nonces);
+    // A method with a caching plug-in follows Alibaba's policy, one with httpCache RFC 9111; every other method AWS's stage cache.
+    const policyOf = (ctx: RequestContext) => (ctx.route.definition.cachePlugin !== undefined ? this.plugins : ctx.route.definition.httpCache !== undefined ? this.httpCaches : this.aws);
+    const appGate = new AlibabaAppGate({ apps: () => this.apps, now: this.now, policyOf });
     const cache = new CacheStep({
       store: this.store, storeType: config.store.type, metrics: this.metrics, logger: this.logger, now: this.now,
-      // A method with a caching plug-in follows Alibaba's policy, one with httpCache RFC 9111; every other method AWS's stage cache.
-      policyFor: (ctx) => (ctx.route.definition.cachePlugin !== undefined ? this.plugins : ctx.route.definition.httpCache !== undefined ? this.httpCaches : this.aws),
+      policyFor: (ctx) => (ctx.route.api.usesApps ? appGate : policyOf(ctx)),
     });
     const redis = this.store instanceof RedisStore ? this.store : undefined;
     this.throttle = new Throttle({
@@ -126,6 +141,21 @@ export class Gateway {
         : this.applyApis(change.apis, { announce: false });
       applied.catch((error: unknown) => this.logger.error({ err: (error as Error).message, change: change.kind }, 'change from a sibling worker not applied'));
     });
+  }
+
+  /**
+   * Where Alibaba nonces are remembered: Redis when the store is Redis (every node shares it),
+   * else the primary process of `--workers` (given as `shared`), else this process — the shared
+   * ones with this process's memory behind them for outages, each fallback counted.
+   */
+  private createNonceStore(shared: NonceStore | undefined): NonceStore {
+    const fallback = (store: string) => (error: unknown) => {
+      this.metrics.storeErrors.inc({ store, operation: 'nonce' });
+      this.logger.debug({ err: (error as Error)?.message }, 'nonce check fell back to this process');
+    };
+    if (this.store instanceof RedisStore) return new FallbackNonceStore(new RedisNonceStore(this.store.client, this.loaded.config.store.timeoutMs), fallback(this.store.type));
+    if (shared) return new FallbackNonceStore(shared, fallback('primary'));
+    return new MemoryNonceStore();
   }
 
   /** Prometheus text of this gateway (all workers' when several serve together). */
@@ -268,9 +298,10 @@ export class Gateway {
     this.identities = new IdentityRegistry(config.identities, config.gateway.region);
     const policies = this.policies(config);
     this.aws = policies.aws;
-    // The plug-in policy holds replay records (nonces) and the spaces it created: kept unless apps
-    // or plug-ins changed.
-    if (JSON.stringify([previous.config.apps, previous.config.cachePlugins]) !== JSON.stringify([config.apps, config.cachePlugins])) this.plugins = policies.plugins;
+    // The plug-in policy holds the spaces it created: kept unless plug-ins changed. Apps are re-read;
+    // their nonce records (this.nonces) are kept, so a reload never re-admits a replay.
+    if (JSON.stringify(previous.config.cachePlugins) !== JSON.stringify(config.cachePlugins)) this.plugins = policies.plugins;
+    this.apps = new AppRegistry(config.apps, this.nonces);
     // The HTTP caches' spaces are kept unless their declarations changed.
     if (JSON.stringify(previous.config.httpCaches) !== JSON.stringify(config.httpCaches)) this.httpCaches = policies.httpCaches;
     this.throttle.configure(this.current, config.gateway.throttle);
@@ -312,7 +343,7 @@ export class Gateway {
     const encryptionKey = config.store.encryptionKey === undefined ? undefined : decodeEncryptionKey(config.store.encryptionKey);
     return {
       aws: new AwsCachePolicy({ store: this.store, identities: this.identities, region: config.gateway.region, accountId: config.gateway.accountId, encryptionKey }),
-      plugins: new AlibabaCachePolicy({ store: this.store, apps: new AppRegistry(config.apps), plugins: config.cachePlugins, now: this.now }),
+      plugins: new AlibabaCachePolicy({ store: this.store, plugins: config.cachePlugins, now: this.now }),
       httpCaches: new HttpCachePolicy({ store: this.store, caches: config.httpCaches, now: this.now }),
     };
   }

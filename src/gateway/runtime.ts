@@ -3,7 +3,7 @@
  * per-stage settings, built when the config (or, later, the control plane) changes — never per
  * request (STYLE.md practice 9). A change builds a new snapshot and swaps it in atomically.
  */
-import type { ApiConfig, HttpMethod, MethodConfig, RouteMethod, StageConfig } from '../config/schema.js';
+import type { AlibabaStage, ApiConfig, HttpMethod, MethodConfig, RouteMethod, StageConfig } from '../config/schema.js';
 import type { Integration } from '../integrations/integration.js';
 import { Router } from './router.js';
 
@@ -38,6 +38,10 @@ export interface ApiRuntime {
   /** The routes of the API's resources as they are now (served by stages without a deployment). */
   readonly router: Router<ResourceMethods>;
   readonly stages: ReadonlyMap<string, StageRuntime>;
+  /** SPEC §6 `stageFrom: header`: X-Ca-Stage value → stage (a stage named RELEASE/PRE/TEST maps to itself). */
+  readonly alibabaStages: ReadonlyMap<AlibabaStage, StageRuntime>;
+  /** Whether any method identifies Alibaba apps (plug-in, appAuth, authorizedApps, stage by header). */
+  readonly usesApps: boolean;
 }
 
 export interface GatewaySnapshot {
@@ -63,7 +67,12 @@ export function compileSnapshot(apis: readonly ApiConfig[], createIntegration: I
 
 function compileApi(config: ApiConfig, createIntegration: IntegrationFactory): ApiRuntime {
   const stages = new Map<string, StageRuntime>();
-  const api = { id: config.id, name: config.name ?? config.id, host: config.host, config, stages } as unknown as { -readonly [K in keyof ApiRuntime]: ApiRuntime[K] };
+  const alibabaStages = new Map<AlibabaStage, StageRuntime>();
+  const hasPlugin = (resources: ApiConfig['resources']) =>
+    Object.values(resources).some((methods) => Object.values(methods).some((method) => method?.cachePlugin !== undefined));
+  const usesApps = config.stageFrom === 'header' || config.appAuth === 'required' || config.authorizedApps !== undefined
+    || hasPlugin(config.resources) || Object.values(config.deployments ?? {}).some((deployment) => hasPlugin(deployment.resources));
+  const api = { id: config.id, name: config.name ?? config.id, host: config.host, config, stages, alibabaStages, usesApps } as unknown as { -readonly [K in keyof ApiRuntime]: ApiRuntime[K] };
   api.router = compileRoutes(api, config, config.resources, createIntegration);
   // One router per deployment that a stage serves, shared by the stages on it.
   const byDeployment = new Map<string, Router<ResourceMethods>>();
@@ -74,7 +83,10 @@ function compileApi(config: ApiConfig, createIntegration: IntegrationFactory): A
       router = byDeployment.get(stage.deploymentId) ?? compileRoutes(api, config, deployment?.resources ?? {}, createIntegration);
       byDeployment.set(stage.deploymentId, router);
     }
-    stages.set(name, { api, name, config: stage, variables: stage.variables, router });
+    const runtime: StageRuntime = { api, name, config: stage, variables: stage.variables, router };
+    stages.set(name, runtime);
+    const alibabaStage = stage.alibabaStage ?? (name === 'RELEASE' || name === 'PRE' || name === 'TEST' ? name : undefined);
+    if (alibabaStage !== undefined && !alibabaStages.has(alibabaStage)) alibabaStages.set(alibabaStage, runtime);
   }
   return api;
 }
@@ -115,6 +127,21 @@ export function selectApi(snapshot: GatewaySnapshot, hostHeader: string | undefi
     }
   }
   return snapshot.apis[0];
+}
+
+/**
+ * The stage a request names and the canonical path below it: the first path segment (AWS), or for
+ * an API with `stageFrom: header` the `X-Ca-Stage` header (Alibaba; absent means RELEASE) with the
+ * whole path left to the resources. `name` is what the caller asked for, for the 404 message.
+ */
+export function selectStage(api: ApiRuntime, segments: readonly string[], canonicalPath: string, stageHeader: string | string[] | undefined): { stage: StageRuntime | undefined; name: string; segments: readonly string[]; path: string } {
+  if (api.config.stageFrom === 'header') {
+    const name = (Array.isArray(stageHeader) ? stageHeader[0] : stageHeader)?.trim().toUpperCase() || 'RELEASE';
+    return { stage: api.alibabaStages.get(name as AlibabaStage), name, segments, path: segments.length === 0 ? '/' : canonicalPath };
+  }
+  const name = segments[0] ?? '';
+  const below = segments.slice(1);
+  return { stage: api.stages.get(name), name, segments: below, path: below.length === 0 ? '/' : canonicalPath.slice(canonicalPath.indexOf('/', 1)) };
 }
 
 /** The method that serves `method` on a resource: exact, else ANY; HEAD falls back to GET. */

@@ -1,13 +1,11 @@
 /**
  * Alibaba Cloud API Gateway's caching plug-in (SPEC §6) as a cache policy: GET only; the key is
  * method, path, the caller's app (varyByApp), varyByParameters and varyByHeaders; the backend's
- * Cache-Control decides the lifetime (else `duration`, at most 48 h); only Content-Type/Length and
- * cacheableHeaders are kept; each app has its own space per plug-in that never evicts: when full,
+ * Cache-Control decides the lifetime (else `duration`, at most 48 h); only the body's own headers
+ * (Content-Type/Encoding/Language/Length) and cacheableHeaders are kept; each app has its own space per plug-in that never evicts: when full,
  * new responses are simply not stored until entries expire.
  */
 import type { CachePluginConfig } from '../../../config/schema.js';
-import type { AppRegistry } from '../../../auth/apps.js';
-import { GatewayError } from '../../../errors.js';
 import type { RequestContext } from '../../../gateway/context.js';
 import type { MethodRoute } from '../../../gateway/runtime.js';
 import type { IntegrationResponse } from '../../../integrations/integration.js';
@@ -15,6 +13,7 @@ import type { Admission, CachePolicy, CacheRequest, StaleWindows } from '../../c
 import { entrySize, type CacheEntry } from '../../entry.js';
 import { replayableHeaders } from '../../entry-writer.js';
 import { compileKeyPlan, keyRequest, type KeyPlan } from '../../key.js';
+import { appCallerOf } from './app-gate.js';
 import { alibabaLifetime, keptHeaderNames, mayRefresh } from './rules.js';
 import { storability, type Freshness } from '../aws/rules.js';
 import { stageId, type CacheStore } from '../../store.js';
@@ -34,7 +33,6 @@ const STORABLE = { cacheableStatusCodes: new Set(Array.from({ length: 100 }, (_,
 
 export interface AlibabaPolicyDeps {
   store: CacheStore;
-  apps: AppRegistry;
   plugins: Readonly<Record<string, CachePluginConfig>>;
   now: () => number;
 }
@@ -62,8 +60,8 @@ export class AlibabaCachePolicy implements CachePolicy {
     // The plug-in caches GET only; HEAD is answered from the GET entry.
     if (ctx.method !== 'GET' && ctx.method !== 'HEAD') return undefined;
     const plan = this.planFor(ctx.route);
-    const caller = this.deps.apps.identify({ method: ctx.method, rawUrl: ctx.req.url ?? '/', headers: ctx.req.headers }, this.deps.now());
-    if (caller.kind === 'rejected') throw new GatewayError('FORBIDDEN', caller.message);
+    // The app gate in front of this policy authenticated the caller (app-gate.ts).
+    const caller = appCallerOf(ctx);
     const appId = caller.kind === 'app' ? caller.appId : undefined;
     const { plugin } = plan;
     // Key and forwarded inputs from one place (key.ts keyRequest): the backend gets what is keyed.
@@ -85,7 +83,8 @@ export class AlibabaCachePolicy implements CachePolicy {
       body: undefined,
       refresh: mayRefresh(plugin, ctx.req.headers, appId),
       windows: ENTRY_WINDOWS,
-      extraHeaders: NONE,
+      // Alibaba answers every request with its request id, hits included.
+      extraHeaders: ['x-ca-request-id', ctx.requestId],
       hitHeaders: HIT_HEADERS,
     };
     return request;

@@ -47,9 +47,13 @@ export function alibabaLifetime(headers: Readonly<Record<string, string | string
   return { store: true, lifetimeSeconds: lifetime, ageSeconds: age };
 }
 
-/** Only Content-Type and Content-Length are kept, plus the plug-in's cacheableHeaders. */
+/**
+ * The headers kept with a body: Content-Type, Content-Encoding, Content-Language and
+ * Content-Length (as Alibaba documents today, SPEC §6) — a stored body is never replayed without
+ * the encoding it was received with — plus the plug-in's cacheableHeaders.
+ */
 export function keptHeaderNames(plugin: CachePluginConfig): ReadonlySet<string> {
-  return new Set(['content-type', 'content-length', ...plugin.cacheableHeaders.map((name) => name.toLowerCase())]);
+  return new Set(['content-type', 'content-encoding', 'content-language', 'content-length', ...plugin.cacheableHeaders.map((name) => name.toLowerCase())]);
 }
 
 /**
