@@ -127,7 +127,11 @@ export const mainThreadNonces = new MemoryNonceStore();
 
 /** In a gateway thread: nonce claims relayed to the main thread's record. */
 export function threadNonces(): RelayedNonceStore {
-  return new RelayedNonceStore((message) => parentPort?.postMessage(message), (listener) => parentPort?.on('message', listener), NONCE_RELAY_TIMEOUT_MS);
+  return new RelayedNonceStore((message) => parentPort?.postMessage(message), (listener) => {
+    parentPort?.on('message', listener);
+    // A port with a listener keeps the thread alive; the verdicts must not stop it ending once drained.
+    parentPort?.unref();
+  }, NONCE_RELAY_TIMEOUT_MS);
 }
 
 /**

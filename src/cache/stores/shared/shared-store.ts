@@ -51,8 +51,9 @@ export interface SharedStoreOptions extends Partial<SharedStoreSizes> {
   now?: () => number;
 }
 
-/** Per thread: bytes of decoded entries kept for repeated hits (hot keys), and the largest kept. */
-const DECODED_BUDGET_BYTES = 16 * 1024 * 1024;
+/** Per thread: bytes of decoded entries kept for repeated hits (hot keys), and the largest kept. Heap the
+ * budget does not count, so it stays a small fixed overhead (SPEC §7: budget + a fixed overhead). */
+const DECODED_BUDGET_BYTES = 1024 * 1024;
 const DECODED_MAX_ENTRY_BYTES = 256 * 1024;
 
 interface Decoded {
