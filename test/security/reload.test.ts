@@ -5,9 +5,12 @@
  *   half-applied config: the file's new APIs served, its revoked API key still accepted, its new
  *   throttle not enforced (finding, fixed).
  * - A reload that changes `apps` or `cachePlugins` rebuilt the plug-in policy, which forgot the
- *   plug-in cache spaces created before: FlushStageCache then left those entries served (finding, fixed).
+ *   plug-in cache spaces created before: FlushStageCache then left those entries served (finding, fixed),
+ *   and forgot the X-Ca-Nonce records: a signed request captured before the reload could be replayed
+ *   after it, within its 15-minute window (finding, fixed).
  */
 import assert from 'node:assert/strict';
+import { createHmac, randomUUID } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -95,5 +98,33 @@ describe('SIGHUP reload is applied whole', () => {
     const flushed = await call(`${gateway.adminUrl}/restapis/shop/stages/prod/cache/data`, { method: 'DELETE', headers: { 'x-api-key': 'admin-key-123' } });
     assert.ok(flushed.status < 300, `flush answered ${flushed.status} ${flushed.text}`);
     assert.equal((await call(`${gateway.dataUrl}/prod/news`)).text, 'v2', 'a flushed stage still serves the plug-in entry cached before the reload');
+  });
+
+  it('a reload changing apps does not let a signed request be replayed (its nonce is remembered)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cachegate-reload-sec-'));
+    const file = join(dir, 'cachegate.json');
+    const config = (apps: unknown[]) => JSON.stringify({
+      apps,
+      cachePlugins: { perApp: { varyByApp: true, duration: 300 } },
+      apis: [{ id: 'shop', resources: { '/me': { GET: { cachePlugin: 'perApp', integration: { type: 'HTTP_PROXY', uri: `${backend.url}/me` } } } }, stages: { prod: {} } }],
+    });
+    const appA = { id: '1001', appKey: 'key-a', appSecret: 'secret-a' };
+    writeFileSync(file, config([appA]));
+    const gateway = await Gateway.start(loadConfigFile(file), listeners);
+    gateways.push(gateway);
+    backend.handler = (_req, res) => res.writeHead(200, { 'content-type': 'text/plain' }).end('private to 1001');
+    const headers: Record<string, string> = {
+      accept: 'text/plain', 'x-ca-key': appA.appKey, 'x-ca-timestamp': String(Date.now()), 'x-ca-nonce': randomUUID(),
+      'x-ca-signature-method': 'HmacSHA256', 'x-ca-signature-headers': 'x-ca-key,x-ca-nonce,x-ca-signature-method,x-ca-timestamp',
+    };
+    const names = ['x-ca-key', 'x-ca-nonce', 'x-ca-signature-method', 'x-ca-timestamp'];
+    headers['x-ca-signature'] = createHmac('sha256', appA.appSecret).update(`GET\ntext/plain\n\n\n\n${names.map((n) => `${n}:${headers[n]}\n`).join('')}/prod/me`).digest('base64');
+    assert.equal((await call(`${gateway.dataUrl}/prod/me`, { headers })).status, 200);
+    assert.equal((await call(`${gateway.dataUrl}/prod/me`, { headers })).status, 403, 'a replay is refused before the reload');
+
+    writeFileSync(file, config([appA, { id: '1002', appKey: 'key-b', appSecret: 'secret-b' }]));
+    await gateway.reload(loadConfigFile(file));
+    const replay = await call(`${gateway.dataUrl}/prod/me`, { headers });
+    assert.equal(replay.status, 403, `a captured request replayed after the reload is served as app 1001: ${replay.text}`);
   });
 });
