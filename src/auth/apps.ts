@@ -39,6 +39,11 @@ export class AppRegistry {
     }
   }
 
+  /** A reload replaced `previous` (new apps): nonces it saw stay used, so no request can be replayed across the reload. */
+  inheritNonces(previous: AppRegistry): void {
+    for (const [nonce, expires] of previous.nonces) if (!this.nonces.has(nonce)) this.nonces.set(nonce, expires);
+  }
+
   /** The caller's app; `rejected` when it claims an app it cannot prove (a wrong signature, a replay). */
   identify(request: { method: string; rawUrl: string; headers: IncomingHttpHeaders }, now: number): AppCaller {
     const { headers } = request;
@@ -70,7 +75,12 @@ export class AppRegistry {
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) return 'Invalid Signature';
     const nonce = single(headers['x-ca-nonce']);
     if (nonce !== undefined) {
-      for (const [seen, expires] of this.nonces) if (expires <= now) this.nonces.delete(seen);
+      // Oldest first (insertion order): stop at the first one still in its window, so a request
+      // costs the nonces that expired, not every nonce of the last 15 minutes.
+      for (const [seen, expires] of this.nonces) {
+        if (expires > now) break;
+        this.nonces.delete(seen);
+      }
       if (this.nonces.has(nonce)) return 'Nonce Used';
       this.nonces.set(nonce, now + WINDOW_MS);
     }

@@ -129,8 +129,11 @@ export class AlibabaCachePolicy implements CachePolicy {
   /**
    * A reload replaced `previous` (new apps or plug-ins): the spaces it created still hold entries,
    * so a stage flush or purge must keep reaching them. They are configured again on first use here.
+   * Its replay records carry over as well.
    */
   inheritSpaces(previous: AlibabaCachePolicy): void {
+    // Its nonce records too: a signed request seen before the reload stays used after it.
+    this.deps.apps.inheritNonces(previous.deps.apps);
     for (const source of [previous.inherited, previous.spaces]) {
       for (const [stage, spaces] of source) {
         let known = this.inherited.get(stage);
