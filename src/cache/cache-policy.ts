@@ -8,7 +8,7 @@ import type { HttpMethod } from '../config/schema.js';
 import type { RequestContext } from '../gateway/context.js';
 import type { IntegrationResponse } from '../integrations/integration.js';
 import type { CacheEntry } from './entry.js';
-import type { HeaderFilter } from './forwarded-headers.js';
+import type { ForwardedInputs } from './key.js';
 import type { EntryTimes } from './policies/aws/rules.js';
 import type { NotStoredDetail } from './status.js';
 import type { CacheStore } from './store.js';
@@ -28,8 +28,8 @@ export interface CacheRequest {
   readonly space: string;
   readonly store: CacheStore;
   readonly key: string;
-  /** Which request headers the integration may see (those in the key). */
-  readonly forwardHeaders: HeaderFilter;
+  /** What the integration receives: the keyed headers and query as the key holds them (key.ts keyRequest). */
+  readonly forwarded: ForwardedInputs;
   readonly forwardsBody: boolean;
   /** The request body, when it was read to key on it. */
   readonly body: Buffer | undefined;

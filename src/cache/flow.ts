@@ -21,7 +21,7 @@ import { collectUpTo } from './body.js';
 import type { CachePolicy, CacheRequest } from './cache-policy.js';
 import { CACHE_ENTRY_VERSION, type CacheEntry } from './entry.js';
 import { notModified, writeEntry } from './entry-writer.js';
-import { filterHeaders } from './forwarded-headers.js';
+import { forwardedHeaders } from './forwarded-headers.js';
 import { freshness, MAX_CACHEABLE_BODY_BYTES, type EntryTimes } from './policies/aws/rules.js';
 import {
   ageSeconds, cacheStatus, collapsedStatus, forwardStatus, hitStatus, staleIfErrorStatus, staleWhileRevalidateStatus, ttlSeconds,
@@ -184,10 +184,11 @@ export class CacheStep implements DataPlaneCacheStep {
     const { ctx } = request;
     const { req, res } = ctx;
     const stale = staleUsable ? previous : undefined;
-    const forwarded = filterHeaders(request.forwardHeaders, req.headers, req.rawHeaders);
+    const forwarded = forwardedHeaders(request.forwarded);
     if (previous) addValidators(forwarded, previous);
     const call = ctx.integrationRequest({
       method: request.keyMethod,
+      rawQuery: request.forwarded.query,
       headers: forwarded.headers,
       rawHeaders: forwarded.rawHeaders,
       body: request.forwardsBody ? request.body ?? req : null,

@@ -1,35 +1,23 @@
 /**
  * Cache-poisoning defence: when a response may be stored and served to others, the integration
- * sees only the request headers that are part of the cache key. A header outside the key then
- * cannot change a cached body (X-Forwarded-Host, Accept-Language, Authorization, …). Framing
- * headers of a forwarded body are kept. The query string is passed as it is (AWS semantics:
- * parameters outside the key reach the backend but never split entries).
+ * sees only the request headers that are part of the cache key, each as the one line the key was
+ * built from (key.ts `canonicalHeaders`). A header outside the key then cannot change a cached
+ * body (X-Forwarded-Host, Accept-Language, Authorization, …), nor can a second line of a keyed one.
+ * The framing headers of a forwarded body are sent the same way (one line each).
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import { REQUEST_PARAMETER } from '../config/schema.js';
+import type { ForwardedInputs } from './key.js';
 
-const BODY_FRAMING = ['content-type', 'content-length', 'transfer-encoding', 'content-encoding'];
+/**
+ * Sent with a forwarded body though not keyed: how to read it. `transfer-encoding` is hop-by-hop
+ * (Node has already de-chunked the body; undici frames it again).
+ */
+export const BODY_FRAMING_HEADERS: readonly string[] = Object.freeze(['content-type', 'content-length', 'content-encoding']);
 
-export interface HeaderFilter {
-  readonly names: ReadonlySet<string>;
-}
-
-/** The lower-case header names a method's cache key uses. Computed once per method. */
-export function keyedHeaderFilter(cacheKeyParameters: readonly string[], forwardsBody: boolean): HeaderFilter {
-  const names = new Set<string>(forwardsBody ? BODY_FRAMING : []);
-  for (const parameter of cacheKeyParameters) {
-    const [, location, name] = REQUEST_PARAMETER.exec(parameter) ?? [];
-    if ((location === 'header' || location === 'multivalueheader') && name) names.add(name.toLowerCase());
-  }
-  return { names };
-}
-
-export function filterHeaders(filter: HeaderFilter, headers: IncomingHttpHeaders, rawHeaders: readonly string[]): { headers: IncomingHttpHeaders; rawHeaders: string[] } {
-  const kept: IncomingHttpHeaders = {};
-  for (const name of filter.names) if (headers[name] !== undefined) kept[name] = headers[name] as string;
-  const raw: string[] = [];
-  for (let i = 0; i < rawHeaders.length; i += 2) {
-    if (filter.names.has(rawHeaders[i]!.toLowerCase())) raw.push(rawHeaders[i]!, rawHeaders[i + 1]!);
-  }
-  return { headers: kept, rawHeaders: raw };
+/**
+ * A fresh, mutable copy of what a cached request sends: the flow adds validators to it
+ * (If-None-Match) for a conditional refetch, which must not leak into the next fetch of the request.
+ */
+export function forwardedHeaders(inputs: ForwardedInputs): { headers: IncomingHttpHeaders; rawHeaders: string[] } {
+  return { headers: { ...inputs.headers }, rawHeaders: [...inputs.rawHeaders] };
 }

@@ -12,12 +12,19 @@
  * - value `LEN:TEXT` (decoded), `LEN~TEXT` (raw: the query text had invalid percent-encoding, so
  *   it is kept as sent and can never equal a decoded value), `-` (absent);
  * - list `COUNT*` followed by COUNT values (query strings and headers; `0*` is absent, `1*0:` is
- *   present but empty).
+ *   present but empty); a query value whose name is a keyed name in another case (`Type` when
+ *   `type` is keyed) is written `!LEN:NAME` then its value, so it keys apart from the exact name.
+ *
+ * What the integration receives for every keyed input is built here too (`keyRequest`), from the
+ * very values the key holds (SPEC §7 "No request input outside the cache key can change a cached
+ * body"): one line per keyed header, keyed query parameters in one encoding, unkeyed ones
+ * re-encoded so they cannot smuggle a keyed one (`;`), or dropped (`cacheForwarding: keyed-only`).
  *
  * Everything that can be is computed by compileKeyPlan when config loads (STYLE.md practice 9).
  */
 import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
+import { GatewayError } from '../errors.js';
 import { HTTP_METHODS, REQUEST_PARAMETER, type HttpMethod, type RouteMethod } from '../config/schema.js';
 import { pathParameterNames } from '../config/naming.js';
 
@@ -47,6 +54,10 @@ export interface KeyPlan {
   readonly prefixes: Readonly<Record<HttpMethod, string>>;
   /** Decoded query parameter names, by slot. */
   readonly queryNames: readonly string[];
+  /** The same names in ASCII lower case: a name equal to one of them in another case is keyed too. */
+  readonly foldedQueryNames: readonly string[];
+  /** Lower-case names of the keyed headers, in key order. */
+  readonly headerNames: readonly string[];
   readonly hasJsonParts: boolean;
 }
 
@@ -56,7 +67,10 @@ export interface KeyParts {
   readonly pathParameters: Readonly<Record<string, string>>;
   /** The request target after `?`, without the `?` itself; '' when there is none. */
   readonly rawQuery: string;
-  /** Node's request headers: lower-case names, repeated headers joined by Node. */
+  /**
+   * Lower-case name → value. keyRequest passes the canonical one-line values it forwards
+   * (canonicalHeaders); an array keys each item (a caller that has several lines as a list).
+   */
   readonly headers: IncomingHttpHeaders;
   readonly body?: Buffer;
 }
@@ -105,6 +119,12 @@ export function compileKeyPlan(
     }
   }
 
+  // A keyed body is read by its Content-Type and Content-Encoding (JSON or a form, gzip or not):
+  // they shape the answer as much as the body does, so they are keyed with it.
+  if ([...byLabel.values()].some((part) => part.kind === 'body' || part.kind === 'json')) {
+    for (const name of ['content-type', 'content-encoding']) add('header', `|h${lengthPrefixed(name)}`, name);
+  }
+
   // Canonical order: listing order in the config never changes the key, so resources sharing a
   // namespace with the same parameters share entries.
   const sorted = [...byLabel.values()].sort(
@@ -112,6 +132,7 @@ export function compileKeyPlan(
   );
   const queryNames: string[] = [];
   const parts = sorted.map((part) => Object.freeze(part.kind === 'query' ? { ...part, slot: queryNames.push(part.name) - 1 } : part));
+  const headerNames = parts.filter((part) => part.kind === 'header').map((part) => part.name);
 
   const namespaceField = `|${lengthPrefixed(namespace)}`;
   const prefixes = {} as Record<HttpMethod, string>;
@@ -126,6 +147,8 @@ export function compileKeyPlan(
     parts: Object.freeze(parts),
     prefixes: Object.freeze(prefixes),
     queryNames: Object.freeze(queryNames),
+    foldedQueryNames: Object.freeze(queryNames.map(asciiLowerCase)),
+    headerNames: Object.freeze(headerNames),
     hasJsonParts: parts.some((part) => part.kind === 'json'),
   });
 }
@@ -137,19 +160,24 @@ let queryCounts: number[] = [];
 
 /** The cache key of one request under a plan. Never throws on request input. */
 export function buildCacheKey(plan: KeyPlan, request: KeyParts): string {
-  let key = plan.prefixes[request.method];
+  if (plan.queryNames.length > 0) collectQuery(plan, request.rawQuery);
+  return buildKey(plan, request.method, request.pathParameters, request.headers, request.body);
+}
+
+/** The key from the parts; query values come from the last collectQuery (same tick). */
+function buildKey(plan: KeyPlan, method: HttpMethod, pathParameters: Readonly<Record<string, string>>, headers: IncomingHttpHeaders | Readonly<Record<string, string>>, body: Buffer | undefined): string {
+  let key = plan.prefixes[method];
   const parts = plan.parts;
   if (parts.length === 0) return key;
-  if (plan.queryNames.length > 0) collectQuery(plan.queryNames, request.rawQuery);
   let json: JsonBody | undefined;
-  if (plan.hasJsonParts) json = parseJsonBody(request.body);
+  if (plan.hasJsonParts) json = parseJsonBody(body);
 
   for (let i = 0; i < parts.length; i++) {
     const part = parts[i]!;
     key += part.label;
     switch (part.kind) {
       case 'path': {
-        const value = request.pathParameters[part.name];
+        const value = pathParameters[part.name];
         key += value === undefined ? '-' : value.length + ':' + value;
         break;
       }
@@ -157,10 +185,10 @@ export function buildCacheKey(plan: KeyPlan, request: KeyParts): string {
         key += queryCounts[part.slot]! + '*' + queryScratch[part.slot]!;
         break;
       case 'header':
-        key += headerValues(request.headers[part.name]);
+        key += headerValues(headers[part.name]);
         break;
       case 'body':
-        key += request.body === undefined ? '-' : lengthPrefixed(sha256(request.body));
+        key += body === undefined ? '-' : lengthPrefixed(sha256(body));
         break;
       case 'json':
         key += jsonPart(json!, part.path!);
@@ -174,9 +202,116 @@ function lengthPrefixed(text: string): string {
   return `${text.length}:${text}`;
 }
 
-/** Fills queryScratch/queryCounts with the encoded values of the plan's query names, in query order. */
-function collectQuery(names: readonly string[], rawQuery: string): void {
-  const size = names.length;
+/** How unkeyed query parameters of a cached request reach the integration. */
+export type UnkeyedQuery = 'forward' | 'strip';
+
+/** What the integration receives for a cached request: built from the values its key holds. */
+export interface ForwardedInputs {
+  /** Lower-case name → the one value the key holds, for each keyed (or body-framing) header present. */
+  readonly headers: Readonly<Record<string, string>>;
+  /** The same as `[name, value, …]` lines, one per name. */
+  readonly rawHeaders: readonly string[];
+  /** The query string to send, without `?`. */
+  readonly query: string;
+}
+
+export interface KeyedRequest {
+  readonly key: string;
+  readonly forwarded: ForwardedInputs;
+}
+
+export interface RequestInputs {
+  readonly method: HttpMethod;
+  readonly pathParameters: Readonly<Record<string, string>>;
+  readonly rawQuery: string;
+  /** Node's raw header list: every line the caller sent, in order. */
+  readonly rawHeaders: readonly string[];
+  readonly body?: Buffer;
+  /** Headers forwarded with a body though not keyed (its framing), checked and sent the same way. */
+  readonly extraHeaderNames?: readonly string[];
+  readonly unkeyedQuery: UnkeyedQuery;
+}
+
+/**
+ * The key of one request and what its integration receives. Throws a GatewayError (400) when a
+ * keyed input is ambiguous: a header that may appear once (RFC 9110 §5.3) sent on several lines.
+ */
+export function keyRequest(plan: KeyPlan, request: RequestInputs): KeyedRequest {
+  const headers = canonicalHeaders(plan.headerNames, request.extraHeaderNames, request.rawHeaders);
+  if (plan.hasJsonParts && request.body !== undefined && hasDuplicateMembers(request.body)) {
+    // JSON.parse keys the last of `{"id":1,"id":2}`, a backend may read the first (RFC 8259 §4:
+    // names SHOULD be unique; behaviour with duplicates is unpredictable): ambiguous, refused.
+    throw new GatewayError('BAD_REQUEST', 'The JSON body has a member name twice in one object; its members are part of the cache key');
+  }
+  if (plan.queryNames.length > 0) collectQuery(plan, request.rawQuery);
+  const key = buildKey(plan, request.method, request.pathParameters, headers.values, request.body);
+  // The query to send is needed only on a miss: built on first use, from the same parse rules.
+  const forwarded = new Forwarded(headers.values, headers.lines, plan, request.rawQuery, request.unkeyedQuery === 'strip');
+  return { key, forwarded };
+}
+
+class Forwarded implements ForwardedInputs {
+  private built: string | undefined;
+
+  constructor(
+    readonly headers: Readonly<Record<string, string>>,
+    readonly rawHeaders: readonly string[],
+    private readonly plan: KeyPlan,
+    private readonly rawQuery: string,
+    private readonly strip: boolean,
+  ) {
+    if (rawQuery === '') this.built = '';
+  }
+
+  get query(): string {
+    return (this.built ??= forwardedQuery(this.plan, this.rawQuery, this.strip));
+  }
+}
+
+/**
+ * Headers Node keeps only the first line of (node:http `IncomingMessage.headers`): fields defined
+ * as a single value (RFC 9110 §5.3: a sender must not repeat them). A repeat of one of these that
+ * is keyed is refused: keying the first line while a backend reads the last is the poisoning of
+ * issue 13, and joining them would make a value neither line had.
+ */
+const SINGLE_VALUE_HEADERS: ReadonlySet<string> = new Set([
+  'age', 'authorization', 'content-length', 'content-type', 'etag', 'expires', 'from', 'host',
+  'if-modified-since', 'if-unmodified-since', 'last-modified', 'location', 'max-forwards',
+  'proxy-authorization', 'referer', 'retry-after', 'server', 'user-agent',
+]);
+
+/**
+ * One value per keyed header, from every raw line with that name (names compared
+ * case-insensitively; Node has already trimmed each value and refused obs-fold): list fields
+ * joined with `, ` (RFC 9110 §5.3), Cookie with `; ` (RFC 6265 §5.4), single-value fields refused
+ * when repeated. The integration then receives exactly these lines and no others.
+ */
+export function canonicalHeaders(names: readonly string[], extra: readonly string[] | undefined, rawHeaders: readonly string[]): { values: Record<string, string>; lines: string[] } {
+  const values: Record<string, string> = Object.create(null) as Record<string, string>;
+  const lines: string[] = [];
+  const count = names.length + (extra?.length ?? 0);
+  for (let n = 0; n < count; n++) {
+    const name = n < names.length ? names[n]! : extra![n - names.length]!;
+    if (name in values) continue;
+    let value: string | undefined;
+    for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+      const raw = rawHeaders[i]!;
+      if (raw.length !== name.length || raw.toLowerCase() !== name) continue;
+      const line = rawHeaders[i + 1]!;
+      if (value === undefined) value = line;
+      else if (SINGLE_VALUE_HEADERS.has(name)) throw new GatewayError('BAD_REQUEST', `Header ${name} is part of the cache key and was sent more than once`);
+      else value += (name === 'cookie' ? '; ' : ', ') + line;
+    }
+    if (value === undefined) continue;
+    values[name] = value;
+    lines.push(name, value);
+  }
+  return { values, lines };
+}
+
+/** Fills queryScratch/queryCounts with the values of the plan's query names, in query order. */
+function collectQuery(plan: KeyPlan, rawQuery: string): void {
+  const size = plan.queryNames.length;
   if (queryScratch.length < size) {
     queryScratch = new Array<string>(size);
     queryCounts = new Array<number>(size);
@@ -193,17 +328,117 @@ function collectQuery(names: readonly string[], rawQuery: string): void {
     if (amp > start) {
       let eq = rawQuery.indexOf('=', start);
       if (eq < 0 || eq > amp) eq = amp;
-      const slot = querySlot(names, rawQuery, start, eq);
+      const slot = pairSlot(plan, rawQuery, start, eq);
       if (slot >= 0) {
         const valueStart = eq < amp ? eq + 1 : amp;
         const value = decodeFormComponent(rawQuery, valueStart, amp);
-        queryScratch[slot] += value === undefined ? `${amp - valueStart}~${rawQuery.slice(valueStart, amp)}` : lengthPrefixed(value);
+        const entry = value === undefined ? `${amp - valueStart}~${rawQuery.slice(valueStart, amp)}` : lengthPrefixed(value);
+        queryScratch[slot] += variantName === undefined ? entry : `!${lengthPrefixed(variantName)}${entry}`;
         queryCounts[slot]!++;
       }
     }
     start = amp + 1;
   }
 }
+
+/** Set by pairSlot: the decoded name when it matched a keyed name in another case, else undefined. */
+let variantName: string | undefined;
+
+/**
+ * The slot of the pair named `text[start, end)`, or -1 when it is not keyed. A keyed name in
+ * another case (`Type` for `type`) takes the slot too, with `variantName` set: backends that
+ * compare names case-insensitively would read it as the keyed one.
+ */
+function pairSlot(plan: KeyPlan, text: string, start: number, end: number): number {
+  variantName = undefined;
+  const slot = querySlot(plan.queryNames, text, start, end);
+  if (slot >= 0) return slot;
+  const folded = plan.foldedQueryNames;
+  const plain = !needsDecoding(text, start, end);
+  for (let i = 0; i < folded.length; i++) {
+    // Cheap rejection in place: a plain name of another length cannot fold to this one.
+    if (plain && folded[i]!.length !== end - start) continue;
+    const name = plain ? text.slice(start, end) : decodeFormComponent(text, start, end);
+    if (name === undefined) return -1;
+    const index = folded.indexOf(asciiLowerCase(name));
+    if (index >= 0) variantName = name;
+    return index;
+  }
+  return -1;
+}
+
+/**
+ * The query a cached request sends: keyed pairs first, by slot, each in the one encoding of the
+ * value the key holds; then (unless stripped) unkeyed pairs in their order, re-encoded the same way.
+ */
+function forwardedQuery(plan: KeyPlan, rawQuery: string, strip: boolean): string {
+  const keyed: string[] = plan.queryNames.map(() => '');
+  let unkeyed = '';
+  const end = rawQuery.length;
+  let start = 0;
+  while (start < end) {
+    let amp = rawQuery.indexOf('&', start);
+    if (amp < 0) amp = end;
+    if (amp > start) {
+      let eq = rawQuery.indexOf('=', start);
+      if (eq < 0 || eq > amp) eq = amp;
+      const slot = plan.queryNames.length > 0 ? pairSlot(plan, rawQuery, start, eq) : -1;
+      if (slot >= 0) {
+        // The exact keyed name is sent as configured; a variant keeps its own spelling (it is keyed so).
+        const name = variantName === undefined ? formEncode(plan.queryNames[slot]!) : formEncode(variantName);
+        const pair = `${name}=${canonicalPart(rawQuery, eq < amp ? eq + 1 : amp, amp)}`;
+        keyed[slot] = keyed[slot] === '' ? pair : `${keyed[slot]}&${pair}`;
+      } else if (!strip) {
+        const pair = `${canonicalPart(rawQuery, start, eq)}=${canonicalPart(rawQuery, eq < amp ? eq + 1 : amp, amp)}`;
+        unkeyed = unkeyed === '' ? pair : `${unkeyed}&${pair}`;
+      }
+    }
+    start = amp + 1;
+  }
+  let query = '';
+  for (const group of keyed) if (group !== '') query = query === '' ? group : `${query}&${group}`;
+  if (unkeyed !== '') query = query === '' ? unkeyed : `${query}&${unkeyed}`;
+  return query;
+}
+
+/**
+ * One name or value as sent on: decoded and encoded again, so no `;`, `=` or other delimiter a
+ * backend might split on survives unescaped (`utm=x;type=evil` → `utm=x%3Btype%3Devil`). Text of
+ * unreserved characters only is already in that form. A part that does not decode goes as it came
+ * (the data plane refuses malformed percent-encoding before this).
+ */
+function canonicalPart(text: string, start: number, end: number): string {
+  if (unreservedOnly(text, start, end)) return text.slice(start, end);
+  const decoded = decodeFormComponent(text, start, end);
+  return decoded === undefined ? text.slice(start, end) : formEncode(decoded);
+}
+
+function unreservedOnly(text: string, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) {
+    const code = text.charCodeAt(i);
+    const letter = (code | 0x20) >= 0x61 && (code | 0x20) <= 0x7a;
+    if (!letter && !(code >= 0x30 && code <= 0x39) && code !== 0x2d && code !== 0x2e && code !== 0x5f && code !== 0x7e) return false;
+  }
+  return true;
+}
+
+
+/**
+ * A byte string (one char per byte) percent-encoded with upper-case hex, every byte but RFC 3986
+ * unreserved ones escaped: one spelling per value (`+`, `%20` and `%2b`-vs-`%2B` all become one).
+ */
+function formEncode(bytes: string): string {
+  let out = '';
+  for (let i = 0; i < bytes.length; i++) {
+    const code = bytes.charCodeAt(i);
+    const char = bytes[i]!;
+    if ((code >= 0x30 && code <= 0x39) || ((code | 0x20) >= 0x61 && (code | 0x20) <= 0x7a) || char === '-' || char === '.' || char === '_' || char === '~') out += char;
+    else out += '%' + HEX[code >> 4]! + HEX[code & 15]!;
+  }
+  return out;
+}
+
+const HEX = '0123456789ABCDEF';
 
 /** The slot of the query name at `text[start, end)`, compared after decoding; -1 when not keyed. */
 function querySlot(names: readonly string[], text: string, start: number, end: number): number {
@@ -219,6 +454,10 @@ function querySlot(names: readonly string[], text: string, start: number, end: n
   // A name that does not decode cannot match a configured name (those are plain text).
   const decoded = decodeFormComponent(text, start, end);
   return decoded === undefined ? -1 : names.indexOf(decoded);
+}
+
+function asciiLowerCase(text: string): string {
+  return /[A-Z]/.test(text) ? text.replace(/[A-Z]/g, (char) => char.toLowerCase()) : text;
 }
 
 /**
@@ -277,6 +516,47 @@ function headerValues(value: string | string[] | undefined): string {
   let out = value.length + '*';
   for (const item of value) out += lengthPrefixed(item);
   return out;
+}
+
+/**
+ * Whether a JSON text has an object with one member name twice (names compared after unescaping:
+ * `"\u0069d"` is `"id"`). Text that is not JSON answers false (it is keyed whole, see parseJsonBody).
+ */
+export function hasDuplicateMembers(body: Buffer): boolean {
+  const text = body.toString('utf8');
+  try {
+    JSON.parse(text);
+  } catch {
+    return false;
+  }
+  // The text is valid JSON: a scan for strings and brackets is enough.
+  const objects: (Set<string> | undefined)[] = [];
+  let expectName = false;
+  for (let i = 0; i < text.length; i++) {
+    const char = text[i];
+    if (char === '"') {
+      let end = i + 1;
+      while (text[end] !== '"') end += text[end] === '\\' ? 2 : 1;
+      const members = objects[objects.length - 1];
+      if (members && expectName) {
+        const name = JSON.parse(text.slice(i, end + 1)) as string;
+        if (members.has(name)) return true;
+        members.add(name);
+        expectName = false;
+      }
+      i = end;
+    } else if (char === '{') {
+      objects.push(new Set());
+      expectName = true;
+    } else if (char === '[') {
+      objects.push(undefined);
+    } else if (char === '}' || char === ']') {
+      objects.pop();
+    } else if (char === ',') {
+      expectName = objects[objects.length - 1] !== undefined;
+    }
+  }
+  return false;
 }
 
 function sha256(bytes: Buffer): string {

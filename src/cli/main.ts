@@ -4,7 +4,8 @@
  */
 import { existsSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { ConfigError } from '../config/errors.js';
+import { ConfigError, formatPath } from '../config/errors.js';
+import { configHints } from '../config/semantics.js';
 import { loadConfigFile } from '../config/load.js';
 import type { ListenAddress } from '../config/schema.js';
 import { LOG_FORMATS, LOG_LEVELS } from '../logging.js';
@@ -47,6 +48,7 @@ export async function main(argv: string[]): Promise<number> {
         const { config } = loadConfigFile(file);
         const stages = config.apis.reduce((n, api) => n + Object.keys(api.stages).length, 0);
         process.stdout.write(`${file}: valid (${config.apis.length} API${config.apis.length === 1 ? '' : 's'}, ${stages} stage${stages === 1 ? '' : 's'})\n`);
+        for (const hint of configHints(config)) process.stdout.write(`hint: ${formatPath(hint.path)}: ${hint.message}\n`);
       } catch (error) {
         if (!(error instanceof ConfigError)) throw error;
         for (const line of error.lines()) process.stderr.write(`${line}\n`);

@@ -122,6 +122,12 @@ const methodSchema = z.strictObject({
   cacheKeyParameters: z.array(requestParameter, { error: 'must be a list' }).default([]),
   cacheNamespace: nonEmpty.optional(),
   cachePlugin: nonEmpty.optional(),
+  /**
+   * What a cached request sends the integration besides its keyed inputs: `all` (default, AWS)
+   * also its unkeyed query parameters; `keyed-only` nothing outside the key. Unkeyed headers of a
+   * cached request never reach the integration either way (README "The stage cache").
+   */
+  cacheForwarding: z.enum(['all', 'keyed-only'], { error: 'must be all or keyed-only' }).optional(),
   integration: integrationSchema,
 });
 export type MethodConfig = z.infer<typeof methodSchema>;

@@ -10,6 +10,8 @@ import { describeValue, formatPath } from './errors.js';
 import { REQUEST_PARAMETER, type Config, type RouteMethod } from './schema.js';
 import { parseMethodSettingsKey, pathParameterNames } from './naming.js';
 import { parseJsonPath } from '../cache/key.js';
+import { resolveMethodSettings } from '../cache/policies/aws/rules.js';
+import type { HttpMethod } from './schema.js';
 
 export function checkSemantics(config: Config, baseDir: string): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
@@ -105,6 +107,40 @@ export function checkSemantics(config: Config, baseDir: string): ConfigIssue[] {
     add(['store', 'encryptionKey'], 'must be 32 bytes, as 64 hex digits or base64 (got a value of another length)');
   }
   return issues;
+}
+
+/**
+ * Advice that does not make a config invalid (`cachegate validate` prints it, exit 0): a cached
+ * method whose declared query parameters are not all in its cache key sends them to the
+ * integration (AWS behaviour), where they can shape a body served to callers who sent others.
+ */
+export function configHints(config: Config): ConfigIssue[] {
+  const hints: ConfigIssue[] = [];
+  config.apis.forEach((api, apiIndex) => {
+    for (const [resourcePath, methods] of Object.entries(api.resources)) {
+      for (const [method, definition] of Object.entries(methods)) {
+        if (!definition || definition.cacheForwarding !== undefined || definition.cachePlugin !== undefined) continue;
+        const keyed = new Set(definition.cacheKeyParameters.map(queryName).filter((name) => name !== undefined));
+        const unkeyed = definition.requestParameters.map(queryName).filter((name): name is string => name !== undefined && !keyed.has(name));
+        if (unkeyed.length === 0) continue;
+        const cachedIn = Object.entries(api.stages).filter(([, stage]) =>
+          resolveMethodSettings(stage, resourcePath, (method === 'ANY' ? 'GET' : method) as HttpMethod).cachingEnabled).map(([name]) => name);
+        if (cachedIn.length === 0) continue;
+        hints.push({
+          path: ['apis', apiIndex, 'resources', resourcePath, method],
+          message: `cached on ${cachedIn.join(', ')}, and query parameter${unkeyed.length === 1 ? '' : 's'} ${unkeyed.join(', ')} ` +
+            'reach the integration without being in cacheKeyParameters (AWS behaviour: one caller\'s value can shape the entry others get); ' +
+            'add them to cacheKeyParameters, or set cacheForwarding: keyed-only to strip them from cached requests',
+        });
+      }
+    }
+  });
+  return hints;
+}
+
+function queryName(parameter: string): string | undefined {
+  const [, location, name] = REQUEST_PARAMETER.exec(parameter) ?? [];
+  return location === 'querystring' || location === 'multivaluequerystring' ? name : undefined;
 }
 
 /** 32 bytes as 64 hex digits or as base64; undefined when it is neither. */

@@ -23,6 +23,7 @@ export class RequestContext implements CallerLink {
     readonly route: MethodRoute,
     readonly stage: StageRuntime,
     readonly method: HttpMethod,
+    /** The canonical path after the stage (router.ts canonicalRequestPath), never the raw target. */
     readonly path: string,
     readonly rawQuery: string,
     readonly pathParameters: Readonly<Record<string, string>>,
@@ -44,10 +45,11 @@ export class RequestContext implements CallerLink {
 
   /**
    * The request as the integration sees it. `overrides` let the cache step send another method
-   * (GET for a HEAD miss), a buffered body, or only the headers that are part of the cache key.
+   * (GET for a HEAD miss), a buffered body, and the headers and query it built the cache key from.
    */
   integrationRequest(overrides: {
     method?: HttpMethod;
+    rawQuery?: string;
     headers?: IncomingHttpHeaders;
     rawHeaders?: readonly string[];
     body?: Buffer | Readable | null;
@@ -58,7 +60,7 @@ export class RequestContext implements CallerLink {
       path: this.path,
       resourcePath: this.route.resourcePath,
       pathParameters: this.pathParameters,
-      rawQuery: this.rawQuery,
+      rawQuery: overrides.rawQuery ?? this.rawQuery,
       headers: overrides.headers ?? req.headers,
       rawHeaders: overrides.rawHeaders ?? req.rawHeaders,
       body: overrides.body !== undefined ? overrides.body : this.hasBody ? req : null,

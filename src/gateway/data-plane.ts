@@ -12,7 +12,7 @@ import { IntegrationError, type IntegrationResponse } from '../integrations/inte
 import type { GatewayMetrics } from '../metrics/metrics.js';
 import { RequestContext } from './context.js';
 import { nextRequestId } from './request-id.js';
-import { decodePathSegments } from './router.js';
+import { canonicalRequestPath } from './router.js';
 import { selectApi, selectMethod, type GatewaySnapshot } from './runtime.js';
 import type { Throttle, ThrottleScope } from './throttle.js';
 
@@ -38,6 +38,11 @@ export interface DataPlaneDeps {
 
 const BAD_PERCENT = /%(?![0-9A-Fa-f]{2})/;
 const KNOWN_METHODS: ReadonlySet<string> = new Set(HTTP_METHODS);
+const PATH_PROBLEMS = {
+  'dot-segment': 'Request path must not contain "." or ".." segments',
+  'empty-segment': 'Request path must not contain empty segments ("//")',
+  'encoded-slash': 'Request path must not contain an encoded "/" (%2F)',
+} as const;
 
 export class DataPlane {
   constructor(private readonly deps: DataPlaneDeps) {}
@@ -64,15 +69,19 @@ export class DataPlane {
     const rawPath = query < 0 ? rawUrl : rawUrl.slice(0, query);
     const rawQuery = query < 0 ? '' : rawUrl.slice(query + 1);
 
+    // One canonical path for routing, the ARN and the key (SPEC §7); the stage is its first segment.
+    const canonical = canonicalRequestPath(rawPath);
+    if (!canonical.ok) {
+      if (canonical.problem === 'percent-encoding') return this.reject(req, res, 'BAD_PERCENT_ENCODING', started);
+      return this.reject(req, res, 'BAD_REQUEST', started, PATH_PROBLEMS[canonical.problem]);
+    }
     const api = selectApi(this.deps.snapshot(), req.headers.host);
-    const stageEnd = rawPath.indexOf('/', 1);
-    const stageName = stageEnd < 0 ? rawPath.slice(1) : rawPath.slice(1, stageEnd);
+    const stageName = canonical.segments[0] ?? '';
     const stage = api?.stages.get(stageName);
     if (!api || !stage) return this.reject(req, res, 'ROUTE_NOT_FOUND', started, `No stage ${JSON.stringify(stageName)} on this API`);
 
-    const path = stageEnd < 0 ? '/' : rawPath.slice(stageEnd);
-    const segments = decodePathSegments(path);
-    if (!segments) return this.reject(req, res, 'BAD_PERCENT_ENCODING', started);
+    const segments = canonical.segments.slice(1);
+    const path = segments.length === 0 ? '/' : canonical.text.slice(canonical.text.indexOf('/', 1));
     const match = api.router.match(segments);
     if (!match) return this.reject(req, res, 'ROUTE_NOT_FOUND', started);
 

@@ -105,7 +105,8 @@ function toParameters(names: readonly string[], captured: readonly string[]): Re
 
 /**
  * Splits a raw request path (after the stage) into decoded segments. A trailing slash is ignored
- * (`/pets/` routes as `/pets`). Returns undefined for malformed percent-encoding.
+ * (`/pets/` routes as `/pets`). Returns undefined for malformed percent-encoding. Lenient: used for
+ * purge prefixes and tags; requests go through canonicalRequestPath, which also refuses spellings.
  */
 export function decodePathSegments(rawPath: string): string[] | undefined {
   if (rawPath === '' || rawPath === '/') return [];
@@ -122,4 +123,63 @@ export function decodePathSegments(rawPath: string): string[] | undefined {
     }
   }
   return segments;
+}
+
+/**
+ * One canonical path per resource (SPEC §7 "One canonical request path"): routing, the
+ * execute-api ARN, cache keys and path tags all read this, never the raw request target.
+ *
+ * - Percent-escapes are decoded once per segment (RFC 3986 §6.2.2.2: `%61dmin` is `admin`); the
+ *   canonical text re-encodes each decoded segment one way (`canonicalSegment`), so every spelling
+ *   of a segment (`%61`, `%2d` vs `%2D`, …) has one form.
+ * - A single trailing `/` is dropped (`/pets/` is `/pets`), as routing always did.
+ * - Refused (400), never normalised: a dot-segment (`.`, `..`, or their encodings `%2e`), an empty
+ *   segment (`//`), an encoded `/` (`%2F`), and invalid UTF-8. A gateway that resolved them would
+ *   hand the backend a path whose meaning depends on the backend's own normalisation (nginx merges
+ *   `//`, some servers decode `%2F`), so the ARN checked here could name another resource than the
+ *   one served; refusing keeps one spelling per resource. (Tomcat refuses encoded `/` by default too.)
+ */
+export type CanonicalPath =
+  | { readonly ok: true; readonly segments: readonly string[]; readonly text: string }
+  | { readonly ok: false; readonly problem: 'percent-encoding' | 'dot-segment' | 'empty-segment' | 'encoded-slash' };
+
+const ROOT: CanonicalPath = Object.freeze({ ok: true as const, segments: Object.freeze([]) as readonly string[], text: '/' });
+
+export function canonicalRequestPath(rawPath: string): CanonicalPath {
+  if (rawPath === '' || rawPath === '/') return ROOT;
+  const trimmed = rawPath.endsWith('/') ? rawPath.slice(1, -1) : rawPath.slice(1);
+  const segments = trimmed.split('/');
+  let text = '';
+  for (let i = 0; i < segments.length; i++) {
+    let segment = segments[i]!;
+    if (segment === '') return { ok: false, problem: 'empty-segment' };
+    if (segment.includes('%')) {
+      if (/%2f/i.test(segment)) return { ok: false, problem: 'encoded-slash' };
+      try {
+        segment = decodeURIComponent(segment);
+      } catch {
+        // Malformed escapes and invalid UTF-8 (overlong forms, lone surrogates) alike.
+        return { ok: false, problem: 'percent-encoding' };
+      }
+      segments[i] = segment;
+    }
+    // RFC 3986 §3.3: `.` and `..` are dot-segments, whichever way they were spelled.
+    if (segment === '.' || segment === '..') return { ok: false, problem: 'dot-segment' };
+    text += '/' + canonicalSegment(segment);
+  }
+  return { ok: true, segments, text };
+}
+
+/** Characters a path segment may carry unescaped (RFC 3986 §3.3 pchar): unreserved, sub-delims, `:` and `@`. */
+const PCHAR_ONLY = /^[A-Za-z0-9\-._~!$&'()*+,;=:@]*$/;
+const PCHAR_ESCAPES = /%(?:24|26|2B|2C|3B|3D|3A|40)/g;
+
+/**
+ * A decoded segment in its one canonical spelling: pchar characters as they are, everything else
+ * percent-encoded from UTF-8 with upper-case hex (RFC 3986 §2.1, §6.2.2.1).
+ */
+export function canonicalSegment(segment: string): string {
+  if (PCHAR_ONLY.test(segment)) return segment;
+  // encodeURIComponent escapes these pchar characters too; restore them so one form remains.
+  return encodeURIComponent(segment).replace(PCHAR_ESCAPES, decodeURIComponent);
 }

@@ -9,7 +9,7 @@ import type { HttpMethod } from '../config/schema.js';
 export interface IntegrationRequest {
   /** The caller's method. */
   readonly method: HttpMethod;
-  /** Request path after the stage, still percent-encoded as received: `/pets/1%202`. */
+  /** Canonical request path after the stage (one spelling per resource): `/pets/1%202`. */
   readonly path: string;
   /** The matched resource template: `/pets/{petId}`. */
   readonly resourcePath: string;

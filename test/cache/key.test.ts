@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import type { IncomingHttpHeaders } from 'node:http';
 import { describe, it } from 'node:test';
-import { buildCacheKey, canonicalJson, compileKeyPlan, parseJsonPath, type KeyParts, type KeyPlan } from '../../src/cache/key.js';
+import { buildCacheKey, canonicalJson, compileKeyPlan, keyRequest, parseJsonPath, type KeyParts, type KeyPlan } from '../../src/cache/key.js';
+import { GatewayError } from '../../src/errors.js';
 import type { HttpMethod } from '../../src/config/schema.js';
 
 function request(parts: Partial<KeyParts> = {}): KeyParts {
@@ -123,8 +124,61 @@ describe('cache key: query strings', () => {
     assert.notEqual(queryKey(typeInKey, 'type=a&type=b'), queryKey(typeInKey, 'type=c&type=b'));
   });
 
-  it('compares parameter names case-sensitively', () => {
-    assert.equal(queryKey(typeInKey, 'TYPE=admin'), queryKey(typeInKey, ''));
+  it('compares parameter names case-sensitively, but keys a keyed name in another case apart (never as absent)', () => {
+    // A backend comparing names case-insensitively would read TYPE as type: it must split entries.
+    assert.notEqual(queryKey(typeInKey, 'TYPE=admin'), queryKey(typeInKey, ''));
+    assert.notEqual(queryKey(typeInKey, 'TYPE=admin'), queryKey(typeInKey, 'type=admin'));
+    assert.notEqual(queryKey(typeInKey, 'type=admin&Type=x'), queryKey(typeInKey, 'type=admin'));
+  });
+});
+
+describe('keyRequest: what the integration receives is what the key holds', () => {
+  const plan = compileKeyPlan('GET', '/q', ['method.request.querystring.type', 'method.request.header.Accept-Language', 'method.request.header.User-Agent', 'method.request.header.Cookie']);
+  const inputs = (rawQuery: string, rawHeaders: string[] = [], unkeyedQuery: 'forward' | 'strip' = 'forward') =>
+    keyRequest(plan, { method: 'GET', pathParameters: {}, rawQuery, rawHeaders, unkeyedQuery });
+
+  it('sends keyed pairs first, in one encoding, and unkeyed pairs re-encoded (no `;` or `=` survives)', () => {
+    const { forwarded } = inputs('utm=x;type=evil&type=%61+b&b=c%2bd');
+    assert.equal(forwarded.query, 'type=a%20b&utm=x%3Btype%3Devil&b=c%2Bd');
+    assert.equal(inputs('utm=1&type=a', [], 'strip').forwarded.query, 'type=a');
+    assert.equal(inputs('type', []).forwarded.query, 'type=');
+  });
+
+  it('one spelling per key: spellings that share a key send the same bytes', () => {
+    const spellings = ['type=a%20b', 'type=a+b', '%74ype=a%20b', 'type=%61%20%62', 'x=1&type=a+b'];
+    const sent = new Set(spellings.map((query) => inputs(query, [], 'strip')));
+    assert.equal(new Set([...sent].map((request) => request.key)).size, 1);
+    assert.equal(new Set([...sent].map((request) => request.forwarded.query)).size, 1);
+  });
+
+  it('joins a repeated list header into the one line it keys, Cookie with `; `', () => {
+    const { key, forwarded } = inputs('', ['Accept-Language', 'en', 'accept-language', 'fr', 'Cookie', 'a=1', 'COOKIE', 'b=2', 'X-Other', 'dropped']);
+    assert.deepEqual(forwarded.rawHeaders, ['accept-language', 'en, fr', 'cookie', 'a=1; b=2']);
+    assert.equal(key, inputs('', ['accept-language', 'en, fr', 'cookie', 'a=1; b=2']).key);
+  });
+
+  it('refuses a repeated single-value keyed header with a 400 GatewayError', () => {
+    assert.throws(() => inputs('', ['User-Agent', 'a', 'user-agent', 'b']), (error: unknown) =>
+      error instanceof GatewayError && error.spec.status === 400 && /user-agent/.test(error.message));
+    // Repeated but not keyed: not forwarded, not refused.
+    assert.doesNotThrow(() => inputs('', ['Referer', 'a', 'Referer', 'b']));
+  });
+
+  it('refuses a JSON body with a duplicate member name when JSON paths are keyed (a backend may read the other one)', () => {
+    const plan = compileKeyPlan('POST', '/s', ['method.request.body.$.id']);
+    const send = (json: string) => keyRequest(plan, { method: 'POST', pathParameters: {}, rawQuery: '', rawHeaders: [], body: Buffer.from(json), unkeyedQuery: 'forward' });
+    for (const json of ['{"id":1,"id":2}', '{"id":1,"\\u0069d":2}', '{"a":{"x":1,"x":[2]},"id":3}']) {
+      assert.throws(() => send(json), (error: unknown) => error instanceof GatewayError && error.spec.status === 400, json);
+    }
+    for (const json of ['{"id":1,"x":{"id":2}}', '[{"id":1},{"id":2}]', '{"id":"a,\\"id\\":2"}', 'not json {"id":1,"id":2}']) {
+      assert.doesNotThrow(() => send(json), json);
+    }
+  });
+
+  it('keys Content-Type and Content-Encoding with a keyed body', () => {
+    const body = compileKeyPlan('POST', '/s', ['method.request.body']);
+    const key = (type: string) => keyRequest(body, { method: 'POST', pathParameters: {}, rawQuery: '', rawHeaders: ['Content-Type', type], body: Buffer.from('a=1'), unkeyedQuery: 'forward' }).key;
+    assert.notEqual(key('application/json'), key('application/x-www-form-urlencoded'));
   });
 });
 

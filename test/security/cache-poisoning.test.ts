@@ -15,9 +15,31 @@ import { call, rawExchange } from '../helpers/http.js';
 
 const EVIL = 'evil.example';
 const OPS_KEY = 'ops-api-key-0123456789';
+const READER_KEY = 'reader-api-key-0123456789';
+
+/**
+ * A backend that reads the *last* occurrence of everything, as many frameworks do: the last raw line
+ * of a header, the last value of a query parameter with `;` as a separator too, names compared
+ * case-insensitively (ASP.NET, PHP's getenv on some servers). Answers with what it read.
+ */
+const lastValueHandler: BackendHandler = (req, res) => {
+  const headers: Record<string, string> = {};
+  for (let i = 0; i < req.rawHeaders.length; i += 2) headers[req.rawHeaders[i]!.toLowerCase()] = req.rawHeaders[i + 1]!;
+  const query: Record<string, string> = {};
+  const search = (req.url ?? '').split('?')[1] ?? '';
+  for (const pair of search.split(/[&;]/)) {
+    if (pair === '') continue;
+    const [name, value = ''] = pair.split('=');
+    query[decodeURIComponent(name!.replace(/\+/g, ' ')).toLowerCase()] = decodeURIComponent(value.replace(/\+/g, ' '));
+  }
+  const text = JSON.stringify({ ua: headers['user-agent'], auth: headers.authorization, lang: headers['accept-language'], type: query.type });
+  res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+};
 
 /** A vulnerable application: answers with its URL, the call number and every header it saw. */
-const reflectingHandler: BackendHandler = (req, res, _body, call) => {
+const reflectingHandler: BackendHandler = (req, res, body, call) => {
+  if (req.url?.startsWith('/last')) return lastValueHandler(req, res, body, call);
   const headers: Record<string, string | string[]> = {};
   for (const [name, value] of Object.entries(req.headers)) if (value !== undefined) headers[name] = value;
   const extra: Record<string, string | string[]> = {};
@@ -43,7 +65,14 @@ describe('hostile input: cache poisoning and deception', () => {
   before(async () => {
     backend = await startBackend(reflectingHandler);
     gateway = await startGateway({
-      identities: [{ name: 'ops', apiKey: OPS_KEY, policy: [{ effect: 'Allow', action: 'apigateway:*', resource: '*' }] }],
+      identities: [
+        { name: 'ops', apiKey: OPS_KEY, policy: [{ effect: 'Allow', action: 'apigateway:*', resource: '*' }] },
+        // Allowed to invalidate anything but /admin (the README's example of a Deny).
+        { name: 'reader', apiKey: READER_KEY, policy: [
+          { effect: 'Allow', action: 'execute-api:*', resource: '*' },
+          { effect: 'Deny', action: 'execute-api:InvalidateCache', resource: 'arn:aws:execute-api:*:*:shop/prod/GET/admin*' },
+        ] },
+      ],
       apis: [{
         id: 'shop',
         resources: {
@@ -58,10 +87,13 @@ describe('hostile input: cache poisoning and deception', () => {
           '/vary-other': { GET: proxy('/vary-other') },
           '/files/{proxy+}': { GET: proxy('/files/{proxy+}') },
           '/admin': { GET: proxy('/admin') },
+          '/admin/{item}': { GET: proxy('/admin/{item}') },
+          '/last': { GET: proxy('/last', { cacheKeyParameters: ['method.request.header.User-Agent', 'method.request.header.Authorization', 'method.request.header.Accept-Language', 'method.request.querystring.type'] }) },
           '/items': { GET: proxy('/items'), POST: proxy('/items') },
+          '/search': { POST: proxy('/search', { cacheKeyParameters: ['method.request.body'] }) },
           '/fn': { GET: { integration: { type: 'FUNCTION', handler: `${join(process.cwd(), 'test/fixtures/functions/echo.mjs')}#handler` } } },
         },
-        stages: { prod: { cacheClusterEnabled: true, methodSettings: { '*/*': { cacheTtlInSeconds: 300 } } } },
+        stages: { prod: { cacheClusterEnabled: true, methodSettings: { '*/*': { cacheTtlInSeconds: 300 }, 'search/POST': { cachingEnabled: true } } } },
       }],
     });
     port = Number(new URL(gateway.dataUrl).port);
@@ -213,13 +245,11 @@ describe('hostile input: cache poisoning and deception', () => {
       assert.equal(backend.seen.length, 1);
     });
 
-    it('%2F in a path parameter stays one segment and never collides with a deeper path', async () => {
-      const encoded = await call(url('/prod/pets/a%2Fb'));
-      assert.equal(encoded.status, 200);
-      assert.equal(lastSeen().url, '/pets/a%2Fb');
+    it('%2F in a path is refused, so it never collides with a deeper path (one spelling per resource)', async () => {
+      assert.equal(statusOf(await rawGet('/prod/pets/a%2Fb')), 400);
       const deeper = await call(url('/prod/pets/a/b'));
       assert.equal(deeper.status, 404, 'no resource /pets/{petId}/b');
-      assert.equal(backend.seen.length, 1);
+      assert.equal(backend.seen.length, 0);
     });
 
     it('query parameter names are case-sensitive: ?Type does not get the ?type entry', async () => {
@@ -234,7 +264,8 @@ describe('hostile input: cache poisoning and deception', () => {
       const glued = await call(url('/prod/users?type=a%26department=x'));
       assert.doesNotMatch(String(glued.headers['cache-status']), /hit/);
       assert.notEqual(glued.json().call, split.json().call);
-      assert.equal(lastSeen().url, '/users?type=a%26department=x');
+      // Sent on as the key holds it: the value `a&department=x`, its delimiters escaped.
+      assert.equal(lastSeen().url, '/users?type=a%26department%3Dx');
     });
 
     it('an encoded keyed value shares the entry of its decoded form (one value, one entry)', async () => {
@@ -267,30 +298,23 @@ describe('hostile input: cache poisoning and deception', () => {
   });
 
   describe('path traversal and dot segments', () => {
-    it('/prod/pets/../admin does not reach /admin', async () => {
-      const answer = await rawGet('/prod/pets/../admin');
-      assert.equal(statusOf(answer), 404);
+    // Refused rather than resolved: see router.ts canonicalRequestPath (README "Decisions").
+    it('/prod/pets/../admin, %2e%2e and dot segments in a greedy path are 400, never reaching a backend', async () => {
+      for (const target of ['/prod/pets/../admin', '/prod/pets/%2e%2e', '/prod/files/../../admin', '/prod/files/%2e%2e/%2E%2e/admin', '/prod/files/a/.']) {
+        assert.equal(statusOf(await rawGet(target)), 400, target);
+      }
       assert.equal(backend.seen.length, 0);
-    });
-
-    it('%2e%2e as a path parameter is sent escaped, never as a dot segment', async () => {
-      const answer = await rawGet('/prod/pets/%2e%2e');
-      assert.equal(statusOf(answer), 200);
-      assert.equal(lastSeen().url, '/pets/%2E%2E');
-    });
-
-    it('dot segments inside a greedy path are escaped for the backend', async () => {
-      assert.equal(statusOf(await rawGet('/prod/files/../../admin')), 200);
-      assert.equal(lastSeen().url, '/files/%2E%2E/%2E%2E/admin');
-      assert.equal(statusOf(await rawGet('/prod/files/%2e%2e/%2E%2e/admin')), 200);
-      assert.equal(lastSeen().url, '/files/%2E%2E/%2E%2E/admin');
-      assert.ok(backend.seen.every((seen) => seen.url.startsWith('/files/')));
     });
 
     it('a stage of .. is not a stage', async () => {
-      assert.equal(statusOf(await rawGet('/../prod/admin')), 404);
-      assert.equal(statusOf(await rawGet('/prod/../prod/admin')), 404);
+      assert.equal(statusOf(await rawGet('/../prod/admin')), 400);
+      assert.equal(statusOf(await rawGet('/prod/../prod/admin')), 400);
       assert.equal(backend.seen.length, 0);
+    });
+
+    it('dots that are not a whole segment are ordinary characters', async () => {
+      assert.equal(statusOf(await rawGet('/prod/files/..a/b.../.c')), 200);
+      assert.equal(lastSeen().url, '/files/..a/b.../.c');
     });
   });
 
@@ -374,6 +398,126 @@ describe('hostile input: cache poisoning and deception', () => {
       const answer = await call(url(`/prod/users?${'a=1&'.repeat(2100)}`));
       assert.equal(answer.status, 414);
       assert.equal(backend.seen.length, 0);
+    });
+  });
+
+  describe('repeated and respelled keyed inputs (issue 13 defect 3)', () => {
+    const last = (headers = '', query = '') => rawGet(`/prod/last${query}`, headers);
+    const bodyOf = (raw: string) => JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4));
+
+    it('a repeated keyed singleton header (User-Agent, Authorization) is refused with 400 JSON and reaches nobody', async () => {
+      for (const name of ['User-Agent', 'Authorization']) {
+        const attack = await last(`${name}: alice\r\n${name}: evil\r\n`);
+        assert.equal(statusOf(attack), 400, `${name}: ${attack.slice(0, 200)}`);
+        assert.match(attack, /content-type: application\/json/i);
+        assert.match(bodyOf(attack).message, new RegExp(name, 'i'));
+      }
+      assert.equal(backend.seen.length, 0);
+      const victim = await last('User-Agent: alice\r\nAuthorization: alice\r\n');
+      assert.deepEqual({ ua: bodyOf(victim).ua, auth: bodyOf(victim).auth }, { ua: 'alice', auth: 'alice' });
+    });
+
+    it('a repeated keyed list header reaches the backend as the one line the key holds', async () => {
+      const attack = await last('Accept-Language: en\r\nAccept-Language: evil\r\n');
+      assert.equal(statusOf(attack), 200);
+      assert.equal(bodyOf(attack).lang, 'en, evil');
+      assert.deepEqual(backend.seen[0]!.headers['accept-language'], 'en, evil');
+      const victim = await last('Accept-Language: en\r\n');
+      assert.doesNotMatch(victim, /cache-status: [^\r]*hit/i, 'the clean request shares the attacker\'s entry');
+      assert.equal(bodyOf(victim).lang, 'en');
+    });
+
+    it('`;` in an unkeyed parameter cannot smuggle a keyed one to a backend that splits on `;`', async () => {
+      const attack = await last('', '?type=admin&utm=x;type=evil');
+      assert.equal(bodyOf(attack).type, 'admin');
+      assert.equal(lastSeen().url, '/last?type=admin&utm=x%3Btype%3Devil');
+      const victim = await last('', '?type=admin');
+      assert.match(victim, /cache-status: [^\r]*hit/i);
+      assert.equal(bodyOf(victim).type, 'admin');
+    });
+
+    it('a keyed name in another case is keyed too, so a case-insensitive backend cannot be fed a second value', async () => {
+      const attack = await last('', '?type=admin&Type=evil');
+      assert.equal(statusOf(attack), 200);
+      const victim = await last('', '?type=admin');
+      assert.equal(bodyOf(victim).type, 'admin');
+    });
+
+    it('keyed query values reach the backend in the one spelling the key holds (%61, +, %20, hex case)', async () => {
+      for (const spelling of ['?type=%61+b', '?type=a%20b', '?%74ype=a%20b', '?type=%61%20%62']) {
+        await last('', spelling);
+        assert.equal(lastSeen().url, '/last?type=a%20b', spelling);
+      }
+      assert.equal(backend.seen.length, 1, 'one key, one backend call');
+    });
+  });
+
+  describe('one canonical path for routing, authorization and keys (issue 13 defect 4)', () => {
+    const refresh = (target: string) => rawGet(target, `Cache-Control: max-age=0\r\nx-api-key: ${READER_KEY}\r\n`);
+
+    it('a Deny on InvalidateCache holds for every spelling of the denied path', async () => {
+      await call(url('/prod/admin/x'));
+      for (const spelling of ['/prod/admin/x', '/prod/%61dmin/x', '/prod/%61%64min/%78', '/prod/admin/x/', '/prod/adm%69n/x']) {
+        const answer = await refresh(spelling);
+        assert.equal(statusOf(answer), 200, spelling);
+        assert.match(answer, /warning: 199/i, `${spelling} was not treated as unauthorised`);
+        assert.match(answer, /cache-status: [^\r]*hit/i, `${spelling} refreshed a denied entry`);
+      }
+      assert.equal(backend.seen.length, 1);
+    });
+
+    it('a HEAD cannot refresh the GET entry a Deny on the GET ARN protects', async () => {
+      await call(url('/prod/admin/y'));
+      const head = await rawExchange(port, `HEAD /prod/%61dmin/y HTTP/1.1\r\nHost: shop.test\r\nCache-Control: max-age=0\r\nx-api-key: ${READER_KEY}\r\nConnection: close\r\n\r\n`);
+      assert.equal(statusOf(head), 200);
+      assert.match(head, /warning: 199/i);
+      assert.equal(backend.seen.length, 1, 'the HEAD refreshed the denied GET entry');
+    });
+
+    it('the identity may still refresh what it is not denied, in any spelling', async () => {
+      await call(url('/prod/pets/1'));
+      const answer = await refresh('/prod/p%65ts/%31');
+      assert.doesNotMatch(answer, /warning: 199/i);
+      assert.equal(backend.seen.length, 2);
+    });
+
+    it('dot-segments, empty segments and encoded slashes are refused with 400 JSON before routing', async () => {
+      for (const target of ['/prod/pets/../admin', '/prod/pets/%2e%2e/admin', '/prod/./admin', '/prod/files/a/%2E/b', '/prod//admin', '/prod/files/a//b', '/prod/pets/a%2Fb', '/prod/files/a%2fb', '/../prod/admin', '/prod/pets//']) {
+        const answer = await rawGet(target);
+        assert.equal(statusOf(answer), 400, target);
+        assert.match(answer, /"message":"Request path must not/, target);
+      }
+      assert.equal(backend.seen.length, 0);
+    });
+  });
+
+  describe('keyed bodies before authentication (SPEC §7, MAX_KEYED_BODY_BYTES_BEFORE_AUTH = 64 KiB)', () => {
+    const post = (bytes: number, headers: Record<string, string> = {}) =>
+      call(url('/prod/search'), { method: 'POST', body: Buffer.alloc(bytes, 0x61), headers: { 'content-type': 'text/plain', ...headers } });
+
+    it('an anonymous caller cannot make the gateway hold more than 64 KiB of a keyed body: 413 JSON, nothing forwarded', async () => {
+      const refused = await post(64 * 1024 + 1);
+      assert.equal(refused.status, 413);
+      assert.match(String(refused.headers['content-type']), /application\/json/);
+      assert.ok(typeof refused.json().message === 'string');
+      assert.equal(backend.seen.length, 0);
+      assert.equal((await post(64 * 1024)).status, 200, 'up to the bound is served');
+    });
+
+    it('a caller known by its x-api-key (checked from headers alone) may send a keyed body up to 10 MB', async () => {
+      const answer = await post(256 * 1024, { 'x-api-key': READER_KEY });
+      assert.equal(answer.status, 200);
+      assert.equal(lastSeen().body.length, 256 * 1024);
+      const unknownKey = await post(256 * 1024, { 'x-api-key': 'not-a-key' });
+      assert.equal(unknownKey.status, 413);
+    });
+
+    it('the Content-Type of a keyed body is keyed with it: the same bytes read another way are another entry', async () => {
+      await post(10, { 'content-type': 'application/json' });
+      const form = await post(10, { 'content-type': 'application/x-www-form-urlencoded' });
+      assert.doesNotMatch(String(form.headers['cache-status']), /hit/);
+      assert.equal(lastSeen().headers['content-type'], 'application/x-www-form-urlencoded');
+      assert.equal(backend.seen.length, 2);
     });
   });
 });

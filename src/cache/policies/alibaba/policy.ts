@@ -14,8 +14,7 @@ import type { IntegrationResponse } from '../../../integrations/integration.js';
 import type { Admission, CachePolicy, CacheRequest, StaleWindows } from '../../cache-policy.js';
 import { entrySize, type CacheEntry } from '../../entry.js';
 import { replayableHeaders } from '../../entry-writer.js';
-import { keyedHeaderFilter, type HeaderFilter } from '../../forwarded-headers.js';
-import { buildCacheKey, compileKeyPlan, type KeyPlan } from '../../key.js';
+import { compileKeyPlan, keyRequest, type KeyPlan } from '../../key.js';
 import { alibabaLifetime, keptHeaderNames, mayRefresh } from './rules.js';
 import { storability } from '../aws/rules.js';
 import { stageId, type CacheStore } from '../../store.js';
@@ -40,7 +39,6 @@ interface PluginPlan {
   readonly name: string;
   readonly plugin: CachePluginConfig;
   readonly key: KeyPlan;
-  readonly headers: HeaderFilter;
   readonly kept: ReadonlySet<string>;
 }
 
@@ -66,7 +64,12 @@ export class AlibabaCachePolicy implements CachePolicy {
     if (caller.kind === 'rejected') throw new GatewayError('FORBIDDEN', caller.message);
     const appId = caller.kind === 'app' ? caller.appId : undefined;
     const { plugin } = plan;
-    let key = buildCacheKey(plan.key, { method: 'GET', pathParameters: ctx.pathParameters, rawQuery: ctx.rawQuery, headers: ctx.req.headers });
+    // Key and forwarded inputs from one place (key.ts keyRequest): the backend gets what is keyed.
+    const keyed = keyRequest(plan.key, {
+      method: 'GET', pathParameters: ctx.pathParameters, rawQuery: ctx.rawQuery, rawHeaders: ctx.req.rawHeaders,
+      unkeyedQuery: ctx.route.definition.cacheForwarding === 'keyed-only' ? 'strip' : 'forward',
+    });
+    let key = keyed.key;
     // varyByApp: an app's entries are never served to another app, nor to anonymous callers.
     if (plugin.varyByApp) key += appId === undefined ? '|a-' : `|a${appId.length}:${appId}`;
     ctx.cacheKey = key;
@@ -75,7 +78,7 @@ export class AlibabaCachePolicy implements CachePolicy {
       keyMethod: 'GET',
       space: this.space(ctx, plan, plugin.varyByApp ? appId : undefined),
       store: this.deps.store,
-      forwardHeaders: plan.headers,
+      forwarded: keyed.forwarded,
       forwardsBody: false,
       body: undefined,
       refresh: mayRefresh(plugin, ctx.req.headers, appId),
@@ -165,7 +168,7 @@ export class AlibabaCachePolicy implements CachePolicy {
         ...plugin.varyByParameters.map((parameter) => `method.request.querystring.${parameter}`),
         ...plugin.varyByHeaders.map((header) => `method.request.header.${header}`),
       ];
-      plan = { name, plugin, key: compileKeyPlan('GET', route.resourcePath, parameters), headers: keyedHeaderFilter(parameters, false), kept: keptHeaderNames(plugin) };
+      plan = { name, plugin, key: compileKeyPlan('GET', route.resourcePath, parameters), kept: keptHeaderNames(plugin) };
       this.plans.set(route, plan);
     }
     return plan;

@@ -14,13 +14,20 @@ import { readRequestBody } from '../../body.js';
 import type { Admission, CachePolicy, CacheRequest } from '../../cache-policy.js';
 import { EncryptedStore } from '../../crypto.js';
 import { replayableHeaders } from '../../entry-writer.js';
-import { keyedHeaderFilter, type HeaderFilter } from '../../forwarded-headers.js';
-import { buildCacheKey, compileKeyPlan, type KeyPlan } from '../../key.js';
+import { BODY_FRAMING_HEADERS } from '../../forwarded-headers.js';
+import { compileKeyPlan, keyRequest, type KeyPlan, type UnkeyedQuery } from '../../key.js';
+import { headerValues } from '../../../auth/sigv4.js';
 import { clientCacheControl, entryTimes, resolveMethodSettings, storability, type ResolvedMethodSettings } from './rules.js';
 import { stageId, type CacheStore } from '../../store.js';
 
-/** Largest request body read to key on it or to verify a SigV4 payload hash. */
+/** Largest request body read to key on it or to verify a SigV4 payload hash, for an authenticated caller. */
 const MAX_KEYED_REQUEST_BODY_BYTES = 10 * 1024 * 1024;
+/**
+ * SPEC §7 "Bodies are read only after the caller is authenticated, or up to a small bound before
+ * it": what an anonymous caller (or one whose proof needs the body itself, SigV4) can make the
+ * gateway hold per request to key a body. Beyond it: 413 JSON.
+ */
+export const MAX_KEYED_BODY_BYTES_BEFORE_AUTH = 64 * 1024;
 const UNAUTHORIZED_WARNING = ['warning', '199 - "Cache-control headers were ignored because the caller was unauthorized"'];
 const NONE: readonly string[] = [];
 
@@ -36,9 +43,8 @@ export interface AwsPolicyDeps {
 /** What is computed once per method, not per request. */
 interface MethodPlan {
   readonly key: KeyPlan;
-  /** Headers the integration may see, without and with a forwarded body (its framing headers). */
-  readonly headers: HeaderFilter;
-  readonly headersWithBody: HeaderFilter;
+  /** The method's `cacheForwarding`: whether unkeyed query parameters reach the integration. */
+  readonly unkeyedQuery: UnkeyedQuery;
   readonly bodyInKey: boolean;
 }
 
@@ -70,24 +76,42 @@ export class AwsCachePolicy implements CachePolicy {
   }
 
   private async beginSlowly(ctx: RequestContext, keyMethod: HttpMethod, settings: ResolvedMethodSettings, plan: MethodPlan, forwardsBody: boolean, wantsRefresh: boolean): Promise<CacheRequest> {
-    const body = forwardsBody && plan.bodyInKey ? await readRequestBody(ctx.req, MAX_KEYED_REQUEST_BODY_BYTES) : undefined;
+    let body: Buffer | undefined;
+    if (forwardsBody && plan.bodyInKey) {
+      // Who the caller is, from its headers alone (an API key), decides how much body it may make
+      // us hold: a SigV4 signature covers the body, so it cannot be checked before reading it.
+      const limit = this.identifiedByHeaders(ctx) ? MAX_KEYED_REQUEST_BODY_BYTES : MAX_KEYED_BODY_BYTES_BEFORE_AUTH;
+      body = await readRequestBody(ctx.req, limit);
+    }
     if (!wantsRefresh) return this.request(ctx, keyMethod, settings, plan, forwardsBody, body, false, NONE);
-    if (await this.mayInvalidate(ctx, settings, body)) return this.request(ctx, keyMethod, settings, plan, forwardsBody, body, true, NONE);
+    if (await this.mayInvalidate(ctx, keyMethod, settings, body)) return this.request(ctx, keyMethod, settings, plan, forwardsBody, body, true, NONE);
     // AWS unauthorizedCacheControlHeaderStrategy.
     if (settings.unauthorizedCacheControlHeaderStrategy === 'FAIL_WITH_403') throw new GatewayError('CACHE_CONTROL_FORBIDDEN');
     const extra = settings.unauthorizedCacheControlHeaderStrategy === 'SUCCEED_WITH_RESPONSE_HEADER' ? UNAUTHORIZED_WARNING : NONE;
     return this.request(ctx, keyMethod, settings, plan, forwardsBody, body, false, extra);
   }
 
+  /** True when the request carries no SigV4 proof and exactly one x-api-key naming an identity. */
+  private identifiedByHeaders(ctx: RequestContext): boolean {
+    const { rawHeaders } = ctx.req;
+    if (/^AWS4-HMAC-SHA256\b/i.test(headerValues(rawHeaders, 'authorization')[0] ?? '') || /[?&]X-Amz-Signature=/i.test(ctx.req.url ?? '')) return false;
+    const apiKeys = headerValues(rawHeaders, 'x-api-key');
+    return apiKeys.length === 1 && this.deps.identities.byApiKey(apiKeys[0]!) !== undefined;
+  }
+
   private request(ctx: RequestContext, keyMethod: HttpMethod, settings: ResolvedMethodSettings, plan: MethodPlan,
     forwardsBody: boolean, body: Buffer | undefined, refresh: boolean, extraHeaders: readonly string[]): AwsRequest {
-    const key = buildCacheKey(plan.key, { method: keyMethod, pathParameters: ctx.pathParameters, rawQuery: ctx.rawQuery, headers: ctx.req.headers, body });
+    // The key and what the integration receives come from one place, so they cannot disagree
+    // (SPEC §7); an ambiguous keyed input is refused here with a 400.
+    const { key, forwarded } = keyRequest(plan.key, {
+      method: keyMethod, pathParameters: ctx.pathParameters, rawQuery: ctx.rawQuery, rawHeaders: ctx.req.rawHeaders, body,
+      extraHeaderNames: forwardsBody ? BODY_FRAMING_HEADERS : undefined, unkeyedQuery: plan.unkeyedQuery,
+    });
     ctx.cacheKey = key;
     return {
-      ctx, policy: this, keyMethod, settings, key, body, refresh, forwardsBody, extraHeaders,
+      ctx, policy: this, keyMethod, settings, key, body, refresh, forwardsBody, extraHeaders, forwarded,
       space: stageId(ctx.route.api.id, ctx.stage.name),
       store: settings.cacheDataEncrypted ? this.sealedStore! : this.deps.store,
-      forwardHeaders: forwardsBody ? plan.headersWithBody : plan.headers,
       windows: settings,
       hitHeaders: NONE,
     };
@@ -104,14 +128,20 @@ export class AwsCachePolicy implements CachePolicy {
    * AWS: a client may invalidate its entry when requireAuthorizationForCacheControl is off, or
    * when it is an identity allowed execute-api:InvalidateCache on the method's ARN.
    */
-  private async mayInvalidate(ctx: RequestContext, settings: ResolvedMethodSettings, body: Buffer | undefined): Promise<boolean> {
+  private async mayInvalidate(ctx: RequestContext, keyMethod: HttpMethod, settings: ResolvedMethodSettings, body: Buffer | undefined): Promise<boolean> {
     if (!settings.requireAuthorizationForCacheControl) return true;
     const { req } = ctx;
     const payload = body ?? (ctx.method === 'GET' || ctx.method === 'HEAD' || !ctx.hasBody ? Buffer.alloc(0) : undefined);
     const auth = await this.deps.identities.authenticate({ method: req.method!, rawUrl: req.url!, rawHeaders: req.rawHeaders, body: payload }, 'execute-api', Date.now());
     if (auth.kind !== 'identity') return false;
-    const arn = executeApiArn(this.deps.region, this.deps.accountId, ctx.route.api.id, ctx.stage.name, ctx.method, ctx.path.slice(1));
-    return auth.identity.policy.allows('execute-api:InvalidateCache', arn);
+    // ctx.path is the canonical path routing used (router.ts), so every spelling of a resource
+    // (`/%61dmin/x`, `/admin/x/`) is checked against the one ARN (issue 13 defect 4).
+    const arn = (method: HttpMethod) => executeApiArn(this.deps.region, this.deps.accountId, ctx.route.api.id, ctx.stage.name, method, ctx.path.slice(1));
+    const { policy } = auth.identity;
+    if (!policy.allows('execute-api:InvalidateCache', arn(ctx.method))) return false;
+    // A HEAD refreshes the GET entry (SPEC §5: HEAD is answered from it), so a Deny on the GET
+    // ARN must hold for a HEAD too: the entry's own method is checked as well.
+    return keyMethod === ctx.method || policy.allows('execute-api:InvalidateCache', arn(keyMethod));
   }
 
   private settingsFor(stage: StageRuntime, route: MethodRoute, method: HttpMethod): ResolvedMethodSettings {
@@ -130,8 +160,7 @@ export class AwsCachePolicy implements CachePolicy {
       const { cacheKeyParameters, cacheNamespace, integration } = route.definition;
       plan = {
         key: compileKeyPlan(route.routeMethod, route.resourcePath, cacheKeyParameters, cacheNamespace ?? integration.cacheNamespace),
-        headers: keyedHeaderFilter(cacheKeyParameters, false),
-        headersWithBody: keyedHeaderFilter(cacheKeyParameters, true),
+        unkeyedQuery: route.definition.cacheForwarding === 'keyed-only' ? 'strip' : 'forward',
         bodyInKey: cacheKeyParameters.some((parameter) => parameter.startsWith('method.request.body')),
       };
       this.plans.set(route, plan);
