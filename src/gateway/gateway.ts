@@ -216,12 +216,14 @@ export class Gateway {
    * other nodes before they apply here (a change that cannot be shared applies nowhere), except
    * when they came from another node (`announce: false`).
    */
-  async applyApis(apis: unknown, options: { announce?: boolean } = {}): Promise<void> {
+  async applyApis(apis: unknown, options: { announce?: boolean; onSwap?: () => void } = {}): Promise<void> {
     const validated = validateApis(this.loaded.config, apis, this.loaded.baseDir);
     const compiled = this.compile(validated);
     if (this.shared && options.announce !== false) await this.shared.saveApis(validated);
     this.current = compiled;
     this.throttle.configure(compiled);
+    // A reload swaps the rest of its file in the same tick: no request sees new APIs under old keys.
+    options.onSwap?.();
     if (options.announce !== false) this.options.siblings?.publish({ kind: 'apis', apis: validated });
     this.configureStageCaches();
     const file = this.loaded.config.gateway.stateFile;
@@ -277,34 +279,51 @@ export class Gateway {
   async reload(next: LoadedConfig): Promise<void> {
     const { config, kept } = reloadDecisions(this.loaded.config, next.config);
     const loaded: LoadedConfig = { ...next, config };
-    // Read the certificates first: a missing file fails the reload before anything changed.
+    // Read the certificates and build everything first: a missing file fails the reload before anything changed.
     const tls = { data: this.tlsOptions('data', loaded), admin: this.tlsOptions('admin', loaded) };
     const apisChanged = JSON.stringify(next.config.apis) !== JSON.stringify(this.loaded.config.apis);
     const previous = this.loaded;
+    const identities = new IdentityRegistry(config.identities, config.gateway.region);
+    // The rest of the file, applied in the same tick as its APIs (or alone when they are unchanged):
+    // a request sees the old config or the new one, never new APIs with old keys, limits or certificates.
+    let swapped = false;
+    const swap = () => {
+      swapped = true;
+      for (const listener of ['data', 'admin'] as const) {
+        const options = tls[listener];
+        const server = listener === 'data' ? this.dataServer : this.adminServer;
+        // New handshakes use the new certificate; connections already open keep theirs.
+        if (options && 'setSecureContext' in server) server.setSecureContext(options);
+        else if (Boolean(options) !== 'setSecureContext' in server) kept.push(`${listener} listener TLS on/off`);
+      }
+      this.identities = identities;
+      const policies = this.policies(config);
+      this.aws = policies.aws;
+      // The plug-in policy holds the spaces it created: kept unless plug-ins changed; a new one still
+      // flushes the spaces the old one created.
+      if (JSON.stringify(previous.config.cachePlugins) !== JSON.stringify(config.cachePlugins)) {
+        policies.plugins.inheritSpaces(this.plugins);
+        this.plugins = policies.plugins;
+      }
+      // Apps are re-read; their nonce records (this.nonces) are kept, so a reload never re-admits a replay.
+      this.apps = new AppRegistry(config.apps, this.nonces);
+      // The HTTP caches' spaces are kept unless their declarations changed.
+      if (JSON.stringify(previous.config.httpCaches) !== JSON.stringify(config.httpCaches)) this.httpCaches = policies.httpCaches;
+      this.throttle.configure(this.current, config.gateway.throttle);
+    };
     this.loaded = loaded;
     try {
-      if (apisChanged) await this.applyApis(config.apis);
+      if (apisChanged) await this.applyApis(config.apis, { onSwap: swap });
+      else swap();
     } catch (error) {
-      this.loaded = previous;
-      throw error;
+      // Refused before anything served (invalid APIs, shared store down): all of it stays as it was.
+      if (!swapped) {
+        this.loaded = previous;
+        throw error;
+      }
+      // The new config serves (only saving it failed, e.g. the state file): say so, keep it whole.
+      this.logger.error({ err: (error as Error).message }, 'config reloaded, but the API definitions were not saved');
     }
-    for (const listener of ['data', 'admin'] as const) {
-      const options = tls[listener];
-      const server = listener === 'data' ? this.dataServer : this.adminServer;
-      // New handshakes use the new certificate; connections already open keep theirs.
-      if (options && 'setSecureContext' in server) server.setSecureContext(options);
-      else if (Boolean(options) !== 'setSecureContext' in server) kept.push(`${listener} listener TLS on/off`);
-    }
-    this.identities = new IdentityRegistry(config.identities, config.gateway.region);
-    const policies = this.policies(config);
-    this.aws = policies.aws;
-    // The plug-in policy holds the spaces it created: kept unless plug-ins changed. Apps are re-read;
-    // their nonce records (this.nonces) are kept, so a reload never re-admits a replay.
-    if (JSON.stringify(previous.config.cachePlugins) !== JSON.stringify(config.cachePlugins)) this.plugins = policies.plugins;
-    this.apps = new AppRegistry(config.apps, this.nonces);
-    // The HTTP caches' spaces are kept unless their declarations changed.
-    if (JSON.stringify(previous.config.httpCaches) !== JSON.stringify(config.httpCaches)) this.httpCaches = policies.httpCaches;
-    this.throttle.configure(this.current, config.gateway.throttle);
     for (const what of kept) this.logger.warn({ setting: what }, 'config reloaded, but this setting needs a restart to change; keeping the running value');
     this.logger.info({ source: next.source, apisChanged }, 'config reloaded');
   }

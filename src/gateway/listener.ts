@@ -24,6 +24,13 @@ export const LISTENER_LIMITS: ListenerLimits = Object.freeze({
   keepAliveTimeoutMs: 5_000,
 });
 
+/**
+ * Most requests of one connection in flight at once. Node hands every pipelined request to the
+ * handler as soon as it is parsed: without a cap one connection becomes thousands of concurrent
+ * integration calls. The next one is refused (after the earlier answers), then the connection closes.
+ */
+export const MAX_PIPELINED = 32;
+
 export class ListenError extends Error {
   constructor(message: string) {
     super(message);
@@ -58,6 +65,11 @@ export function createListener(handler: (req: IncomingMessage, res: ServerRespon
     // RFC 9112 §3.2: origin-form only. An absolute-form (or authority/asterisk-form) target is for
     // forward proxies; a front proxy may route it by its host while we route by Host: close.
     if (req.url?.charCodeAt(0) !== 47 /* / */) return refuse(req, res, 'Request target must start with /');
+    const socket = req.socket;
+    const inFlightCount = (pipelined.get(socket) ?? 0) + 1;
+    if (inFlightCount > MAX_PIPELINED) return refuse(req, res, `More than ${MAX_PIPELINED} pipelined requests in flight on one connection`);
+    pipelined.set(socket, inFlightCount);
+    res.once('close', () => pipelined.set(socket, (pipelined.get(socket) ?? 1) - 1));
     handler(req, res);
   };
   const server: Server = tls ? createTlsServer({ ...options, ...tls }, onRequest) : createServer(options, onRequest);
@@ -84,6 +96,8 @@ function ambiguousFraming(req: IncomingMessage): boolean {
 }
 
 const refusedSockets = new WeakSet<Socket>();
+/** Requests of a connection handed to the handler and not yet answered (MAX_PIPELINED). */
+const pipelined = new WeakMap<Socket, number>();
 
 /**
  * A JSON 400 for a request the listener will not serve, then the connection closes. Node queues
@@ -95,6 +109,8 @@ function refuse(req: IncomingMessage, res: ServerResponse, message: string): voi
   // The rest of the bytes on this connection cannot be trusted to start a request: close it.
   res.shouldKeepAlive = false;
   refusedSockets.add(req.socket);
+  // Nothing after this request will be served: stop reading it (no more requests parsed and queued).
+  req.socket.pause();
   res.writeHead(spec.status, { 'content-type': 'application/json', 'x-amzn-errortype': spec.type, 'content-length': Buffer.byteLength(body), connection: 'close' });
   res.end(body, () => req.socket.destroy());
 }

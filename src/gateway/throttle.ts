@@ -18,7 +18,7 @@ import type { Logger } from 'pino';
 import type { HttpMethod } from '../config/schema.js';
 import type { RedisClient } from '../cache/stores/redis/connection.js';
 import { LocalBucket, type Admission, type Bucket, type ThrottleLimits } from './throttle-bucket.js';
-import { SharedBucket, ThrottleStoreHealth } from './throttle-redis.js';
+import { leaseClient, SharedBucket, ThrottleStoreHealth } from './throttle-redis.js';
 import { anyMethodLimit, DEFAULT_ACCOUNT_LIMITS, resolveMethodLimits, shareOf } from './throttle-settings.js';
 import type { GatewaySnapshot, MethodRoute, StageRuntime } from './runtime.js';
 
@@ -63,6 +63,10 @@ export class Throttle {
     });
     this.health = new ThrottleStoreHealth(options.logger);
     this.accountLimits = options.account ?? DEFAULT_ACCOUNT_LIMITS;
+    // Define the lease script now, before any traffic: defined lazily at a first throttled request,
+    // an ioredis auto-pipeline opened earlier in that tick lacks it (redis/ioredis#1931) and its
+    // batch throws from a callback ("results[i] is not iterable"), an uncaught exception.
+    if (options.redis) leaseClient(options.redis.client);
   }
 
   /** A new snapshot (start, control-plane change) or new account limits (reload). */

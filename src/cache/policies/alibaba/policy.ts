@@ -52,6 +52,8 @@ export class AlibabaCachePolicy implements CachePolicy {
   private readonly plans = new WeakMap<MethodRoute, PluginPlan>();
   /** Spaces created so far, by stage, so a stage flush reaches them. */
   private readonly spaces = new Map<string, Set<string>>();
+  /** Spaces a policy replaced by a reload had created (inheritSpaces), for flushes and purges. */
+  private readonly inherited = new Map<string, Set<string>>();
   private readonly lastPrune = new Map<string, number>();
 
   constructor(private readonly deps: AlibabaPolicyDeps) {}
@@ -133,7 +135,24 @@ export class AlibabaCachePolicy implements CachePolicy {
 
   /** Every plug-in space of a stage (for FlushStageCache). */
   spacesOf(apiId: string, stage: string): readonly string[] {
-    return [...(this.spaces.get(stageId(apiId, stage)) ?? [])];
+    const id = stageId(apiId, stage);
+    const own = this.spaces.get(id) ?? [];
+    const inherited = this.inherited.get(id);
+    return inherited ? [...new Set([...own, ...inherited])] : [...own];
+  }
+
+  /**
+   * A reload replaced `previous` (new plug-ins): the spaces it created still hold entries,
+   * so a stage flush or purge must keep reaching them. They are configured again on first use here.
+   */
+  inheritSpaces(previous: AlibabaCachePolicy): void {
+    for (const source of [previous.inherited, previous.spaces]) {
+      for (const [stage, spaces] of source) {
+        let known = this.inherited.get(stage);
+        if (!known) this.inherited.set(stage, (known = new Set()));
+        for (const space of spaces) known.add(space);
+      }
+    }
   }
 
   /** One space per plug-in and app (anonymous callers are one app), created on first use. */
