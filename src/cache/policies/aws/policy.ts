@@ -67,8 +67,9 @@ export class AwsCachePolicy implements CachePolicy {
     const settings = this.settingsFor(ctx.stage, ctx.route, keyMethod);
     if (!settings.cachingEnabled) return undefined;
     const plan = this.planFor(ctx.route);
-    // GET bodies are never forwarded nor keyed (a "fat GET" cannot poison an entry).
-    const forwardsBody = keyMethod !== 'GET' && ctx.hasBody;
+    // GET bodies are never forwarded nor keyed (a "fat GET" cannot poison an entry); with
+    // `cacheForwarding: keyed-only` an unkeyed body is not forwarded either (nothing outside the key).
+    const forwardsBody = keyMethod !== 'GET' && ctx.hasBody && (plan.bodyInKey || plan.unkeyedQuery !== 'strip');
     const wantsRefresh = clientCacheControl(ctx.req.headers) === 'invalidate';
     // The common case stays synchronous: no body to read, no Cache-Control to authorise.
     if (!(forwardsBody && plan.bodyInKey) && !wantsRefresh) return this.request(ctx, keyMethod, settings, plan, forwardsBody, undefined, false, NONE);
