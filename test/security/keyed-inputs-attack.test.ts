@@ -8,9 +8,11 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import type { Gateway } from '../../src/gateway/gateway.js';
 import { startBackend, type BackendHandler, type CountingBackend } from '../helpers/backend.js';
 import { startGateway } from '../helpers/gateway.js';
+import { stringToSign } from '../../src/auth/apps.js';
 import { call } from '../helpers/http.js';
 
 const OPS_KEY = 'ops-api-key-attack-0123456789';
+const READER_KEY = 'reader-api-key-attack-0123456789';
 
 /**
  * Compares query names case-insensitively character by character, as Java's
@@ -42,13 +44,21 @@ describe('attack pass: keyed inputs', () => {
   before(async () => {
     backend = await startBackend(javaStyleHandler);
     gateway = await startGateway({
-      identities: [{ name: 'ops', apiKey: OPS_KEY, policy: [{ effect: 'Allow', action: 'apigateway:*', resource: '*' }] }],
+      identities: [
+        { name: 'ops', apiKey: OPS_KEY, policy: [{ effect: 'Allow', action: 'apigateway:*', resource: '*' }] },
+        { name: 'reader', apiKey: READER_KEY, policy: [
+          { effect: 'Allow', action: 'execute-api:*', resource: '*' },
+          { effect: 'Deny', action: 'execute-api:InvalidateCache', resource: 'arn:aws:execute-api:*:*:atk/prod/GET/admin*' },
+        ] },
+      ],
       apis: [{
         id: 'atk',
         resources: {
           '/list': { GET: proxy('/list', { cacheKeyParameters: ['method.request.querystring.sort', 'method.request.querystring.kind'] }) },
           '/search': { POST: proxy('/search', { cacheKeyParameters: ['method.request.body.filter'] }) },
           '/items': { POST: proxy('/items', { cacheForwarding: 'keyed-only' }) },
+          '/admin/{id}': { GET: proxy('/admin/{id}', { cacheNamespace: 'shared' }) },
+          '/pub/{id}': { GET: proxy('/pub/{id}', { cacheNamespace: 'shared' }) },
         },
         stages: { prod: { cacheClusterEnabled: true, methodSettings: {
           '*/*': { cacheTtlInSeconds: 300 }, 'search/POST': { cachingEnabled: true }, 'items/POST': { cachingEnabled: true },
@@ -109,5 +119,27 @@ describe('attack pass: keyed inputs', () => {
     const victim = await call(url('/prod/items'), { method: 'POST', body: 'clean', headers: { 'content-type': 'text/plain' } });
     assert.match(String(victim.headers['cache-status']), /hit/);
     assert.ok(!victim.text.includes(Buffer.from('EVIL').toString('hex')));
+  });
+
+  // Found: with two resources in one cacheNamespace (shared entries), an identity denied
+  // InvalidateCache on admin* refreshed the admin entry through the other resource's ARN.
+  it('a Deny on InvalidateCache holds for an entry shared through cacheNamespace', async () => {
+    await call(url('/prod/admin/1'));
+    const refresh = await call(url('/prod/pub/1'), { headers: { 'cache-control': 'max-age=0', 'x-api-key': READER_KEY } });
+    assert.equal(refresh.status, 200);
+    assert.match(String(refresh.headers.warning), /unauthorized/, 'the refresh was authorised');
+    assert.equal(backend.seen.length, 1, 'the shared entry was refreshed');
+    const allowed = await call(url('/prod/pub/1'), { headers: { 'cache-control': 'max-age=0', 'x-api-key': OPS_KEY } });
+    assert.match(String(allowed.headers.warning), /unauthorized/, 'an identity without InvalidateCache is refused too');
+  });
+});
+
+// Found, not fixed (apps.ts is being reworked for issue 13 defect 5): the Alibaba StringToSign
+// decodes the path form-style, so `+` and `%20` sign alike although in a path `+` is a literal plus:
+// a captured signature for `/prod/a%20b` is accepted for the other resource `/prod/a+b`.
+describe('attack pass: Alibaba signatures bind the resource', () => {
+  it('two different paths never share a StringToSign', { todo: 'apps.ts canonicalUrl decodes `+` as a space in the path; fix with the defect 5 rework' }, () => {
+    const headers = { 'x-ca-key': 'k' };
+    assert.notEqual(stringToSign({ method: 'GET', rawUrl: '/prod/a+b', headers }), stringToSign({ method: 'GET', rawUrl: '/prod/a%20b', headers }));
   });
 });
