@@ -6,6 +6,7 @@
 import { STATUS_CODES, validateHeaderName, validateHeaderValue, type ServerResponse } from 'node:http';
 import type { IntegrationResponse } from '../integrations/integration.js';
 import type { CacheEntry } from './entry.js';
+import { ownedLatin1, ownedString } from './owned-string.js';
 
 /**
  * The ServerResponse fields Node's own writeHead() reads and sets (lib/_http_outgoing.js; the same
@@ -28,7 +29,9 @@ interface ResponseInternals {
  * Serialized head of an entry — status line, stored headers, Content-Length — built on its first
  * hit and kept on the entry itself (a WeakMap keyed by a million entries made every garbage
  * collection walk a million ephemerons). `false`: a stored header Node would refuse, or a status
- * without a body; such an entry takes writeHead(), which applies Node's checks.
+ * without a body; such an entry takes writeHead(), which applies Node's checks. Its bytes are
+ * counted in the entry's size from the start (entry.ts), and it is kept flat: the `+=` chain that
+ * built it would otherwise stay a tree of one ConsString per piece.
  */
 const HEAD_BLOCK = Symbol('headBlock');
 type WithHeadBlock = CacheEntry & { [HEAD_BLOCK]?: string | false };
@@ -37,6 +40,8 @@ function headBlock(entry: WithHeadBlock): string | false {
   let block = entry[HEAD_BLOCK];
   if (block === undefined) {
     block = serializeHead(entry);
+    // validateHeaderValue admitted only Latin-1, so a Latin-1 copy is exact.
+    if (block !== false) block = ownedLatin1(block);
     // Not enumerable: `{ ...entry, headers }` (a refreshed or sealed copy) must not inherit it.
     Object.defineProperty(entry, HEAD_BLOCK, { value: block, enumerable: false });
   }
@@ -115,15 +120,18 @@ function httpDate(): string {
   return dateValue;
 }
 
-/** Headers worth storing: all but those a hit recomputes (length, date, age) or must never replay. */
+/**
+ * Headers worth storing: all but those a hit recomputes (length, date, age) or must never replay.
+ * Values are flat copies (owned-string.ts), so a stored header keeps only its own bytes alive.
+ */
 export function replayableHeaders(headers: IntegrationResponse['headers'], keep?: ReadonlySet<string>): [string, string][] {
   const kept: [string, string][] = [];
   for (const name in headers) {
     if (name === 'content-length' || name === 'date' || name === 'age' || name === 'cache-status') continue;
     if (keep && !keep.has(name)) continue;
     const value = headers[name]!;
-    if (Array.isArray(value)) for (const item of value) kept.push([name, item]);
-    else kept.push([name, value]);
+    if (Array.isArray(value)) for (const item of value) kept.push([name, ownedString(item)]);
+    else kept.push([name, ownedString(value)]);
   }
   return kept;
 }

@@ -29,6 +29,7 @@ import {
 } from './status.js';
 import type { CacheStore } from './store.js';
 import { entryTags } from './tags.js';
+import { keyTooLong } from './limits.js';
 
 export interface CacheStepDeps {
   /** The store; policies may wrap it (encryption) but entries of this store are the plain ones. */
@@ -235,7 +236,11 @@ export class CacheStep implements DataPlaneCacheStep {
       tags: entryTags(request.ctx.path, response.headers),
     };
     let result: Parameters<typeof forwardStatus>[1] = 'stored';
-    if (request.policy.hasRoom && !request.policy.hasRoom(request, entry)) {
+    if (keyTooLong(request.key)) {
+      // SPEC §7: what is kept is bounded, not trusted (limits.ts).
+      result = 'key-too-long';
+      this.notStored(request, result);
+    } else if (request.policy.hasRoom && !request.policy.hasRoom(request, entry)) {
       result = 'space-full';
       this.notStored(request, result);
     } else {

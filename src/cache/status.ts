@@ -36,7 +36,7 @@ export type CacheOutcome = (typeof CACHE_OUTCOMES)[number];
 /** Outcomes that went to the integration themselves. */
 export type ForwardOutcome = 'miss' | 'expired' | 'refresh' | 'bypass';
 /** Why a forwarded response was not stored: a policy's reasons (AWS's or the Alibaba plug-in's), or a store that failed. */
-export type NotStoredDetail = NotStorableReason | 'store-unavailable' | 'space-full' | 'no-store' | 'private' | 'no-cache' | 'expired';
+export type NotStoredDetail = NotStorableReason | 'store-unavailable' | 'space-full' | 'no-store' | 'private' | 'no-cache' | 'expired' | 'key-too-long';
 
 /** RFC 9211 §2.2 `fwd` values used here. */
 export type ForwardReason = 'uri-miss' | 'stale' | 'request' | 'bypass';
@@ -92,7 +92,7 @@ export function staleIfErrorStatus(ttlSeconds: number, fwdStatus?: number): stri
   return cacheStatus({ hit: true, fwd: 'stale', fwdStatus, ttl: ttlSeconds, detail: 'stale-if-error' });
 }
 
-const NOT_STORED_DETAILS: readonly NotStoredDetail[] = ['status', 'set-cookie', 'vary-star', 'vary', 'too-large', 'store-unavailable', 'space-full', 'no-store', 'private', 'no-cache', 'expired'];
+const NOT_STORED_DETAILS: readonly NotStoredDetail[] = ['status', 'set-cookie', 'vary-star', 'vary', 'too-large', 'store-unavailable', 'space-full', 'no-store', 'private', 'no-cache', 'expired', 'key-too-long'];
 
 type ForwardTable = Readonly<Record<ForwardOutcome, Readonly<Record<'stored' | NotStoredDetail, string>>>>;
 const FORWARD_STATUS: ForwardTable = Object.fromEntries(

@@ -95,3 +95,42 @@ describe('MemoryStore', () => {
     assert.equal(store.get(STAGE, 'a')?.body.toString(), 'y');
   });
 });
+
+describe('MemoryStore: what an entry keeps is what it counts (SPEC §7)', () => {
+  const sizeOf = (key: string, fields: Partial<CacheEntry>) => entrySize(key, { ...entry('x'), ...fields });
+
+  it('counts a two-byte key and header value at two bytes a char (V8 keeps them so)', () => {
+    const latin1 = sizeOf('k'.repeat(1000), {});
+    const wide = sizeOf('\u2603'.repeat(1000), {});
+    assert.ok(wide - latin1 >= 1000, `${wide} vs ${latin1}`);
+    const plain = sizeOf('k', { headers: [['x-a', 'v'.repeat(500)]] });
+    const wideHeader = sizeOf('k', { headers: [['x-a', '\u2603'.repeat(500)]] });
+    // The value itself and its copy in the head block.
+    assert.ok(wideHeader - plain >= 1000, `${wideHeader} vs ${plain}`);
+  });
+
+  it('counts every tag, and a backend tag also for its index record', () => {
+    const none = sizeOf('k', {});
+    const path = sizeOf('k', { tags: ['\u0000path\u0000/' + 'p'.repeat(100)] });
+    const backend = sizeOf('k', { tags: ['b'.repeat(101 + 6)] });
+    assert.ok(path - none >= 100);
+    assert.ok(backend - path >= 200, 'an indexed tag costs its Set slot and record besides its string');
+  });
+
+  it('counts the head block a hit caches on the entry (status line, every header again)', () => {
+    const one = sizeOf('k', { headers: [['x-a', 'v'.repeat(1000)]] });
+    const bare = sizeOf('k', { headers: [] });
+    assert.ok(one - bare >= 2000, 'the value, and its copy in the head block');
+  });
+
+  it('keeps a stage within its budget however long the keys: a long key evicts what it displaces', () => {
+    const store = new MemoryStore({ now: () => 0 });
+    const capacity = 64 * 1024;
+    store.configureStage(STAGE, capacity);
+    for (let i = 0; i < 100; i++) {
+      store.set(STAGE, `${i}:${'\u00e9\u2603'.repeat(2000)}`, entry('x'));
+      assert.ok(store.stats(STAGE)!.bytes <= capacity);
+    }
+    assert.ok(store.stats(STAGE)!.entries < 10, `${store.stats(STAGE)!.entries} entries of ~8 KB keys in 64 KB`);
+  });
+});

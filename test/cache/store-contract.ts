@@ -9,7 +9,8 @@ import { randomBytes } from 'node:crypto';
 import { afterEach, describe, it } from 'node:test';
 import { CACHE_ENTRY_VERSION, type CacheEntry } from '../../src/cache/entry.js';
 import { stageId, type CacheStore } from '../../src/cache/store.js';
-import { entryTags } from '../../src/cache/tags.js';
+import { MAX_CACHE_KEY_LENGTH } from '../../src/cache/limits.js';
+import { entryTags, MAX_BACKEND_TAGS, MAX_PATH_TAG_DEPTH } from '../../src/cache/tags.js';
 
 export const STORE_CONTRACT_CASES = [
   'roundtrip',
@@ -30,6 +31,9 @@ export const STORE_CONTRACT_CASES = [
   'purge-tag',
   'purge-path',
   'purge-in-step',
+  'long-key',
+  'budget-adversarial',
+  'purge-long-path',
 ] as const;
 export type StoreContractCase = (typeof STORE_CONTRACT_CASES)[number];
 
@@ -367,6 +371,55 @@ export function runStoreContract(name: string, makeStore: MakeStore, options: St
       assert.equal(await store.purge(stage, { tags: ['flushed'] }), 0, 'a flushed entry is not counted');
       await store.set(stage, 'g', entry('g', { at: clock.now, tags: ['flushed'] }));
       assert.equal(await store.purge(stage, { tags: ['flushed'] }), 1, 'the stage keeps purging after a flush');
+    });
+
+    test('long-key', `a key of ${MAX_CACHE_KEY_LENGTH} chars (multi-byte included) round-trips, and one differing in its last char is another entry`, async () => {
+      const store = await make();
+      const stage = freshStage();
+      await store.configureStage(stage, 10 * UNIT);
+      const stem = 'GET|p5:proxy' + 'caf\u00e9/\u2603/\ud83d\ude00/'.repeat(MAX_CACHE_KEY_LENGTH);
+      const one = stem.slice(0, MAX_CACHE_KEY_LENGTH - 1) + 'a';
+      const two = stem.slice(0, MAX_CACHE_KEY_LENGTH - 1) + 'b';
+      await store.set(stage, one, entry('one'));
+      await store.set(stage, two, entry('two'));
+      assert.equal((await store.get(stage, one))?.body.toString(), 'one');
+      assert.equal((await store.get(stage, two))?.body.toString(), 'two');
+      assert.equal(store.stats(stage)?.entries, 2);
+    });
+
+    test('budget-adversarial', 'long multi-byte keys, the most and longest tags and many headers never make a space count more than its budget', async () => {
+      const store = await make();
+      const stage = freshStage();
+      const capacity = 6 * UNIT;
+      await store.configureStage(stage, capacity);
+      const longPath = '/' + Array.from({ length: 12 }, (_, i) => `${i}-${'\u00e9%20'.repeat(120)}`).join('/');
+      const surrogateKey = Array.from({ length: MAX_BACKEND_TAGS + 10 }, (_, i) => `${i}-${'t'.repeat(1000)}`).join(' ');
+      const headers: [string, string][] = Array.from({ length: 40 }, (_, i) => [`x-h${i}`, '\u00e9'.repeat(200)]);
+      let stored = 0;
+      for (let i = 0; i < 24; i++) {
+        const key = `GET|${i}|` + '\u2603'.repeat(MAX_CACHE_KEY_LENGTH - 10);
+        await store.set(stage, key, entry(Buffer.alloc(i * 100), { headers, tags: entryTags(`/${i}${longPath}`, { 'surrogate-key': surrogateKey }) }));
+        const stats = store.stats(stage)!;
+        assert.ok(stats.bytes <= capacity, `bytes ${stats.bytes} <= ${capacity} after ${i + 1} sets`);
+        if (await store.get(stage, key)) stored++;
+      }
+      assert.ok(stored > 0, 'entries at the bounds are stored');
+      assert.ok(store.stats(stage)!.entries < 24, 'and they count enough to evict one another');
+    });
+
+    test('purge-long-path', 'a prefix of a long path (tagged by its hash) purges it, however the prefix is spelled', async () => {
+      const store = await make();
+      const stage = freshStage();
+      await store.configureStage(stage, 10 * UNIT);
+      const segment = 'caf\u00e9 '.repeat(60);
+      const encoded = encodeURIComponent(segment);
+      const deep = Array.from({ length: MAX_PATH_TAG_DEPTH + 2 }, (_, i) => `/${i}${encoded}`).join('');
+      await store.set(stage, 'deep', entry('deep', { tags: tagged(deep) }));
+      await store.set(stage, 'other', entry('other', { tags: tagged(`/x${encoded}`) }));
+      assert.equal(await store.purge(stage, { pathPrefix: `/0${encoded}/1${encoded}/9` }), 0, 'not a whole-segment prefix');
+      assert.equal(await store.purge(stage, { pathPrefix: `/0${segment}/1${segment.toUpperCase().toLowerCase()}` }), 1, 'the decoded spelling of a long prefix');
+      assert.equal(await store.get(stage, 'deep'), undefined);
+      assert.equal((await store.get(stage, 'other'))?.body.toString(), 'other');
     });
   });
 }

@@ -2,6 +2,8 @@
  * The in-memory store: one byte-budgeted LRU per stage space (SPEC §5: "when full, least recently
  * used entries are evicted"). A hot data structure, so it is written for the hit path:
  * synchronous answers (no promise), no allocation on a hit, entries kept as given (no copies).
+ * Every byte a stored entry keeps — its node, map slot and tag index records included — is counted
+ * against the space's budget by entrySize (entry.ts, SPEC §7).
  *
  * Each space is a Map from key to a node of a doubly linked recency list (newest ↔ oldest). We
  * keep our own list rather than re-inserting into the Map on every hit: re-insertion leaves a
@@ -19,6 +21,7 @@
  * prefix purge walks the space: an admin operation, not the hot path.
  */
 import { entrySize, type CacheEntry } from '../entry.js';
+import { ownedString } from '../owned-string.js';
 import type { CacheStore, StageStats } from '../store.js';
 import { isPathTag, purgeTags, type PurgeMatch } from '../tags.js';
 
@@ -149,8 +152,10 @@ export class MemoryStore implements CacheStore {
       return;
     }
     if (space.bytes + size > space.capacityBytes) this.makeRoom(space, size);
-    const node: LruNode = { key, entry, size, newer: undefined, older: undefined };
-    space.nodes.set(key, node);
+    // The key is built by concatenation from slices of the request (key.ts): keep a flat copy, not the request.
+    const owned = ownedString(key);
+    const node: LruNode = { key: owned, entry, size, newer: undefined, older: undefined };
+    space.nodes.set(owned, node);
     if (entry.tags) space.index(node);
     space.pushNewest(node);
     space.bytes += size;
