@@ -172,7 +172,7 @@ export class AwsCachePolicy implements CachePolicy {
       if (resourcePath === route.resourcePath || pathParameterNames(resourcePath).sort().join('/') !== names) continue;
       for (const definition of Object.values(methods ?? {})) {
         if (!definition) continue;
-        if ((definition.cacheNamespace ?? definition.integration.cacheNamespace ?? resourcePath) !== namespace) continue;
+        if ((definition.cacheNamespace ?? definition.integration?.cacheNamespace ?? resourcePath) !== namespace) continue;
         shared.push(resourcePath.slice(1));
         break;
       }
@@ -198,7 +198,7 @@ export class AwsCachePolicy implements CachePolicy {
         key: compileKeyPlan(route.routeMethod, route.resourcePath, cacheKeyParameters, cacheNamespace ?? integration?.cacheNamespace),
         unkeyedQuery: route.definition.cacheForwarding === 'keyed-only' ? 'strip' : 'forward',
         bodyInKey: cacheKeyParameters.some((parameter) => parameter.startsWith('method.request.body')),
-        sharedWith: this.sharingResources(route, cacheNamespace ?? integration.cacheNamespace ?? route.resourcePath),
+        sharedWith: this.sharingResources(route, cacheNamespace ?? integration?.cacheNamespace ?? route.resourcePath),
       };
       this.plans.set(route, plan);
     }
