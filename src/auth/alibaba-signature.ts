@@ -36,7 +36,9 @@ export function stringToSign(request: SignedRequest): string {
 
 function canonicalUrl(rawUrl: string): string {
   const query = rawUrl.indexOf('?');
-  const path = decodeSafe(query < 0 ? rawUrl : rawUrl.slice(0, query));
+  // In a path `+` is a literal plus, not a space (that is form encoding, for the query only):
+  // decoding it as a space let one signature cover both `/a+b` and `/a%20b`.
+  const path = decodePath(query < 0 ? rawUrl : rawUrl.slice(0, query));
   if (query < 0 || query === rawUrl.length - 1) return path;
   const pairs = rawUrl.slice(query + 1).split('&').filter(Boolean).map((pair) => {
     const eq = pair.indexOf('=');
@@ -44,6 +46,14 @@ function canonicalUrl(rawUrl: string): string {
   });
   pairs.sort(([a], [b]) => (a! < b! ? -1 : a! > b! ? 1 : 0));
   return `${path}?${pairs.map(([name, value]) => (value ? `${name}=${value}` : name)).join('&')}`;
+}
+
+function decodePath(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
 }
 
 function decodeSafe(text: string): string {

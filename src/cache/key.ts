@@ -22,6 +22,7 @@
  *
  * Everything that can be is computed by compileKeyPlan when config loads (STYLE.md practice 9).
  */
+import { isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { GatewayError } from '../errors.js';
@@ -360,11 +361,29 @@ function pairSlot(plan: KeyPlan, text: string, start: number, end: number): numb
     if (plain && folded[i]!.length !== end - start) continue;
     const name = plain ? text.slice(start, end) : decodeFormComponent(text, start, end);
     if (name === undefined) return -1;
-    const index = folded.indexOf(asciiLowerCase(name));
+    const index = folded.indexOf(plain ? asciiLowerCase(name) : unicodeFold(name));
     if (index >= 0) variantName = name;
     return index;
   }
   return -1;
+}
+
+/**
+ * The four characters outside ASCII whose simple case mapping is an ASCII letter (Unicode
+ * UnicodeData.txt): a backend comparing names case-insensitively per character (Java's
+ * `equalsIgnoreCase`, `String.CASE_INSENSITIVE_ORDER` maps) reads `ſort` as
+ * `sort` and `\u212Aind` as `kind`, so such a name is a case variant of the keyed one too.
+ */
+const ASCII_CASE_MAPPED = /[\u0130\u0131\u017F\u212A]/g;
+const HAS_ASCII_CASE_MAPPED = /[\u0130\u0131\u017F\u212A]/;
+const ASCII_CASE_MAPPING: Readonly<Record<string, string>> = { '\u0130': 'i', '\u0131': 'i', '\u017F': 's', '\u212A': 'k' };
+
+/** A decoded name (one char per byte) folded for comparison with the ASCII lower-case keyed names. */
+function unicodeFold(bytes: string): string {
+  if (!/[\x80-\xff]/.test(bytes)) return asciiLowerCase(bytes);
+  const text = Buffer.from(bytes, 'latin1').toString('utf8');
+  if (!HAS_ASCII_CASE_MAPPED.test(text)) return asciiLowerCase(bytes);
+  return asciiLowerCase(text.replace(ASCII_CASE_MAPPED, (char) => ASCII_CASE_MAPPING[char]!));
 }
 
 /**
@@ -569,6 +588,9 @@ const ABSENT_BODY: JsonBody = { kind: 'absent' };
 
 function parseJsonBody(body: Buffer | undefined): JsonBody {
   if (body === undefined) return ABSENT_BODY;
+  // Invalid UTF-8 would decode to U+FFFD, so `"\xff"`, `"\xfe"` and a real `"\uFFFD"` would key
+  // alike while the backend receives different bytes: such a body is keyed whole.
+  if (!isUtf8(body)) return { kind: 'invalid', hash: sha256(body) };
   try {
     return { kind: 'json', value: JSON.parse(body.toString('utf8')) };
   } catch {
@@ -591,7 +613,14 @@ function jsonPart(body: JsonBody, path: readonly JsonPathStep[]): string {
       value = (value as Record<string, unknown>)[step];
     }
   }
-  return value === undefined ? '-' : lengthPrefixed(canonicalJson(value));
+  if (value === undefined) return '-';
+  try {
+    return lengthPrefixed(canonicalJson(value));
+  } catch (error) {
+    // canonicalJson recurses: a keyed value nested thousands deep overflows the stack.
+    if (error instanceof RangeError) throw new GatewayError('BAD_REQUEST', 'A keyed JSON value is nested too deeply');
+    throw error;
+  }
 }
 
 /** JSON with object members sorted by name, so member order never splits entries. */

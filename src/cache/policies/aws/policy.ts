@@ -17,6 +17,8 @@ import { replayableHeaders } from '../../entry-writer.js';
 import { BODY_FRAMING_HEADERS } from '../../forwarded-headers.js';
 import { compileKeyPlan, keyRequest, type KeyPlan, type UnkeyedQuery } from '../../key.js';
 import { headerValues } from '../../../auth/sigv4.js';
+import { pathParameterNames } from '../../../config/naming.js';
+import { canonicalSegment } from '../../../gateway/router.js';
 import { clientCacheControl, entryTimes, resolveMethodSettings, storability, type ResolvedMethodSettings } from './rules.js';
 import { stageId, type CacheStore } from '../../store.js';
 
@@ -46,6 +48,8 @@ interface MethodPlan {
   /** The method's `cacheForwarding`: whether unkeyed query parameters reach the integration. */
   readonly unkeyedQuery: UnkeyedQuery;
   readonly bodyInKey: boolean;
+  /** Other resources sharing its cacheNamespace (and so its entries), for InvalidateCache. */
+  readonly sharedWith: readonly string[];
 }
 
 interface AwsRequest extends CacheRequest {
@@ -67,8 +71,9 @@ export class AwsCachePolicy implements CachePolicy {
     const settings = this.settingsFor(ctx.stage, ctx.route, keyMethod);
     if (!settings.cachingEnabled) return undefined;
     const plan = this.planFor(ctx.route);
-    // GET bodies are never forwarded nor keyed (a "fat GET" cannot poison an entry).
-    const forwardsBody = keyMethod !== 'GET' && ctx.hasBody;
+    // GET bodies are never forwarded nor keyed (a "fat GET" cannot poison an entry); with
+    // `cacheForwarding: keyed-only` an unkeyed body is not forwarded either (nothing outside the key).
+    const forwardsBody = keyMethod !== 'GET' && ctx.hasBody && (plan.bodyInKey || plan.unkeyedQuery !== 'strip');
     const wantsRefresh = clientCacheControl(ctx.req.headers) === 'invalidate';
     // The common case stays synchronous: no body to read, no Cache-Control to authorise.
     if (!(forwardsBody && plan.bodyInKey) && !wantsRefresh) return this.request(ctx, keyMethod, settings, plan, forwardsBody, undefined, false, NONE);
@@ -141,7 +146,38 @@ export class AwsCachePolicy implements CachePolicy {
     if (!policy.allows('execute-api:InvalidateCache', arn(ctx.method))) return false;
     // A HEAD refreshes the GET entry (SPEC §5: HEAD is answered from it), so a Deny on the GET
     // ARN must hold for a HEAD too: the entry's own method is checked as well.
-    return keyMethod === ctx.method || policy.allows('execute-api:InvalidateCache', arn(keyMethod));
+    if (keyMethod !== ctx.method && !policy.allows('execute-api:InvalidateCache', arn(keyMethod))) return false;
+    // Resources sharing this method's cacheNamespace share its entries: refreshing through one
+    // replaces what the others serve, so a Deny on any of them holds here too (same path values).
+    for (const template of this.planFor(ctx.route).sharedWith) {
+      const path = template.split('/').map((segment) => {
+        const parameter = /^\{([^}+]+)(\+?)\}$/.exec(segment);
+        if (!parameter) return canonicalSegment(segment);
+        const value = ctx.pathParameters[parameter[1]!] ?? '';
+        return parameter[2] ? value.split('/').map(canonicalSegment).join('/') : canonicalSegment(value);
+      }).join('/');
+      if (!policy.allows('execute-api:InvalidateCache', executeApiArn(this.deps.region, this.deps.accountId, ctx.route.api.id, ctx.stage.name, keyMethod, path))) return false;
+    }
+    return true;
+  }
+
+  /**
+   * The other resources (templates without the leading `/`) whose method for `method` keys into
+   * the same namespace with the same path parameters, so their entries are this route's entries.
+   */
+  private sharingResources(route: MethodRoute, namespace: string): string[] {
+    const names = pathParameterNames(route.resourcePath).sort().join('/');
+    const shared: string[] = [];
+    for (const [resourcePath, methods] of Object.entries(route.api.config.resources ?? {})) {
+      if (resourcePath === route.resourcePath || pathParameterNames(resourcePath).sort().join('/') !== names) continue;
+      for (const definition of Object.values(methods ?? {})) {
+        if (!definition) continue;
+        if ((definition.cacheNamespace ?? definition.integration?.cacheNamespace ?? resourcePath) !== namespace) continue;
+        shared.push(resourcePath.slice(1));
+        break;
+      }
+    }
+    return shared;
   }
 
   private settingsFor(stage: StageRuntime, route: MethodRoute, method: HttpMethod): ResolvedMethodSettings {
@@ -162,6 +198,7 @@ export class AwsCachePolicy implements CachePolicy {
         key: compileKeyPlan(route.routeMethod, route.resourcePath, cacheKeyParameters, cacheNamespace ?? integration?.cacheNamespace),
         unkeyedQuery: route.definition.cacheForwarding === 'keyed-only' ? 'strip' : 'forward',
         bodyInKey: cacheKeyParameters.some((parameter) => parameter.startsWith('method.request.body')),
+        sharedWith: this.sharingResources(route, cacheNamespace ?? integration?.cacheNamespace ?? route.resourcePath),
       };
       this.plans.set(route, plan);
     }
