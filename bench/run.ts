@@ -101,10 +101,10 @@ function installMissingTools(): void {
   }
 }
 
-/** cachegate through its CLI with `--workers N`, on the bench API (memory store). */
-async function startCachegateWorkers(backendPort: number, workers: number): Promise<Server> {
+/** cachegate through its CLI with `--workers N` (N threads sharing the off-heap memory store), on the bench API. */
+async function startCachegateWorkers(backendPort: number, workers: number | 'auto'): Promise<Server> {
   const [port, admin] = [await freePort(), await freePort()];
-  const config = join(WORK, 'cachegate-workers.yaml');
+  const config = join(WORK, `cachegate-workers-${workers}.yaml`);
   writeFileSync(config, [
     `gateway: { listen: "127.0.0.1:${port}", admin: "127.0.0.1:${admin}" }`,
     'apis:',
@@ -116,7 +116,7 @@ async function startCachegateWorkers(backendPort: number, workers: number): Prom
   ].join('\n'));
   const child = spawn(process.execPath, [join(DIST_DIR, '../../bin/cachegate.js'), 'start', '--config', config, '--workers', String(workers), '--log-level', 'warn'], { stdio: 'ignore' });
   await waitForPort(port);
-  return { name: `cachegate (${workers} workers)`, port, process: child, stop: () => child.kill('SIGTERM'), pid: () => child.pid };
+  return { name: `cachegate --workers ${workers}`, port, process: child, stop: () => child.kill('SIGTERM'), pid: () => child.pid };
 }
 
 function pidFromFile(file: string): number | undefined {
@@ -244,7 +244,9 @@ async function main(): Promise<void> {
   const cachegateMiss = await startNode('cachegate (cache off)', 'cachegate-server.js', ['0', `127.0.0.1:${fastBackend.port}`]);
   const cachegateMissSlow = await startNode('cachegate (cache off)', 'cachegate-server.js', ['0', `127.0.0.1:${slowBackend.port}`]);
   const bareProxy = await startNode('bare Node proxy (undici)', 'bare-proxy.js', ['0', `127.0.0.1:${fastBackend.port}`]);
+  const workers1 = await startCachegateWorkers(backend.port, 1);
   const workers = await startCachegateWorkers(backend.port, 2);
+  const workersAuto = await startCachegateWorkers(backend.port, 'auto');
   const redis = await startRedis();
   const cachegateRedis = redis && { ...(await startNode('cachegate (Redis store)', 'cachegate-server.js', ['0', `127.0.0.1:${backend.port}`, '0', 'warn', redis.url])) };
   const cachegateRedisLocal = redis && { ...(await startNode('cachegate (Redis, localCacheMs 1000)', 'cachegate-server.js', ['0', `127.0.0.1:${backend.port}`, '0', 'warn', redis.url, '1000'])) };
@@ -254,7 +256,7 @@ async function main(): Promise<void> {
   const nginxProxy = await startNginx(fastBackend.port, 1, 'nginx-proxy.conf', 'nginx proxy_pass, no cache (1 worker)');
   const present = (...servers: (Server | undefined)[]) => servers.filter((s): s is Server => s !== undefined);
   const stopAll = () => {
-    [backend, fastBackend, slowBackend, bare, cachegate, cachegateMiss, cachegateMissSlow, bareProxy, workers, cachegateRedis, cachegateRedisLocal, nginx, nginx2, varnish, nginxProxy].forEach((s) => s?.stop());
+    [backend, fastBackend, slowBackend, bare, cachegate, cachegateMiss, cachegateMissSlow, bareProxy, workers1, workers, workersAuto, cachegateRedis, cachegateRedisLocal, nginx, nginx2, varnish, nginxProxy].forEach((s) => s?.stop());
     redis?.stop();
   };
   process.once('exit', stopAll);
@@ -262,8 +264,8 @@ async function main(): Promise<void> {
 
   try {
     const hitScenarios = [
-      { name: 'hot key, 1 KB', paths: ['/prod/k/1'], target: '/prod/k/1', servers: present(bare, cachegate, workers, cachegateRedis, cachegateRedisLocal, nginx, nginx2, varnish) },
-      { name: `${KEYS / 1000}k keys uniform, 1 KB`, paths: Array.from({ length: KEYS }, (_, i) => `/prod/k/${i + 1}`), script: { prefix: '/prod/k/', keys: KEYS }, servers: present(bare, cachegate, cachegateRedis, nginx, varnish) },
+      { name: 'hot key, 1 KB', paths: ['/prod/k/1'], target: '/prod/k/1', servers: present(bare, cachegate, workers1, workers, workersAuto, cachegateRedis, cachegateRedisLocal, nginx, nginx2, varnish) },
+      { name: `${KEYS / 1000}k keys uniform, 1 KB`, paths: Array.from({ length: KEYS }, (_, i) => `/prod/k/${i + 1}`), script: { prefix: '/prod/k/', keys: KEYS }, servers: present(bare, cachegate, workers1, workers, cachegateRedis, nginx, varnish) },
       { name: 'hot key, 64 KB', paths: ['/prod/big/1'], target: '/prod/big/1', servers: present(bare, cachegate, nginx, varnish) },
       { name: 'invalidation-heavy (10% max-age=0, 100 keys)', paths: Array.from({ length: 100 }, (_, i) => `/prod/k/${i + 1}`), script: { prefix: '/prod/k/', keys: 100, file: 'invalidate-mix.lua' }, servers: [cachegate], refreshes: true },
     ];
@@ -371,7 +373,7 @@ function targets(find: (scenario: string, server: string) => Row | undefined, en
   const line = (label: string, value: number | undefined, goal: string, met: (v: number) => boolean) =>
     `- ${label}: ${value === undefined ? 'not measured (server missing)' : `${value.toFixed(2)} — target ${goal}: ${met(value) ? 'met' : 'NOT met'}`}`;
   const hit = ratio(find(hot, 'cachegate'), find(hot, 'bare node:http'));
-  const workers = ratio(find(hot, 'cachegate (2 workers)'), find(hot, 'nginx proxy_cache (2 workers)'));
+  const workers = ratio(find(hot, 'cachegate --workers 2'), find(hot, 'nginx proxy_cache (2 workers)'));
   const missLoss = ratio(find(MISS_SLOW, 'cachegate (cache off)'), find(MISS_SLOW, 'backend direct'));
   const missFast = ratio(find(MISS_FAST, 'cachegate (cache off)'), find(MISS_FAST, 'backend direct'));
   const missNodeLimit = ratio(find(MISS_FAST, 'cachegate (cache off)'), find(MISS_FAST, 'bare Node proxy (undici)'));

@@ -1,117 +1,103 @@
 /**
- * Alibaba Cloud API Gateway apps (SPEC §3 `apps`): who the caller's app is, from `X-Ca-Key`
- * (with the digest signature verified when `X-Ca-Signature` is present) or `Authorization:
- * APPCODE code`. Used by the caching plug-in to key by app and to decide who may refresh.
+ * Alibaba Cloud API Gateway apps (SPEC §3 `apps`, §6): who the caller's app is, from `X-Ca-Key`
+ * with a verified digest signature (alibaba-signature.ts), or an AppCode (`Authorization:
+ * APPCODE code`, or the `AppCode` query parameter as Alibaba documents).
  *
- * Signature (Alibaba "digest authentication"):
- *   stringToSign = METHOD\n Accept\n Content-MD5\n Content-Type\n Date\n Headers Url
- *   Headers = for each name in X-Ca-Signature-Headers, sorted: `name:value\n` (names lower-case)
- *   Url     = path, then `?` and the query (and form) parameters sorted by name, `k=v` joined by
- *             `&` (`k` alone when the value is empty)
- *   X-Ca-Signature = Base64(HMAC-SHA256 (or HmacSHA1, per X-Ca-Signature-Method) of it, appSecret)
- * X-Ca-Timestamp (ms) must be within 15 minutes; an X-Ca-Nonce may be used once in that window.
+ * A signed request is a replay defence only if what makes it unique is signed: X-Ca-Timestamp
+ * and X-Ca-Nonce must be present AND listed in X-Ca-Signature-Headers (Alibaba's SDKs sign every
+ * X-Ca-* header), the timestamp within 15 minutes of now, and the nonce unused by this app within
+ * its timestamp's window (nonces/). The signature is checked before the nonce is recorded, so
+ * nobody without the secret can burn an app's nonces.
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-import type { IncomingHttpHeaders } from 'node:http';
 import type { AppConfig } from '../config/schema.js';
+import type { ErrorCode } from '../errors.js';
+import { signedHeaderNames, single, stringToSign, type SignedRequest } from './alibaba-signature.js';
+import { appCodeFromQuery } from './app-code.js';
+import { MAX_NONCE_LENGTH, NONCE_WINDOW_MS, type NonceStore, type NonceVerdict } from './nonces/nonce-store.js';
+import { MemoryNonceStore } from './nonces/memory.js';
 
-const WINDOW_MS = 15 * 60 * 1000;
-/** Headers that have their own line in the string to sign, or are the signature itself. */
-const NOT_IN_HEADERS = new Set(['x-ca-signature', 'x-ca-signature-headers', 'accept', 'content-md5', 'content-type', 'date']);
+export { stringToSign } from './alibaba-signature.js';
 
 export type AppCaller =
   | { readonly kind: 'anonymous' }
   | { readonly kind: 'app'; readonly appId: string }
-  | { readonly kind: 'rejected'; readonly message: string };
+  | { readonly kind: 'rejected'; readonly code: ErrorCode; readonly message: string };
 
 const ANONYMOUS: AppCaller = Object.freeze({ kind: 'anonymous' });
+const TIMESTAMP = /^\d{1,15}$/;
 
 export class AppRegistry {
   private readonly byKey = new Map<string, AppConfig>();
   private readonly byCode = new Map<string, AppConfig>();
-  /** Nonces seen within the window, with when they expire. */
-  private readonly nonces = new Map<string, number>();
 
-  constructor(apps: readonly AppConfig[]) {
+  constructor(apps: readonly AppConfig[], readonly nonces: NonceStore = new MemoryNonceStore()) {
     for (const app of apps) {
       if (app.appKey) this.byKey.set(app.appKey, app);
       if (app.appCode) this.byCode.set(digest(app.appCode), app);
     }
   }
 
-  /** The caller's app; `rejected` when it claims an app it cannot prove (a wrong signature, a replay). */
-  identify(request: { method: string; rawUrl: string; headers: IncomingHttpHeaders }, now: number): AppCaller {
+  /** The caller's app; `rejected` (with Alibaba's error) when it claims an app it cannot prove. */
+  identify(request: SignedRequest, now: number): AppCaller | Promise<AppCaller> {
     const { headers } = request;
     const authorization = single(headers.authorization);
-    if (authorization && /^APPCODE\s+/i.test(authorization)) {
-      const app = this.byCode.get(digest(authorization.replace(/^APPCODE\s+/i, '').trim()));
-      return app ? { kind: 'app', appId: app.id } : { kind: 'rejected', message: 'Invalid AppCode' };
+    const appCode = authorization && /^APPCODE\s+/i.test(authorization) ? authorization.replace(/^APPCODE\s+/i, '').trim() : appCodeFromQuery(request.rawUrl);
+    if (appCode !== undefined) {
+      const app = this.byCode.get(digest(appCode));
+      return app ? { kind: 'app', appId: app.id } : rejected('APP_INVALID_CODE', 'Invalid AppCode');
     }
     const appKey = single(headers['x-ca-key']);
     if (appKey === undefined) return ANONYMOUS;
     const app = this.byKey.get(appKey);
-    if (!app) return { kind: 'rejected', message: 'Invalid AppKey' };
+    if (!app) return rejected('APP_INVALID_KEY', 'Invalid AppKey');
     const signature = single(headers['x-ca-signature']);
     // An AppKey is not a secret: without a signature anyone could claim an app and read its entries.
-    if (signature === undefined) return { kind: 'rejected', message: 'Empty Signature' };
-    if (!app.appSecret) return { kind: 'rejected', message: 'App has no secret to verify X-Ca-Signature' };
-    const problem = this.verify(request, app.appSecret, signature, now);
-    return problem ? { kind: 'rejected', message: problem } : { kind: 'app', appId: app.id };
-  }
+    if (signature === undefined) return required('X-Ca-Signature');
+    if (!app.appSecret) return rejected('APP_INVALID_SECRET', 'Invalid AppSecret');
 
-  private verify(request: { method: string; rawUrl: string; headers: IncomingHttpHeaders }, secret: string, signature: string, now: number): string | undefined {
-    const { headers } = request;
     const timestamp = single(headers['x-ca-timestamp']);
-    if (timestamp !== undefined && !(Math.abs(now - Number(timestamp)) <= WINDOW_MS)) return 'Invalid Timestamp';
-    const algorithm = (single(headers['x-ca-signature-method']) ?? 'HmacSHA256').toLowerCase();
-    if (algorithm !== 'hmacsha256' && algorithm !== 'hmacsha1') return 'Invalid Signature Method';
-    const expected = createHmac(algorithm === 'hmacsha1' ? 'sha1' : 'sha256', secret).update(stringToSign(request), 'utf8').digest();
-    const given = Buffer.from(signature, 'base64');
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return 'Invalid Signature';
+    if (timestamp === undefined) return required('X-Ca-Timestamp');
+    if (!TIMESTAMP.test(timestamp)) return rejected('APP_INVALID_HEADER', 'Invalid Timestamp');
+    const signedAt = Number(timestamp);
+    // Alibaba: X-Ca-Timestamp must be within 15 minutes of the server's time, either way.
+    if (now - signedAt >= NONCE_WINDOW_MS || signedAt - now > NONCE_WINDOW_MS) return rejected('APP_TIMESTAMP_EXPIRED', 'Timestamp Expired');
     const nonce = single(headers['x-ca-nonce']);
-    if (nonce !== undefined) {
-      for (const [seen, expires] of this.nonces) if (expires <= now) this.nonces.delete(seen);
-      if (this.nonces.has(nonce)) return 'Nonce Used';
-      this.nonces.set(nonce, now + WINDOW_MS);
+    if (nonce === undefined || nonce === '') return required('X-Ca-Nonce');
+    if (nonce.length > MAX_NONCE_LENGTH) return rejected('APP_INVALID_HEADER', `Invalid Header \`X-Ca-Nonce\` longer than ${MAX_NONCE_LENGTH} characters`);
+    const signed = signedHeaderNames(headers);
+    if (!signed.includes('x-ca-timestamp') || !signed.includes('x-ca-nonce')) {
+      return rejected('APP_INVALID_HEADER', 'Invalid Header `X-Ca-Signature-Headers` must list X-Ca-Timestamp and X-Ca-Nonce');
     }
-    return undefined;
+
+    const algorithm = (single(headers['x-ca-signature-method']) ?? 'HmacSHA256').toLowerCase();
+    if (algorithm !== 'hmacsha256' && algorithm !== 'hmacsha1') return rejected('APP_INVALID_HEADER', 'Invalid Header `X-Ca-Signature-Method` must be HmacSHA256 or HmacSHA1');
+    const text = stringToSign(request);
+    const expected = createHmac(algorithm === 'hmacsha1' ? 'sha1' : 'sha256', app.appSecret).update(text, 'utf8').digest();
+    const given = Buffer.from(signature, 'base64');
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      // Alibaba returns the server's StringToSign so a client can diff it against its own.
+      return rejected('APP_INVALID_SIGNATURE', `Invalid Signature, Server StringToSign:\`${text}\``);
+    }
+
+    // The record lives until the timestamp's own window closes (a +14 min timestamp stays 29 min).
+    const verdict = this.nonces.claim(app.id, nonce, signedAt + NONCE_WINDOW_MS, app.nonceLimit, now);
+    const caller: AppCaller = { kind: 'app', appId: app.id };
+    return verdict instanceof Promise ? verdict.then((settled) => settle(settled, caller)) : settle(verdict, caller);
   }
 }
 
-export function stringToSign(request: { method: string; rawUrl: string; headers: IncomingHttpHeaders }): string {
-  const { headers } = request;
-  const line = (name: string) => `${single(headers[name]) ?? ''}\n`;
-  const signed = (single(headers['x-ca-signature-headers']) ?? '')
-    .split(',')
-    .map((name) => name.trim().toLowerCase())
-    .filter((name) => name !== '' && !NOT_IN_HEADERS.has(name))
-    .sort();
-  const headerLines = signed.map((name) => `${name}:${single(headers[name]) ?? ''}\n`).join('');
-  return `${request.method.toUpperCase()}\n${line('accept')}${line('content-md5')}${line('content-type')}${line('date')}${headerLines}${canonicalUrl(request.rawUrl)}`;
+function settle(verdict: NonceVerdict, caller: AppCaller): AppCaller {
+  if (verdict === 'fresh') return caller;
+  return verdict === 'replayed' ? rejected('APP_NONCE_USED', 'Nonce Used') : rejected('APP_THROTTLED', 'Throttled by APP Flow Control');
 }
 
-function canonicalUrl(rawUrl: string): string {
-  const query = rawUrl.indexOf('?');
-  const path = decodeSafe(query < 0 ? rawUrl : rawUrl.slice(0, query));
-  if (query < 0 || query === rawUrl.length - 1) return path;
-  const pairs = rawUrl.slice(query + 1).split('&').filter(Boolean).map((pair) => {
-    const eq = pair.indexOf('=');
-    return eq < 0 ? [decodeSafe(pair), ''] : [decodeSafe(pair.slice(0, eq)), decodeSafe(pair.slice(eq + 1))];
-  });
-  pairs.sort(([a], [b]) => (a! < b! ? -1 : a! > b! ? 1 : 0));
-  return `${path}?${pairs.map(([name, value]) => (value ? `${name}=${value}` : name)).join('&')}`;
+function rejected(code: ErrorCode, message: string): AppCaller {
+  return { kind: 'rejected', code, message };
 }
 
-function decodeSafe(text: string): string {
-  try {
-    return decodeURIComponent(text.replace(/\+/g, ' '));
-  } catch {
-    return text;
-  }
-}
-
-function single(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
+function required(header: string): AppCaller {
+  return rejected('APP_HEADER_REQUIRED', `Header \`${header}\` is Required`);
 }
 
 function digest(secret: string): string {

@@ -7,9 +7,9 @@
 import type { HttpMethod } from '../config/schema.js';
 import type { RequestContext } from '../gateway/context.js';
 import type { IntegrationResponse } from '../integrations/integration.js';
-import type { CacheEntry } from './entry.js';
+import type { ByteRange, CacheEntry } from './entry.js';
 import type { ForwardedInputs } from './key.js';
-import type { EntryTimes } from './policies/aws/rules.js';
+import type { EntryTimes, Freshness } from './policies/aws/rules.js';
 import type { NotStoredDetail } from './status.js';
 import type { CacheStore } from './store.js';
 
@@ -35,6 +35,10 @@ export interface CacheRequest {
   readonly body: Buffer | undefined;
   /** The caller may, and asked to, bypass the entry; the answer replaces it. */
   readonly refresh: boolean;
+  /** With `refresh`: not a client's refresh but a request that never uses the cache (an unsafe method under httpCache). */
+  readonly passThrough?: boolean;
+  /** RFC 9111 §5.2.1.7 only-if-cached: answer 504 rather than go to the integration. */
+  readonly onlyIfCached?: boolean;
   readonly windows: StaleWindows;
   /** Headers added to every answer of this request, `[name, value, …]` (e.g. AWS's Warning). */
   readonly extraHeaders: readonly string[];
@@ -51,6 +55,15 @@ export interface CachePolicy {
   begin(ctx: RequestContext): CacheRequest | undefined | Promise<CacheRequest | undefined>;
   /** Whether (and how) the integration's answer is stored. */
   admit(request: CacheRequest, response: IntegrationResponse, now: number): Admission;
+  /**
+   * How a found entry may be used now; without this hook the flow applies the method's stale
+   * windows (AWS rules). The HTTP cache decides from the entry's and the request's directives.
+   */
+  usability?(request: CacheRequest, entry: CacheEntry, now: number): Freshness;
+  /** Whether an entry another request fetched (coalescing) may answer this one; absent: always. */
+  shares?(request: CacheRequest, entry: CacheEntry): boolean;
+  /** The byte range of the entry a Range request asks for, when this policy answers ranges from the cache. */
+  range?(request: CacheRequest, entry: CacheEntry): ByteRange | undefined;
   /** Whether an entry of `bytes` may be stored now (the Alibaba plug-in stores nothing when its space is full). */
   hasRoom?(request: CacheRequest, entry: CacheEntry): boolean;
 }

@@ -5,7 +5,8 @@
  */
 import { STATUS_CODES, validateHeaderName, validateHeaderValue, type ServerResponse } from 'node:http';
 import type { IntegrationResponse } from '../integrations/integration.js';
-import type { CacheEntry } from './entry.js';
+import type { ByteRange, CacheEntry } from './entry.js';
+import { parseHttpDate } from './headers/http-date.js';
 import { ownedLatin1, ownedString } from './owned-string.js';
 
 /**
@@ -62,11 +63,14 @@ function serializeHead(entry: CacheEntry): string | false {
       return false;
     }
     head += `${name}: ${value}\r\n`;
+    if (name === 'date') Object.defineProperty(entry, HAS_DATE, { value: true, enumerable: false });
   }
   return `${head}content-length: ${entry.body.length}\r\n`;
 }
 
-const FRAMING_HEADERS: ReadonlySet<string> = new Set(['connection', 'content-length', 'transfer-encoding', 'keep-alive', 'date', 'trailer', 'upgrade']);
+const FRAMING_HEADERS: ReadonlySet<string> = new Set(['connection', 'content-length', 'transfer-encoding', 'keep-alive', 'trailer', 'upgrade']);
+/** Set on an entry whose stored headers carry the backend's Date (httpCache keeps it, RFC 9111 §4.2.3); a hit then adds none. */
+const HAS_DATE = Symbol('hasDate');
 
 /**
  * Writes an entry with extra headers (`[name, value, …]`: age, Cache-Status, request id and
@@ -97,7 +101,8 @@ function writeWithHead(res: ServerResponse, entry: CacheEntry, extra: readonly s
   if (block === false) return false;
   let head = block;
   for (let i = 0; i + 1 < extra.length; i += 2) head += `${extra[i]!}: ${extra[i + 1]!}\r\n`;
-  head += `date: ${httpDate()}\r\nconnection: keep-alive\r\n`;
+  if (!(entry as WithHeadBlock & { [HAS_DATE]?: true })[HAS_DATE]) head += `date: ${httpDate()}\r\n`;
+  head += 'connection: keep-alive\r\n';
   const keepAliveSeconds = Math.floor((internals._keepAliveTimeout ?? 0) / 1000);
   if (keepAliveSeconds > 0) head += `keep-alive: timeout=${keepAliveSeconds}\r\n`;
   res.statusCode = entry.statusCode;
@@ -118,6 +123,27 @@ function httpDate(): string {
     dateValue = new Date(second * 1000).toUTCString();
   }
   return dateValue;
+}
+
+/**
+ * A 206 (or 416) answered from a complete entry (RFC 9110 §14.4, §15.5.17): the stored headers,
+ * Content-Range, and the slice of the body — never copied (subarray).
+ */
+export function writeRange(res: ServerResponse, entry: CacheEntry, extra: readonly string[], headOnly: boolean, range: ByteRange): void {
+  const headers: string[] = [];
+  for (const [name, value] of entry.headers) headers.push(name, value);
+  for (const item of extra) headers.push(item);
+  const total = entry.body.length;
+  if (range === 'unsatisfiable') {
+    headers.push('content-range', `bytes */${total}`, 'content-length', '0');
+    res.writeHead(416, headers);
+    res.end();
+    return;
+  }
+  const slice = entry.body.subarray(range.start, range.end + 1);
+  headers.push('content-range', `bytes ${range.start}-${range.end}/${total}`, 'content-length', String(slice.length));
+  res.writeHead(206, headers);
+  res.end(headOnly ? undefined : slice);
 }
 
 /**
@@ -145,9 +171,10 @@ export function notModified(entry: CacheEntry, ifNoneMatch: string | undefined, 
     return ifNoneMatch.trim() === '*' || ifNoneMatch.split(',').some((tag) => weak(tag) === weak(etag));
   }
   if (ifModifiedSince !== undefined) {
-    const lastModified = headerOf(entry, 'last-modified');
-    const since = Date.parse(ifModifiedSince);
-    return lastModified !== undefined && !Number.isNaN(since) && Date.parse(lastModified) <= since;
+    // RFC 9111 §4.3.2: without Last-Modified, the stored Date stands in for it. Strict HTTP-dates only.
+    const lastModified = parseHttpDate(headerOf(entry, 'last-modified') ?? headerOf(entry, 'date'));
+    const since = parseHttpDate(ifModifiedSince);
+    return lastModified !== undefined && since !== undefined && lastModified <= since;
   }
   return false;
 }

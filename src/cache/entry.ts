@@ -26,6 +26,9 @@ export interface CacheEntry {
   readonly sealed?: { readonly keyId: string };
 }
 
+/** An inclusive byte range of an entry's body (RFC 9110 §14.1.2), or a range that cannot be satisfied (416). */
+export type ByteRange = { readonly start: number; readonly end: number } | 'unsatisfiable';
+
 /*
  * SPEC §7: "every byte an entry keeps counts against its budget". entrySize is an upper bound of
  * the V8 heap (and Buffer memory) one stored entry keeps alive in the memory store, whatever the

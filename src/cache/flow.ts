@@ -5,12 +5,14 @@
  *                                         → stale within stale-while-revalidate: serve it, refresh once in the background
  *                                         → otherwise: forward (coalesced per key) → policy.admit → store → answer
  *
- * Concurrent misses for one key make one integration call; the others wait for it and get the
- * same entry (`collapsed`). An answer that may not be stored is not shared: its waiters try again,
- * and again only one of them goes to the integration. A stale entry within stale-if-error answers
- * when the integration fails. A cache failure never fails the request (STYLE.md practice 6).
+ * Concurrent misses for one key make one integration call; the others wait for it, each no
+ * longer than its own integration timeout, and get the same entry (`collapsed`, coalescing.ts).
+ * An answer that cannot be shared releases every waiter at once to the integration, and the key
+ * is marked hit-for-pass (hit-for-pass.ts) so later requests do not queue at all. A stale entry
+ * within stale-if-error answers when the integration fails. A cache failure never fails the
+ * request (STYLE.md practice 6), and with the store down answers are still shared in memory.
  */
-import type { IncomingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { GatewayError } from '../errors.js';
 import type { RequestContext } from '../gateway/context.js';
@@ -20,13 +22,15 @@ import type { GatewayMetrics } from '../metrics/metrics.js';
 import { collectUpTo } from './body.js';
 import type { CachePolicy, CacheRequest } from './cache-policy.js';
 import { CACHE_ENTRY_VERSION, type CacheEntry } from './entry.js';
-import { notModified, writeEntry } from './entry-writer.js';
+import { notModified, writeEntry, writeRange } from './entry-writer.js';
 import { forwardedHeaders } from './forwarded-headers.js';
 import { freshness, MAX_CACHEABLE_BODY_BYTES, type EntryTimes } from './policies/aws/rules.js';
 import {
-  ageSeconds, cacheStatus, collapsedStatus, forwardStatus, hitStatus, staleIfErrorStatus, staleWhileRevalidateStatus, ttlSeconds,
+  ageSeconds, cacheStatus, collapsedStatus, forwardReason, forwardStatus, hitStatus, staleIfErrorStatus, staleWhileRevalidateStatus, ttlSeconds,
   type CacheOutcome, type ForwardOutcome,
 } from './status.js';
+import { DEADLINE, deadlineError, DeadlineLink, Flights, UNSHARED, waitForFlight, type Shared } from './coalescing.js';
+import { HitForPass } from './hit-for-pass.js';
 import type { CacheStore } from './store.js';
 import { entryTags } from './tags.js';
 import { keyTooLong } from './limits.js';
@@ -42,13 +46,13 @@ export interface CacheStepDeps {
   policyFor: (ctx: RequestContext) => CachePolicy | undefined;
 }
 
-/** What a leader's integration call produced for its waiters: an entry to share, or nothing. */
-type Flight = Promise<{ entry: CacheEntry; outcome: ForwardOutcome } | undefined>;
-
 export class CacheStep implements DataPlaneCacheStep {
-  private readonly flights = new Map<string, Flight>();
+  private readonly flights = new Flights();
+  private readonly passes: HitForPass;
 
-  constructor(private readonly deps: CacheStepDeps) {}
+  constructor(private readonly deps: CacheStepDeps) {
+    this.passes = new HitForPass({ now: deps.now, onEvict: () => deps.metrics.hitForPassEvictions.inc() });
+  }
 
   serve(ctx: RequestContext): Promise<boolean> | boolean {
     const policy = this.deps.policyFor(ctx);
@@ -68,6 +72,8 @@ export class CacheStep implements DataPlaneCacheStep {
 
   private run(request: CacheRequest): true | Promise<void> {
     if (request.refresh) {
+      // An unsafe method under httpCache never reads the cache: it is no client refresh.
+      if (request.passThrough) return this.forward(request, 'miss', undefined);
       const { labels } = request.ctx;
       this.deps.metrics.invalidations.inc({ api: labels.api, stage: labels.stage, reason: 'client' });
       return this.forward(request, 'refresh', undefined);
@@ -97,7 +103,10 @@ export class CacheStep implements DataPlaneCacheStep {
       return this.forward(request, 'miss', undefined);
     }
     const now = this.deps.now();
-    switch (freshness(entry, now, request.windows)) {
+    const usable = request.policy.usability ? request.policy.usability(request, entry, now) : freshness(entry, now, request.windows);
+    // RFC 9111 §5.2.1.7: only-if-cached takes what may be served without going forward, or a 504.
+    if (request.onlyIfCached && usable !== 'fresh' && usable !== 'stale-while-revalidate') return this.forward(request, 'miss', undefined);
+    switch (usable) {
       case 'fresh':
         this.answerFromCache(request, entry, now, 'hit', hitStatus(ttlSeconds(entry, now)));
         return true;
@@ -121,67 +130,123 @@ export class CacheStep implements DataPlaneCacheStep {
     const unchanged = (headers['if-none-match'] !== undefined || headers['if-modified-since'] !== undefined)
       && entry.statusCode === 200 && notModified(entry, headers['if-none-match'], headers['if-modified-since']);
     const extra = ['age', String(ageSeconds(entry, now)), 'cache-status', status, 'x-amzn-requestid', ctx.requestId, ...request.extraHeaders, ...request.hitHeaders];
+    // RFC 9110 §14: a Range request answered from a complete stored 200 (policies that serve ranges).
+    const range = !unchanged && request.policy.range ? request.policy.range(request, entry) : undefined;
+    if (range) return writeRange(ctx.res, entry, extra, ctx.method === 'HEAD', range);
     writeEntry(ctx.res, entry, extra, unchanged || ctx.method === 'HEAD', unchanged ? 304 : entry.statusCode);
   }
 
   /**
    * Goes to the integration for this request — or waits for a call already under way for the same
-   * key. `previous`: the entry found, to revalidate conditionally, and (`staleUsable`) to fall back
-   * on if the integration fails (stale-if-error).
+   * key (coalescing.ts), unless the key is marked hit-for-pass (hit-for-pass.ts). `previous`: the
+   * entry found, to revalidate conditionally, and (`staleUsable`) to fall back on if the
+   * integration fails (stale-if-error).
    */
   private async forward(request: CacheRequest, outcome: ForwardOutcome, previous: CacheEntry | undefined, staleUsable = false): Promise<void> {
     const { ctx } = request;
     const flightKey = `${request.space}\u0000${request.key}`;
-    for (;;) {
-      const flight = request.refresh ? undefined : this.flights.get(flightKey);
-      if (!flight) break;
-      const shared = await flight;
-      if (shared) {
+    if (request.onlyIfCached) {
+      // RFC 9111 §5.2.1.7: "respond with a 504 (Gateway Timeout)" rather than go forward.
+      ctx.cacheOutcome = outcome;
+      ctx.res.writeHead(504, { 'content-type': 'application/json', 'cache-status': forwardStatus(outcome, 'no-freshness'), 'x-amzn-requestid': ctx.requestId });
+      ctx.res.end('{"message":"Not in cache (only-if-cached)"}');
+      return;
+    }
+    const passId = HitForPass.id(flightKey);
+    const timeoutMs = integrationTimeoutMs(ctx);
+    // SPEC §7 Guarantees: no caller waits beyond its integration timeout, counted from its arrival.
+    const deadline = ctx.receivedAt + timeoutMs;
+    if (!request.refresh && this.passes.has(passId)) {
+      // The key's answers are not shareable: no queue behind a leader (Varnish hit-for-miss).
+      this.deps.metrics.hitForPass.inc({ api: ctx.labels.api, stage: ctx.labels.stage });
+      await this.fetchAlone(request, outcome, previous, staleUsable, passId, undefined);
+      return;
+    }
+    const flight = request.refresh ? undefined : this.flights.get(flightKey);
+    if (flight) {
+      const waited = await waitForFlight(flight, deadline);
+      if (waited === DEADLINE) {
+        this.deps.metrics.waitTimeouts.inc({ api: ctx.labels.api, stage: ctx.labels.stage });
+        ctx.cacheOutcome = 'collapsed';
+        setStatusForFailure(ctx.res, cacheStatus({ fwd: forwardReason(outcome), collapsed: true, detail: 'integration-timeout' }));
+        throw deadlineError(timeoutMs);
+      }
+      // An answer chosen by request headers (Vary) goes only to waiters it was chosen for; another
+      // waiter goes forward on its own at once, like the waiters of an unshareable answer.
+      if (waited !== UNSHARED && (!request.policy.shares || request.policy.shares(request, waited.entry))) {
         ctx.cacheOutcome = 'collapsed';
         ctx.metrics.hits.inc();
-        const extra = ['cache-status', collapsedStatus(shared.outcome), 'x-amzn-requestid', ctx.requestId, ...request.extraHeaders];
-        return writeEntry(ctx.res, shared.entry, extra, ctx.method === 'HEAD');
+        const extra = ['cache-status', collapsedStatus(waited.outcome), 'x-amzn-requestid', ctx.requestId, ...request.extraHeaders];
+        return writeEntry(ctx.res, waited.entry, extra, ctx.method === 'HEAD');
       }
-      // The leader's answer could not be shared: try again (only one of the waiters will lead).
+      // The leader's answer could not be shared (the key is now marked): every waiter goes on
+      // its own, all at once, within what is left of its own timeout.
+      await this.fetchAlone(request, outcome, previous, staleUsable, passId, new DeadlineLink(ctx, deadline, timeoutMs));
+      return;
     }
+    const settle = this.flights.lead(flightKey);
+    let shared: Shared = undefined;
+    try {
+      shared = await this.fetchAlone(request, outcome, previous, staleUsable, passId, undefined);
+    } finally {
+      settle(shared);
+    }
+  }
+
+  /**
+   * One caller's own integration call: marks the key hit-for-pass when the answer cannot be
+   * shared (or the call failed), clears the mark when it can; resolves with what may be shared.
+   */
+  private async fetchAlone(request: CacheRequest, outcome: ForwardOutcome, previous: CacheEntry | undefined, staleUsable: boolean, passId: string, link: DeadlineLink | undefined): Promise<Shared> {
+    const { ctx } = request;
     ctx.cacheOutcome = outcome;
     ctx.metrics.misses.inc();
-    let settle!: (shared: Awaited<Flight>) => void;
-    const flight: Flight = new Promise((resolve) => (settle = resolve));
-    this.flights.set(flightKey, flight);
+    let entry: CacheEntry | undefined;
     try {
-      const entry = await this.fetch(request, outcome, previous, staleUsable, true);
-      settle(entry && { entry, outcome });
+      entry = await this.fetch(request, outcome, previous, staleUsable, true, link);
     } catch (error) {
-      settle(undefined);
+      this.markUnshareable(passId);
+      if (error instanceof IntegrationError) {
+        // Issue 16: a 502/504 of a cache-enabled method carries Cache-Status too (SPEC §5).
+        setStatusForFailure(ctx.res, cacheStatus({ fwd: forwardReason(outcome), detail: `integration-${error.kind}` }));
+      }
       throw error;
     } finally {
-      if (this.flights.get(flightKey) === flight) this.flights.delete(flightKey);
+      link?.disarm();
     }
+    if (entry) {
+      this.passes.clear(passId);
+      this.deps.metrics.hitForPassKeys.set(this.passes.size);
+      return { entry, outcome };
+    }
+    this.markUnshareable(passId);
+    return undefined;
+  }
+
+  private markUnshareable(passId: string): void {
+    this.passes.mark(passId);
+    this.deps.metrics.hitForPassKeys.set(this.passes.size);
   }
 
   /** stale-while-revalidate: one background refresh per key; its failure only leaves the stale entry. */
   private revalidate(request: CacheRequest): void {
     const flightKey = `${request.space}\u0000${request.key}`;
     if (this.flights.has(flightKey)) return;
-    const flight: Flight = this.fetch(request, 'expired', undefined, false, false).then(
+    const flight: Promise<Shared> = this.fetch(request, 'expired', undefined, false, false, undefined).then(
       (entry) => entry && { entry, outcome: 'expired' as const },
       (error: unknown) => {
         this.deps.logger.warn({ err: (error as Error)?.message, requestId: request.ctx.requestId }, 'background revalidation failed');
         return undefined;
       },
     );
-    this.flights.set(flightKey, flight);
-    void flight.finally(() => {
-      if (this.flights.get(flightKey) === flight) this.flights.delete(flightKey);
-    });
+    this.flights.add(flightKey, flight);
   }
 
   /**
    * Calls the integration, stores the answer when the policy admits it, and (when `respond`)
    * writes it to the caller. Resolves with the entry others may share, if any.
    */
-  private async fetch(request: CacheRequest, outcome: ForwardOutcome, previous: CacheEntry | undefined, staleUsable: boolean, respond: boolean): Promise<CacheEntry | undefined> {
+  private async fetch(request: CacheRequest, outcome: ForwardOutcome, previous: CacheEntry | undefined, staleUsable: boolean, respond: boolean, link: DeadlineLink | undefined): Promise<CacheEntry | undefined> {
     const { ctx } = request;
     const { req, res } = ctx;
     const stale = staleUsable ? previous : undefined;
@@ -196,7 +261,9 @@ export class CacheStep implements DataPlaneCacheStep {
     });
     let response: IntegrationResponse;
     try {
-      response = await ctx.invoke(call);
+      // A caller that waited for another request calls with what is left of its own timeout.
+      response = await ctx.invoke(link ? { ...call, caller: link } : call);
+      link?.disarm();
     } catch (error) {
       if (stale && respond && (error instanceof IntegrationError || error instanceof GatewayError)) return this.serveStaleOnError(request, stale, undefined);
       throw error;
@@ -205,12 +272,18 @@ export class CacheStep implements DataPlaneCacheStep {
       if (!Buffer.isBuffer(response.body)) response.body.destroy();
       return this.serveStaleOnError(request, stale, response.statusCode);
     }
-    if (previous && response.statusCode === 304) return this.refreshFromNotModified(request, previous, response, respond);
+    if (previous && response.statusCode === 304) {
+      // A 304 to the caller's own validators that the entry does not match confirms nothing stored: relay it.
+      const own = req.headers['if-none-match'] !== undefined || req.headers['if-modified-since'] !== undefined;
+      if (!own || notModified(previous, req.headers['if-none-match'], req.headers['if-modified-since'])) {
+        return this.refreshFromNotModified(request, previous, response, respond, own);
+      }
+    }
 
     const headOnly = ctx.method === 'HEAD';
     const extra: Record<string, string> = { 'x-amzn-requestid': ctx.requestId };
     for (let i = 0; i < request.extraHeaders.length; i += 2) extra[request.extraHeaders[i]!] = request.extraHeaders[i + 1]!;
-    const admission = outcome === 'bypass' ? { store: false as const, reason: 'store-unavailable' as const } : request.policy.admit(request, response, this.deps.now());
+    const admission = request.policy.admit(request, response, this.deps.now());
     if (!admission.store) {
       this.notStored(request, admission.reason);
       if (!respond) return discard(response);
@@ -240,6 +313,11 @@ export class CacheStep implements DataPlaneCacheStep {
       // SPEC §7: what is kept is bounded, not trusted (limits.ts).
       result = 'key-too-long';
       this.notStored(request, result);
+    } else if (outcome === 'bypass') {
+      // The store failed the lookup (or its circuit is open): not stored, but the answer is still
+      // shared in memory with the requests waiting for it (SPEC §7: coalescing keeps working).
+      result = 'store-unavailable';
+      this.notStored(request, result);
     } else if (request.policy.hasRoom && !request.policy.hasRoom(request, entry)) {
       result = 'space-full';
       this.notStored(request, result);
@@ -255,6 +333,9 @@ export class CacheStep implements DataPlaneCacheStep {
     if (respond) {
       // The caller who fetched gets the integration's own headers; the entry keeps what its policy admits.
       extra['cache-status'] = forwardStatus(outcome, result);
+      // RFC 9111 §4.2.3: an answer already aged upstream or in transit says so (a policy that counts it sets storedAt back).
+      const age = ageSeconds(entry, this.deps.now());
+      if (age > 0) extra.age = String(age);
       writeIntegrationResponse(res, { ...response, body: collected.body }, headOnly, extra);
     }
     return entry;
@@ -264,7 +345,7 @@ export class CacheStep implements DataPlaneCacheStep {
    * The integration confirmed the entry (RFC 9111 §4.3.4): its headers are updated from the 304,
    * its lifetime starts again, and it is stored and served without a body transfer.
    */
-  private async refreshFromNotModified(request: CacheRequest, previous: CacheEntry, response: IntegrationResponse, respond: boolean): Promise<CacheEntry | undefined> {
+  private async refreshFromNotModified(request: CacheRequest, previous: CacheEntry, response: IntegrationResponse, respond: boolean, callerValidated = false): Promise<CacheEntry | undefined> {
     if (!Buffer.isBuffer(response.body)) response.body.resume();
     const headers: Record<string, string | string[]> = {};
     for (const [name, value] of previous.headers) {
@@ -289,7 +370,9 @@ export class CacheStep implements DataPlaneCacheStep {
     }
     if (respond) {
       const status = detail === 'stored' ? REVALIDATED_STATUS : forwardStatus('expired', detail);
-      writeEntry(request.ctx.res, entry, ['cache-status', status, 'x-amzn-requestid', request.ctx.requestId, ...request.extraHeaders], request.ctx.method === 'HEAD');
+      // The caller's own validators matched: it gets the 304 (RFC 9111 §4.3.2), with the updated headers.
+      writeEntry(request.ctx.res, entry, ['cache-status', status, 'x-amzn-requestid', request.ctx.requestId, ...request.extraHeaders],
+        callerValidated || request.ctx.method === 'HEAD', callerValidated ? 304 : entry.statusCode);
     }
     return entry;
   }
@@ -352,4 +435,16 @@ function ownedCopy(body: Buffer): Buffer {
 function discard(response: IntegrationResponse): undefined {
   if (!Buffer.isBuffer(response.body)) response.body.resume();
   return undefined;
+}
+
+/** The method's integration timeout (MOCK has none: it answers at once; AWS's default then). */
+function integrationTimeoutMs(ctx: RequestContext): number {
+  const { integration } = ctx.route.definition;
+  return integration && 'timeoutMs' in integration ? integration.timeoutMs : DEFAULT_INTEGRATION_TIMEOUT_MS;
+}
+const DEFAULT_INTEGRATION_TIMEOUT_MS = 29_000;
+
+/** Cache-Status on an error answer written later by the data plane (sendError keeps headers set here). */
+function setStatusForFailure(res: ServerResponse, status: string): void {
+  if (!res.headersSent) res.setHeader('cache-status', status);
 }

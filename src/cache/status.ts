@@ -14,6 +14,10 @@
  *   the cache: `cachegate; hit; fwd=stale; fwd-status=503; ttl=-30; detail=stale-if-error`
  *   (`fwd-status`, §2.3, only when the integration answered at all).
  * - `collapsed` (§2.6): waited for another request's integration call for the same key.
+ * - A failed integration call (502/504) says so in `detail`: `cachegate; fwd=uri-miss;
+ *   detail=integration-timeout` (or `integration-unreachable`, `integration-bad-response`); a
+ *   caller whose own timeout ran out while it waited for another's call:
+ *   `cachegate; fwd=uri-miss; collapsed; detail=integration-timeout`.
  */
 import type { NotStorableReason } from './policies/aws/rules.js';
 import type { CacheEntry } from './entry.js';
@@ -36,7 +40,8 @@ export type CacheOutcome = (typeof CACHE_OUTCOMES)[number];
 /** Outcomes that went to the integration themselves. */
 export type ForwardOutcome = 'miss' | 'expired' | 'refresh' | 'bypass';
 /** Why a forwarded response was not stored: a policy's reasons (AWS's or the Alibaba plug-in's), or a store that failed. */
-export type NotStoredDetail = NotStorableReason | 'store-unavailable' | 'space-full' | 'no-store' | 'private' | 'no-cache' | 'expired' | 'key-too-long';
+export type NotStoredDetail = NotStorableReason | 'store-unavailable' | 'space-full' | 'no-store' | 'private' | 'no-cache' | 'expired' | 'key-too-long'
+  | 'method' | 'authorization' | 'no-freshness' | 'must-understand' | 'partial';
 
 /** RFC 9211 §2.2 `fwd` values used here. */
 export type ForwardReason = 'uri-miss' | 'stale' | 'request' | 'bypass';
@@ -92,7 +97,11 @@ export function staleIfErrorStatus(ttlSeconds: number, fwdStatus?: number): stri
   return cacheStatus({ hit: true, fwd: 'stale', fwdStatus, ttl: ttlSeconds, detail: 'stale-if-error' });
 }
 
-const NOT_STORED_DETAILS: readonly NotStoredDetail[] = ['status', 'set-cookie', 'vary-star', 'vary', 'too-large', 'store-unavailable', 'space-full', 'no-store', 'private', 'no-cache', 'expired', 'key-too-long'];
+const NOT_STORED_DETAILS: readonly NotStoredDetail[] = [
+  'status', 'set-cookie', 'vary-star', 'vary', 'too-large', 'store-unavailable', 'space-full', 'no-store', 'private', 'no-cache', 'expired', 'key-too-long',
+  // httpCache (RFC 9111 §3) reasons.
+  'method', 'authorization', 'no-freshness', 'must-understand', 'partial',
+];
 
 type ForwardTable = Readonly<Record<ForwardOutcome, Readonly<Record<'stored' | NotStoredDetail, string>>>>;
 const FORWARD_STATUS: ForwardTable = Object.fromEntries(
@@ -114,11 +123,24 @@ export function forwardStatus(outcome: ForwardOutcome, result: 'stored' | NotSto
   return FORWARD_STATUS[outcome][result];
 }
 
+/** RFC 9211 §2.2 `fwd` of a forward outcome. */
+export function forwardReason(outcome: ForwardOutcome): ForwardReason {
+  return FORWARD_REASON[outcome];
+}
+
 const COLLAPSED_STATUS: Readonly<Record<ForwardOutcome, string>> = Object.fromEntries(
-  (Object.keys(FORWARD_REASON) as ForwardOutcome[]).map((outcome) => [outcome, cacheStatus({ fwd: FORWARD_REASON[outcome], collapsed: true })]),
+  (Object.keys(FORWARD_REASON) as ForwardOutcome[]).map((outcome) => [outcome, cacheStatus({
+    fwd: FORWARD_REASON[outcome],
+    collapsed: true,
+    // With the store unavailable the shared answer was not stored: say why, as its leader's answer does.
+    detail: outcome === 'bypass' ? 'store-unavailable' : undefined,
+  })]),
 ) as Record<ForwardOutcome, string>;
 
-/** A request that waited for another one's integration call: `cachegate; fwd=uri-miss; collapsed`. */
+/**
+ * A request that waited for another one's integration call: `cachegate; fwd=uri-miss; collapsed`
+ * (`cachegate; fwd=bypass; collapsed; detail=store-unavailable` with the store unavailable).
+ */
 export function collapsedStatus(leaderOutcome: ForwardOutcome): string {
   return COLLAPSED_STATUS[leaderOutcome];
 }

@@ -33,7 +33,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--admin <host:port>', 'admin address, overrides gateway.admin', parseAddress)
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
     .addOption(new Option('--log-format <format>', 'log lines: json (one JSON object a line) or pretty (readable)').choices(LOG_FORMATS).default('json'))
-    .option('--workers <n|auto>', 'gateway processes sharing the ports (auto: one per core with a Redis store, 1 with the memory store)', validateWorkers)
+    .option('--workers <n|auto>', 'gateway threads sharing the ports and the cache (auto: one per core; default: 1 with the memory store, one per core with Redis)', validateWorkers)
     .action(async (options: { config?: string; listen?: ListenAddress; admin?: ListenAddress; logLevel: (typeof LOG_LEVELS)[number]; logFormat: (typeof LOG_FORMATS)[number]; workers?: string }) => {
       const config = options.config ?? (existsSync('cachegate.yaml') ? 'cachegate.yaml' : undefined);
       exitCode = await runStart({ ...options, config });

@@ -9,12 +9,17 @@ import type { Gateway } from '../gateway/gateway.js';
 
 /** Installs the SIGHUP handler; returns its removal. */
 export function reloadOnHangup(file: string | undefined, gateway: Gateway, logger: Logger): () => void {
-  let queue = Promise.resolve();
-  const onHangup = () => {
-    queue = queue.then(() => reload(file, gateway, logger));
-  };
+  const onHangup = reloader(file, gateway, logger);
   process.on('SIGHUP', onHangup);
   return () => process.off('SIGHUP', onHangup);
+}
+
+/** A reload trigger that runs reloads one at a time (gateway threads get SIGHUP relayed, cli/workers.ts). */
+export function reloader(file: string | undefined, gateway: Gateway, logger: Logger): () => void {
+  let queue = Promise.resolve();
+  return () => {
+    queue = queue.then(() => reload(file, gateway, logger));
+  };
 }
 
 async function reload(file: string | undefined, gateway: Gateway, logger: Logger): Promise<void> {

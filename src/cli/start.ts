@@ -1,4 +1,4 @@
-/** `cachegate start`: run until SIGTERM/SIGINT, then drain and exit 0 (one process, or `--workers N`). */
+/** `cachegate start`: run until SIGTERM/SIGINT, then drain and exit 0 (one gateway thread, or `--workers N` threads in one process). */
 import { availableParallelism } from 'node:os';
 import type { LevelWithSilent } from 'pino';
 import { loadConfigFile, type LoadedConfig } from '../config/load.js';
@@ -8,8 +8,10 @@ import { demoConfig, demoInstructions } from '../demo/demo.js';
 import { Gateway } from '../gateway/gateway.js';
 import { ListenError } from '../gateway/listener.js';
 import { createLogger, type LogFormat } from '../logging.js';
-import { isGatewayWorker, reportFailed, reportReady, runPrimary, workerCountOfPrimary, workerMetricsText, workerSiblings } from './workers.js';
-import { reloadOnHangup } from './reload.js';
+import { createSharedMemory, memoryArenaBytes } from '../cache/stores/index.js';
+import { isGatewayThread, reportFailed, reportReady, startThreads, stopRequested, threadMetricsText, threadSiblings, threadStart, mainThreadNonces, threadNonces } from './workers.js';
+import { threadId } from 'node:worker_threads';
+import { reloader, reloadOnHangup } from './reload.js';
 
 export interface StartOptions {
   config?: string;
@@ -17,14 +19,14 @@ export interface StartOptions {
   admin?: ListenAddress;
   logLevel: LevelWithSilent;
   logFormat?: LogFormat;
-  /** A number, or `auto`: one per core with a shared store, 1 with the memory store. */
+  /** A number of gateway threads, or `auto`: one per core (see workerCount). */
   workers?: string;
 }
 
 const DEMO_BACKEND_ENV = 'CACHEGATE_DEMO_BACKEND';
 
 export async function runStart(options: StartOptions): Promise<number> {
-  if (isGatewayWorker()) return runWorker(options);
+  if (isGatewayThread()) return runThread(options);
   let demo: DemoBackend | undefined;
   let loaded: LoadedConfig;
   if (options.config) {
@@ -33,72 +35,96 @@ export async function runStart(options: StartOptions): Promise<number> {
     demo = await startDemoBackend();
     loaded = demoConfig(demo.address);
   }
-  const workers = workerCount(options.workers, loaded.config.store.type);
-  if (workers > 1) {
-    const banner = (dataUrl: string, adminUrl: string) => (demo
-      ? demoInstructions(dataUrl, adminUrl, demo.address)
-      : `cachegate: serving ${loaded.source} on ${dataUrl} (admin ${adminUrl})`) + `\n${workers} workers.\n`;
-    const code = await runPrimary(workers, demo ? { [DEMO_BACKEND_ENV]: demo.address } : {}, banner);
-    await demo?.close();
-    return code;
-  }
-  return serve(options, loaded, demo);
+  return serve(options, loaded, demo, workerCount(options.workers, loaded.config.store.type));
 }
 
-/** One gateway process: the only one, or a worker of `--workers`. */
-async function serve(options: StartOptions, loaded: LoadedConfig, demo: DemoBackend | undefined): Promise<number> {
+/**
+ * One gateway thread: the main one (which starts `threads - 1` more once it listens, and stops
+ * them on SIGTERM/SIGINT) or one of those (which stops when the main thread asks).
+ */
+async function serve(options: StartOptions, loaded: LoadedConfig, demo: DemoBackend | undefined, threads: number): Promise<number> {
   const logger = createLogger(options.logLevel, options.logFormat);
-  const worker = isGatewayWorker();
-  // Memory caches are per process: siblings must repeat each other's flushes and changes.
-  const siblings = worker && loaded.config.store.type === 'memory' ? workerSiblings() : undefined;
+  const inThread = isGatewayThread();
+  const several = inThread || threads > 1;
+  const memory = loaded.config.store.type === 'memory';
+  // Threads share the memory store off-heap (made once here, attached by each thread); Redis is shared already.
+  const sharedMemory = inThread ? threadStart().sharedStore : several && memory ? createSharedMemory(memoryArenaBytes(loaded.config)) : undefined;
+  // API changes still travel between threads (each compiles its own); Redis announces them itself.
+  const siblings = several && memory ? threadSiblings() : undefined;
+  const total = inThread ? threadStart().threads : threads;
   let gateway: Gateway;
   try {
-    gateway = await Gateway.start(loaded, { logger, listen: options.listen, admin: options.admin, siblings, workers: workerCountOfPrimary() });
+    // Alibaba nonces likewise: with the memory store the main thread keeps the one record all threads check.
+    const nonces = several && memory ? (inThread ? threadNonces() : mainThreadNonces) : undefined;
+    gateway = await Gateway.start(loaded, { logger, listen: options.listen, admin: options.admin, siblings, sharedMemory, listenFds: inThread ? threadStart().listenFds : undefined,
+      // Throttling buckets are per thread with the memory store: each holds 1/N of every limit.
+      workers: several && memory ? total : undefined, nonces });
   } catch (error) {
+    siblings?.close();
     await demo?.close();
     throw error;
   }
-  if (worker) {
-    gateway.setMetricsText(workerMetricsText(gateway.metrics.registry));
-    reportReady(gateway.dataUrl, gateway.adminUrl);
-  } else if (demo) {
-    process.stdout.write(demoInstructions(gateway.dataUrl, gateway.adminUrl, demo.address) + '\n');
+  const metrics = several ? threadMetricsText(gateway.metrics.registry, total, threadId) : undefined;
+  if (metrics) gateway.setMetricsText(metrics.text);
+  if (inThread) {
+    reportReady();
+    await stopRequested(reloader(options.config, gateway, logger));
   } else {
-    process.stdout.write(`cachegate: serving ${loaded.source} on ${gateway.dataUrl} (admin ${gateway.adminUrl})\n`);
+    let group: ReturnType<typeof startThreads> | undefined;
+    if (threads > 1) {
+      group = startThreads(threads - 1, process.argv[1]!, process.argv.slice(2), { listenFds: gateway.listenFds, threads, sharedStore: sharedMemory, demoBackend: demo?.address });
+      try {
+        await group.ready;
+      } catch (error) {
+        await group.stop();
+        await gateway.close();
+        await demo?.close();
+        throw new ListenError((error as Error).message);
+      }
+    }
+    const workers = threads > 1 ? `\n${threads} workers (threads).` : '';
+    // SPEC §8: SIGHUP re-reads the config file, here and (relayed) in every other thread.
+    const stopReloading = reloadOnHangup(options.config, gateway, logger);
+    const relayHangup = () => group?.reload();
+    process.on('SIGHUP', relayHangup);
+    if (demo) process.stdout.write(demoInstructions(gateway.dataUrl, gateway.adminUrl, demo.address) + workers + '\n');
+    else process.stdout.write(`cachegate: serving ${loaded.source} on ${gateway.dataUrl} (admin ${gateway.adminUrl})${workers}\n`);
+    const signal = await new Promise<NodeJS.Signals>((resolve) => {
+      process.once('SIGTERM', () => resolve('SIGTERM'));
+      process.once('SIGINT', () => resolve('SIGINT'));
+    });
+    logger.info({ signal }, 'draining');
+    // A second signal while draining stops at once.
+    const force = () => process.exit(1);
+    process.once('SIGTERM', force).once('SIGINT', force);
+    stopReloading();
+    process.off('SIGHUP', relayHangup);
+    await group?.stop();
   }
-
-  // SPEC §8: SIGHUP re-reads the config file (the demo has none: the signal is logged and ignored).
-  const stopReloading = reloadOnHangup(options.config, gateway, logger);
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
-  });
-  stopReloading();
-  logger.info({ signal }, 'draining');
-  // A second signal while draining stops at once.
-  const force = () => process.exit(1);
-  process.once('SIGTERM', force).once('SIGINT', force);
   await gateway.close();
+  metrics?.close();
+  siblings?.close();
   await demo?.close();
   logger.info('stopped');
   return 0;
 }
 
-async function runWorker(options: StartOptions): Promise<number> {
-  const backend = process.env[DEMO_BACKEND_ENV];
+async function runThread(options: StartOptions): Promise<number> {
+  const backend = threadStart().demoBackend;
   const loaded = options.config ? loadConfigFile(options.config) : demoConfig(backend ?? '127.0.0.1:1');
   try {
-    return await serve(options, loaded, undefined);
+    return await serve(options, loaded, undefined, 1);
   } catch (error) {
-    reportFailed(error instanceof ListenError ? error.message : `worker failed to start: ${(error as Error).message}`);
+    reportFailed(error instanceof ListenError ? error.message : `gateway thread failed to start: ${(error as Error).message}`);
     return 1;
-  } finally {
-    // The IPC channel to the primary would keep this process alive.
-    process.disconnect?.();
   }
 }
 
+/**
+ * `auto`: one thread per core, with any store (the memory store is shared by the threads). No
+ * flag: as before threads existed — one with the memory store, one per core with Redis.
+ */
 function workerCount(requested: string | undefined, storeType: string): number {
-  if (requested === undefined || requested === 'auto') return storeType === 'memory' ? 1 : availableParallelism();
-  return Math.max(1, Number(requested));
+  if (requested === 'auto' || (requested === undefined && storeType !== 'memory')) return availableParallelism();
+  return requested === undefined ? 1 : Math.max(1, Number(requested));
 }

@@ -1,122 +1,206 @@
 /**
- * `cachegate start --workers N`: one primary process forks N gateway workers that share the
- * listening sockets (node:cluster). With the memory store each worker holds its own cache, so the
- * primary relays every flush and control-plane change to the other workers, and aggregates
- * `/metrics` across them (prom-client's AggregatorRegistry). With Redis the store is shared and
- * its pub/sub already reaches every process.
+ * `cachegate start --workers N`: N gateway threads in one process (worker_threads), each with its
+ * own event loop and node:http servers on the *same* listening sockets. The main thread listens
+ * first and serves too; the others are started with its descriptors and `listen({ fd })` on
+ * them, so the kernel hands each connection to whichever thread accepts first (verified on Node
+ * 20/Linux; see /work/shared/BENCH-NOTES.md).
+ *
+ * Why threads and not processes (node:cluster, the previous design): threads share memory, so
+ * the memory store becomes one SharedArrayBuffer store for all of them (stores/shared/) — one
+ * copy of each entry, one backend fill per key, and a flush or purge on any thread is a flush for
+ * all (the store's generation), with nothing to relay. With processes each kept its own cache. We
+ * kept no process mode: nothing here needs separate address spaces, and a thread that dies is
+ * replaced like a process was.
+ *
+ * What still travels between threads, by BroadcastChannel: control-plane API changes (each
+ * thread compiles its own snapshot) and `/metrics` scrapes (each thread counts its own requests;
+ * the scraped thread gathers the others' and aggregates).
  */
-import cluster, { type Worker } from 'node:cluster';
-import { AggregatorRegistry, type Registry } from 'prom-client';
+import { BroadcastChannel, isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue, type Registry } from 'prom-client';
+import type { SharedStoreBuffers } from '../cache/stores/shared/layout.js';
 import type { Siblings, SiblingChange } from '../gateway/gateway.js';
+import { MemoryNonceStore } from '../auth/nonces/memory.js';
+import { answerNonceClaim, RelayedNonceStore } from '../auth/nonces/relayed.js';
 
-const CHANGE = 'cachegate:change';
-const METRICS_REQUEST = 'cachegate:metrics-request';
-const METRICS_RESPONSE = 'cachegate:metrics-response';
-const READY = 'cachegate:ready';
-const FAILED = 'cachegate:failed';
+/** What a gateway thread starts with (structured-cloned; the SharedArrayBuffers are shared, not copied). */
+export interface ThreadStart {
+  readonly cachegateThread: true;
+  readonly listenFds: { readonly data: number; readonly admin: number };
+  /** How many gateway threads serve together, this one included. */
+  readonly threads: number;
+  readonly sharedStore?: SharedStoreBuffers;
+  readonly demoBackend?: string;
+}
 
-type Message =
-  | { type: typeof CHANGE; change: SiblingChange }
-  | { type: typeof METRICS_REQUEST; id: number }
-  | { type: typeof METRICS_RESPONSE; id: number; text?: string; error?: string }
-  | { type: typeof READY; dataUrl: string; adminUrl: string }
-  | { type: typeof FAILED; message: string };
+type ToMain = { type: 'ready' } | { type: 'failed'; message: string };
+type ToThread = { type: 'stop' } | { type: 'reload' };
+type MetricsMessage =
+  | { type: 'request'; id: number; from: number }
+  | { type: 'response'; id: number; to: number; metrics: MetricObjectWithValues<MetricValue<string>>[] };
 
-export const isGatewayWorker = (): boolean => cluster.isWorker && process.env.CACHEGATE_WORKER === '1';
+const CHANGES_CHANNEL = 'cachegate:changes';
+const METRICS_CHANNEL = 'cachegate:metrics';
+/** How long a scrape waits for the other threads; a thread that does not answer is left out. */
+const METRICS_WAIT_MS = 2_000;
 
-/** In a worker: how many workers serve together (the memory store divides throttling limits by it). */
-export const workerCountOfPrimary = (): number | undefined => (isGatewayWorker() ? Number(process.env.CACHEGATE_WORKERS) || undefined : undefined);
+/** Whether this thread is a gateway thread started by startThreads(). */
+export const isGatewayThread = (): boolean => !isMainThread && (workerData as Partial<ThreadStart> | null)?.cachegateThread === true;
 
-const send = (message: Message) => process.send?.(message);
+export const threadStart = (): ThreadStart => workerData as ThreadStart;
 
-/** In a worker: changes made here go to the other workers, theirs come back here. */
-export function workerSiblings(): Siblings {
+/**
+ * Control-plane API changes made on this thread go to the others; theirs come here. Flushes and
+ * purges are not sent: the shared store already applied them for every thread.
+ */
+export function threadSiblings(): Siblings & { close(): void } {
+  const channel = new BroadcastChannel(CHANGES_CHANNEL);
+  channel.unref();
   return {
-    publish: (change) => send({ type: CHANGE, change }),
-    onChange: (listener) => process.on('message', (message: Message) => {
-      if (message?.type === CHANGE) listener(message.change);
-    }),
+    publish: (change) => {
+      if (change.kind === 'apis') channel.postMessage(change);
+    },
+    onChange: (listener) => {
+      channel.onmessage = (event) => listener((event as { data: SiblingChange }).data);
+    },
+    close: () => channel.close(),
   };
 }
 
-/** In a worker: `/metrics` text aggregated over every worker by the primary. */
-export function workerMetricsText(registry: Registry): () => Promise<string> {
-  // prom-client installs a worker's answering listener only when an AggregatorRegistry is made.
-  new AggregatorRegistry();
-  AggregatorRegistry.setRegistries([registry]);
-  const pending = new Map<number, { resolve: (text: string) => void; reject: (error: Error) => void }>();
+/**
+ * `/metrics` over every thread: this thread asks the others for their metrics and aggregates
+ * them (prom-client's AggregatorRegistry.aggregate: counters and histograms add up). Metrics that
+ * read shared state — the stage caches' bytes, entries and evictions (one shared store) and the
+ * process metrics (one process) — are the same on every thread: one thread's value is kept.
+ */
+export function threadMetricsText(registry: Registry, threads: number, self: number): { text: () => Promise<string>; close(): void } {
+  const channel = new BroadcastChannel(METRICS_CHANNEL);
+  channel.unref();
+  const pending = new Map<number, { metrics: MetricObjectWithValues<MetricValue<string>>[][]; done: () => void }>();
   let next = 0;
-  process.on('message', (message: Message) => {
-    if (message?.type !== METRICS_RESPONSE) return;
-    const waiter = pending.get(message.id);
-    pending.delete(message.id);
-    if (message.text !== undefined) waiter?.resolve(message.text);
-    else waiter?.reject(new Error(message.error ?? 'metrics aggregation failed'));
-  });
-  return () => new Promise((resolve, reject) => {
+  channel.onmessage = (event) => {
+    const message = (event as { data: MetricsMessage }).data;
+    if (message.type === 'request') {
+      registry.getMetricsAsJSON().then((metrics) => channel.postMessage({ type: 'response', id: message.id, to: message.from, metrics } satisfies MetricsMessage));
+    } else if (message.to === self) {
+      const waiter = pending.get(message.id);
+      if (waiter === undefined) return;
+      waiter.metrics.push(message.metrics);
+      if (waiter.metrics.length === threads) waiter.done();
+    }
+  };
+  const text = async () => {
     const id = ++next;
-    pending.set(id, { resolve, reject });
-    send({ type: METRICS_REQUEST, id });
+    const gathered: MetricObjectWithValues<MetricValue<string>>[][] = [await registry.getMetricsAsJSON()];
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, METRICS_WAIT_MS);
+      function done() {
+        clearTimeout(timer);
+        pending.delete(id);
+        resolve();
+      }
+      pending.set(id, { metrics: gathered, done });
+      if (gathered.length >= threads) done();
+      else channel.postMessage({ type: 'request', id, from: self } satisfies MetricsMessage);
+    });
+    for (const metrics of gathered) for (const metric of metrics) if (sameOnEveryThread(metric.name)) (metric as { aggregator: string }).aggregator = 'first';
+    return AggregatorRegistry.aggregate(gathered).metrics();
+  };
+  return { text, close: () => channel.close() };
+}
+
+const SHARED_STORE_METRICS: ReadonlySet<string> = new Set(['cachegate_cache_bytes', 'cachegate_cache_entries', 'cachegate_cache_evictions_total']);
+const sameOnEveryThread = (name: string) => SHARED_STORE_METRICS.has(name) || name.startsWith('cachegate_process_');
+
+/** In a gateway thread: tells the main thread it serves, or why it could not start. */
+export const reportReady = () => parentPort?.postMessage({ type: 'ready' } satisfies ToMain);
+export const reportFailed = (message: string) => parentPort?.postMessage({ type: 'failed', message } satisfies ToMain);
+
+/** How long a gateway thread waits for the main thread's nonce verdict before checking its own memory instead. */
+const NONCE_RELAY_TIMEOUT_MS = 250;
+
+/**
+ * Alibaba nonces with the memory store and several threads: one record, kept by the main thread
+ * (`mainThreadNonces`), checked by every thread, so a replay sent to another thread is refused too.
+ */
+export const mainThreadNonces = new MemoryNonceStore();
+
+/** In a gateway thread: nonce claims relayed to the main thread's record. */
+export function threadNonces(): RelayedNonceStore {
+  return new RelayedNonceStore((message) => parentPort?.postMessage(message), (listener) => parentPort?.on('message', listener), NONCE_RELAY_TIMEOUT_MS);
+}
+
+/**
+ * In a gateway thread: calls `reload` when the main thread relays a SIGHUP (signals reach only
+ * the main thread), and resolves when the main thread asks it to drain and stop.
+ */
+export function stopRequested(reload: () => void): Promise<void> {
+  return new Promise((resolve) => {
+    const listener = (message: ToThread) => {
+      if (message?.type === 'reload') return reload();
+      if (message?.type !== 'stop') return;
+      // A port with a listener keeps the thread alive: let it end once drained.
+      parentPort?.off('message', listener);
+      resolve();
+    };
+    parentPort?.on('message', listener);
   });
 }
 
-export const reportReady = (dataUrl: string, adminUrl: string) => send({ type: READY, dataUrl, adminUrl });
-export const reportFailed = (message: string) => send({ type: FAILED, message });
+export interface ThreadGroup {
+  /** Resolves once every thread serves; rejects with the first thread's start failure. */
+  readonly ready: Promise<void>;
+  /** Asks every thread to drain, and resolves when all have exited. */
+  stop(): Promise<void>;
+  /** Relays a SIGHUP: every thread re-reads the config file (SPEC §8). */
+  reload(): void;
+}
 
 /**
- * The primary: forks the workers, relays their changes, answers metrics requests, prints `banner`
- * once every worker listens, replaces a worker that dies, and on SIGTERM/SIGINT stops them all
- * (each drains) and resolves 0. A worker that fails to start (port in use, …) fails the whole: 1.
+ * Starts `count` more gateway threads running this same program (`script` with `argv`), which
+ * serve on `start.listenFds`. A thread that dies after starting is replaced; one that fails to
+ * start fails the group (port, config: the others would fail the same way).
  */
-export function runPrimary(workers: number, env: Record<string, string>, banner: (dataUrl: string, adminUrl: string) => string): Promise<number> {
-  const aggregator = new AggregatorRegistry();
+export function startThreads(count: number, script: string, argv: readonly string[], start: Omit<ThreadStart, 'cachegateThread'>): ThreadGroup {
+  const threads = new Set<Worker>();
   let stopping = false;
-  let ready = 0;
-  const fork = () => cluster.fork({ ...env, CACHEGATE_WORKER: '1', CACHEGATE_WORKERS: String(workers) });
-  return new Promise((resolve) => {
-    const stopAll = (code: number) => {
-      if (stopping) return;
+  let started = 0;
+  let settle: { resolve: () => void; reject: (error: Error) => void };
+  const ready = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
+  const spawn = (): void => {
+    const thread = new Worker(script, { argv: [...argv], workerData: { ...start, cachegateThread: true } satisfies ThreadStart });
+    threads.add(thread);
+    let serving = false;
+    thread.on('message', (message: ToMain) => {
+      const verdict = answerNonceClaim(mainThreadNonces, message);
+      if (verdict) return void thread.postMessage(verdict);
+      if (message?.type === 'ready' && !serving) {
+        serving = true;
+        if (++started === count) settle.resolve();
+      } else if (message?.type === 'failed') settle.reject(new Error(message.message));
+    });
+    thread.on('error', (error) => {
+      if (!serving) settle.reject(error);
+    });
+    thread.on('exit', (code) => {
+      threads.delete(thread);
+      if (stopping || !serving) return;
+      process.stderr.write(`cachegate: gateway thread ${thread.threadId} exited (${code}); starting another\n`);
+      spawn();
+    });
+  };
+  for (let i = 0; i < count; i++) spawn();
+  return {
+    ready,
+    reload: () => {
+      for (const thread of threads) thread.postMessage({ type: 'reload' } satisfies ToThread);
+    },
+    stop: async () => {
       stopping = true;
-      const alive = Object.values(cluster.workers ?? {}).filter((worker): worker is Worker => worker !== undefined);
-      if (alive.length === 0) return resolve(code);
-      let left = alive.length;
-      for (const worker of alive) {
-        worker.once('exit', () => --left === 0 && resolve(code));
-        worker.process.kill('SIGTERM');
-      }
-    };
-    cluster.on('message', (worker, message: Message) => {
-      switch (message?.type) {
-        case CHANGE:
-          for (const other of Object.values(cluster.workers ?? {})) if (other && other !== worker) other.send(message);
-          break;
-        case METRICS_REQUEST:
-          aggregator.clusterMetrics().then(
-            (text) => worker.send({ type: METRICS_RESPONSE, id: message.id, text }),
-            (error: Error) => worker.send({ type: METRICS_RESPONSE, id: message.id, error: error.message }),
-          );
-          break;
-        case READY:
-          // Announce once every worker listens (and answers metrics requests), not at the first.
-          if (++ready === workers) process.stdout.write(banner(message.dataUrl, message.adminUrl));
-          break;
-        case FAILED:
-          process.stderr.write(`cachegate: ${message.message}\n`);
-          stopAll(1);
-          break;
-      }
-    });
-    cluster.on('exit', (worker, code, signal) => {
-      if (stopping) return;
-      process.stderr.write(`cachegate: worker ${worker.process.pid} exited (${signal ?? code}); starting another\n`);
-      fork();
-    });
-    process.once('SIGTERM', () => stopAll(0));
-    process.once('SIGINT', () => stopAll(0));
-    // SPEC §8: each worker re-reads the config file itself.
-    process.on('SIGHUP', () => {
-      for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGHUP');
-    });
-    for (let i = 0; i < workers; i++) fork();
-  });
+      await Promise.all([...threads].map((thread) => new Promise<void>((resolve) => {
+        thread.once('exit', () => resolve());
+        thread.postMessage({ type: 'stop' } satisfies ToThread);
+      })));
+    },
+  };
 }

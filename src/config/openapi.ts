@@ -28,7 +28,12 @@ type Json = Record<string, unknown>;
 const OPENAPI_METHODS = HTTP_METHODS.map((method) => method.toLowerCase());
 const LOCATIONS: Record<string, string> = { path: 'path', query: 'querystring', header: 'header' };
 
-export function importOpenApi(text: string): OpenApiImport {
+export interface ImportOptions {
+  /** `gateway.functions`: AWS_PROXY integrations run the function their Lambda URI names, if listed here. */
+  readonly functions?: Readonly<Record<string, string>>;
+}
+
+export function importOpenApi(text: string, options: ImportOptions = {}): OpenApiImport {
   const document = parseDocument(text, { prettyErrors: true });
   if (document.errors.length > 0) throw new OpenApiError(`not valid YAML or JSON: ${document.errors[0]!.message.split('\n')[0]}`);
   const spec = document.toJS() as unknown;
@@ -51,7 +56,7 @@ export function importOpenApi(text: string): OpenApiImport {
         continue;
       }
       const parameters = [...pathParameters, ...(Array.isArray(operation.parameters) ? operation.parameters : [])].map((p) => resolveRef(spec, p));
-      const converted = convertMethod(path, method, parameters, integration, where, warnings);
+      const converted = convertMethod(path, method, parameters, integration, where, warnings, options);
       if (converted) (resources[path] ??= {})[method] = converted;
     }
   }
@@ -65,7 +70,7 @@ export function importOpenApi(text: string): OpenApiImport {
   };
 }
 
-function convertMethod(path: string, method: string, parameters: unknown[], integration: Json, where: string, warnings: string[]): Record<string, unknown> | undefined {
+function convertMethod(path: string, method: string, parameters: unknown[], integration: Json, where: string, warnings: string[], options: ImportOptions): Record<string, unknown> | undefined {
   const requestParameters = new Set<string>();
   for (const name of pathParameterNames(path)) requestParameters.add(`method.request.path.${name}`);
   for (const parameter of parameters) {
@@ -104,14 +109,25 @@ function convertMethod(path: string, method: string, parameters: unknown[], inte
     converted = {
       type: 'HTTP_PROXY',
       uri,
+      ...(type === 'http' ? { awsType: 'HTTP' } : {}),
       // AWS `ANY` passes the caller's method, which is cachegate's default.
       ...(httpMethod && httpMethod !== 'ANY' ? { httpMethod } : {}),
       ...(integration.timeoutInMillis !== undefined ? { timeoutMs: Number(integration.timeoutInMillis) } : {}),
     };
   } else if (type === 'mock') {
     converted = mockIntegration(integration);
+  } else if (type === 'aws_proxy') {
+    // The Lambda function's name picks a handler from gateway.functions; a document never names a file.
+    const uri = String(integration.uri ?? '');
+    const name = /(?:^|:)function:([A-Za-z0-9_-]{1,64})(?::[^/]*)?(?:\/invocations)?$/.exec(uri)?.[1];
+    const handler = name !== undefined && options.functions && Object.hasOwn(options.functions, name) ? options.functions[name] : undefined;
+    if (handler === undefined) {
+      warnings.push(`${where}: skipped, aws_proxy function ${JSON.stringify(name ?? uri)} is not in gateway.functions`);
+      return undefined;
+    }
+    converted = { type: 'FUNCTION', handler, awsUri: uri, ...(integration.timeoutInMillis !== undefined ? { timeoutMs: Number(integration.timeoutInMillis) } : {}) };
   } else {
-    warnings.push(`${where}: skipped, integration type ${JSON.stringify(integration.type)} is not supported (http_proxy, http, mock)`);
+    warnings.push(`${where}: skipped, integration type ${JSON.stringify(integration.type)} is not supported (http_proxy, http, mock, aws_proxy)`);
     return undefined;
   }
   return {

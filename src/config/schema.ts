@@ -26,6 +26,11 @@ export type UnauthorizedCacheControlHeaderStrategy = (typeof UNAUTHORIZED_STRATE
 export const MAX_AWS_TTL_SECONDS = 3600;
 /** Max seconds an Alibaba plug-in entry may live (Alibaba: 48 h). */
 export const MAX_ALIBABA_TTL_SECONDS = 172_800;
+/** Alibaba Cloud API Gateway's environments, named by `X-Ca-Stage`. */
+export const ALIBABA_STAGES = ['RELEASE', 'PRE', 'TEST'] as const;
+export type AlibabaStage = (typeof ALIBABA_STAGES)[number];
+/** Nonces one app may have on record at once (SPEC §7: bounded per-request state); past it requests are refused, never forgotten. */
+export const DEFAULT_NONCE_LIMIT_PER_APP = 100_000;
 
 const int = (min: number, max: number, what = `must be an integer ${min}..${max}`) =>
   z.number({ error: what }).int({ error: what }).min(min, { error: what }).max(max, { error: what });
@@ -85,6 +90,8 @@ const httpProxyIntegration = z.strictObject({
   // AWS default and (historical) maximum is 29 s; we allow longer for self-hosted backends.
   timeoutMs: int(1, 300_000).default(29_000),
   cacheNamespace: nonEmpty.optional(),
+  /** Control plane: created as AWS type HTTP (served as a pass-through; mapping templates are not run). */
+  awsType: z.literal('HTTP').optional(),
 });
 
 const mockIntegration = z.strictObject({
@@ -101,6 +108,8 @@ const functionIntegration = z.strictObject({
   handler: nonEmpty.regex(/^[^#]+(#[A-Za-z_$][\w$]*)?$/, { error: 'must be ./module.js#exportName' }),
   timeoutMs: int(1, 900_000).default(29_000),
   cacheNamespace: nonEmpty.optional(),
+  /** Control plane: the AWS_PROXY Lambda URI this function was chosen by (reported back as given). */
+  awsUri: z.string().optional(),
 });
 
 const integrationSchema = z.discriminatedUnion('type', [httpProxyIntegration, mockIntegration, functionIntegration], {
@@ -122,13 +131,24 @@ const methodSchema = z.strictObject({
   cacheKeyParameters: z.array(requestParameter, { error: 'must be a list' }).default([]),
   cacheNamespace: nonEmpty.optional(),
   cachePlugin: nonEmpty.optional(),
+  /** SPEC §6b: the standard HTTP cache (a name under httpCaches) for this method. */
+  httpCache: nonEmpty.optional(),
   /**
    * What a cached request sends the integration besides its keyed inputs: `all` (default, AWS)
    * also its unkeyed query parameters; `keyed-only` nothing outside the key. Unkeyed headers of a
    * cached request never reach the integration either way (README "The stage cache").
    */
   cacheForwarding: z.enum(['all', 'keyed-only'], { error: 'must be all or keyed-only' }).optional(),
-  integration: integrationSchema,
+  /** Optional only while a method is built call by call (PutMethod, then PutIntegration); a served method has one (semantics.ts). */
+  integration: integrationSchema.optional(),
+  // AWS resource-model fields the control plane stores and reports (Terraform reads them back).
+  authorizationType: z.enum(['NONE', 'AWS_IAM', 'CUSTOM', 'COGNITO_USER_POOLS'], { error: 'must be NONE, AWS_IAM, CUSTOM or COGNITO_USER_POOLS' }).optional(),
+  apiKeyRequired: bool.optional(),
+  operationName: z.string().optional(),
+  methodResponses: z.record(z.string().regex(/^[1-5]\d\d$/, { error: 'status code must be 3 digits' }), z.record(z.string(), z.unknown())).optional(),
+  integrationResponses: z.record(z.string().regex(/^[1-5]\d\d$/, { error: 'status code must be 3 digits' }), z.record(z.string(), z.unknown())).optional(),
+  /** The PutIntegration input `integration` was derived from, reported back as given. */
+  awsIntegration: z.record(z.string(), z.unknown()).optional(),
 });
 export type MethodConfig = z.infer<typeof methodSchema>;
 
@@ -155,6 +175,12 @@ const stageSchema = z.strictObject({
     .default('0.5'),
   cacheCapacityBytes: int(1024, Number.MAX_SAFE_INTEGER, 'must be an integer >= 1024').optional(),
   methodSettings: z.record(z.string(), methodSettingSchema).default({}),
+  /** The deployment this stage serves (SPEC §8: deployments are snapshots); none: the API's resources as configured. */
+  deploymentId: z.string().regex(/^[a-z0-9]{1,32}$/, { error: 'must be a deployment id' }).optional(),
+  tracingEnabled: bool.optional(),
+  tags: stringMap.optional(),
+  /** Alibaba: the X-Ca-Stage value (RELEASE, PRE, TEST) that selects this stage on an API with `stageFrom: header`. */
+  alibabaStage: z.enum(ALIBABA_STAGES, { error: 'must be RELEASE, PRE or TEST' }).optional(),
 });
 export type StageConfig = z.infer<typeof stageSchema>;
 
@@ -170,6 +196,22 @@ export const apiSchema = z.strictObject({
     stageSchema,
     { error: 'must be a map of stage names' },
   ),
+  tags: stringMap.optional(),
+  /** Control plane: snapshots of `resources` that stages serve (CreateDeployment). */
+  deployments: z.record(
+    z.string().regex(/^[a-z0-9]{1,32}$/, { error: 'must be a deployment id' }),
+    z.strictObject({
+      createdDate: z.number(),
+      description: z.string().optional(),
+      resources: z.record(resourcePath, resourceSchema, { error: 'must be a map of resource paths' }),
+    }),
+  ).optional(),
+  /** Alibaba: `header` takes the stage from X-Ca-Stage (default RELEASE) instead of the first path segment. */
+  stageFrom: z.enum(['path', 'header'], { error: 'must be path or header' }).default('path'),
+  /** Alibaba: `required` refuses callers that do not prove an app (AppKey signature or AppCode). */
+  appAuth: z.enum(['optional', 'required'], { error: 'must be optional or required' }).default('optional'),
+  /** Alibaba: only these app ids may call the API (implies appAuth: required). */
+  authorizedApps: z.array(z.union([z.string(), z.number()]).transform(String), { error: 'must be a list of app ids' }).optional(),
 });
 export type ApiConfig = z.infer<typeof apiSchema>;
 
@@ -201,6 +243,8 @@ const appSchema = z.strictObject({
   appKey: nonEmpty.optional(),
   appSecret: nonEmpty.optional(),
   appCode: nonEmpty.optional(),
+  /** Nonces this app may have on record within the 15-minute window (its request rate × 30 min is enough). */
+  nonceLimit: int(1, 100_000_000).default(DEFAULT_NONCE_LIMIT_PER_APP),
 });
 export type AppConfig = z.infer<typeof appSchema>;
 
@@ -219,6 +263,19 @@ const cachePluginSchema = z.strictObject({
   cacheSpaceBytes: int(1024, Number.MAX_SAFE_INTEGER, 'must be an integer >= 1024').default(5 * 1024 * 1024),
 });
 export type CachePluginConfig = z.infer<typeof cachePluginSchema>;
+
+/** SPEC §6b: an RFC 9111 shared cache, declared once and chosen per method with `httpCache: NAME`. */
+const httpCacheSchema = z.strictObject({
+  /** Per stage, LRU by bytes. */
+  capacityBytes: int(1024, Number.MAX_SAFE_INTEGER, 'must be an integer >= 1024').default(64 * 1024 * 1024),
+  /** Of (Date - Last-Modified), RFC 9111 §4.2.2; 0 disables heuristic freshness. */
+  heuristicFraction: z.number({ error: 'must be a number 0..1' }).min(0, { error: 'must be a number 0..1' }).max(1, { error: 'must be a number 0..1' }).default(0.1),
+  /** No freshness lifetime above this many seconds. */
+  maxTtl: int(0, 31_536_000, 'must be 0..31536000 (seconds)').default(86_400),
+  /** RFC 9213 targeted fields honoured before Cache-Control, in order. */
+  targeted: z.array(nonEmpty.regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, { error: 'must be a header name' }), { error: 'must be a list of header names' }).default(['CDN-Cache-Control']),
+});
+export type HttpCacheConfig = z.infer<typeof httpCacheSchema>;
 
 const storeSchema = z
   .strictObject({
@@ -261,6 +318,10 @@ const gatewaySchema = z.strictObject({
   region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, { error: 'must be an AWS-style region such as us-east-1' }).default('us-east-1'),
   accountId: z.union([z.string(), z.number()]).transform(String).pipe(z.string().regex(/^\d{12}$/, { error: 'must be 12 digits' })).default('000000000000'),
   metricsAuth: bool.default(false),
+  /** Host names the admin listener answers besides IP literals and localhost (DNS-rebinding guard). */
+  /** Named handlers the control plane may point AWS_PROXY integrations at (never a path from a request). */
+  functions: z.record(z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, { error: 'function name must be letters, digits, - or _' }), nonEmpty.regex(/^[^#]+(#[A-Za-z_$][\w$]*)?$/, { error: 'must be ./module.js#exportName' })).default({}),
+  adminHosts: z.array(nonEmpty.regex(/^[A-Za-z0-9.-]+$/, { error: 'must be a host name' }), { error: 'must be a list of host names' }).default([]),
   stateFile: nonEmpty.optional(),
   /** Time a draining gateway waits for in-flight requests on SIGTERM. */
   shutdownTimeoutMs: int(0, 600_000).default(10_000),
@@ -279,6 +340,7 @@ export const configSchema = z.strictObject({
   identities: z.array(identitySchema, { error: 'must be a list' }).default([]),
   apps: z.array(appSchema, { error: 'must be a list' }).default([]),
   cachePlugins: z.record(z.string(), cachePluginSchema, { error: 'must be a map of plug-in names' }).default({}),
+  httpCaches: z.record(z.string(), httpCacheSchema, { error: 'must be a map of HTTP cache names' }).default({}),
   apis: z.array(apiSchema, { error: 'must be a list of APIs' }).min(1, { error: 'must list at least one API' }),
 });
 export type Config = z.infer<typeof configSchema>;
@@ -290,7 +352,7 @@ function toList(value: string | string[]): string[] {
 /** Every field name the schema knows, for "did you mean" hints on unknown fields. */
 export const KNOWN_FIELDS: ReadonlySet<string> = new Set(
   [
-    configSchema, gatewaySchema, throttleSchema, tlsSchema, storeSchema, identitySchema, policyStatement, appSchema, cachePluginSchema,
+    configSchema, gatewaySchema, throttleSchema, tlsSchema, storeSchema, identitySchema, policyStatement, appSchema, cachePluginSchema, httpCacheSchema,
     apiSchema, stageSchema, methodSchema, methodSettingSchema, httpProxyIntegration, mockIntegration, functionIntegration,
   ].flatMap((schema) => Object.keys(schema.shape)).concat(['mode', 'apps']),
 );

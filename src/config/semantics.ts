@@ -34,6 +34,7 @@ export function checkSemantics(config: Config, baseDir: string): ConfigIssue[] {
 
   let encrypted: (string | number)[] | undefined;
   config.apis.forEach((api, apiIndex) => {
+    checkAlibabaApi(api, appIds, (path, message) => add(['apis', apiIndex, ...path], message));
     for (const [resourcePath, methods] of Object.entries(api.resources)) {
       const pathParams = pathParameterNames(resourcePath);
       for (const [method, definition] of Object.entries(methods)) {
@@ -57,7 +58,19 @@ export function checkSemantics(config: Config, baseDir: string): ConfigIssue[] {
           }
           if (method !== 'GET' && method !== 'ANY') add([...at, 'cachePlugin'], 'a cache plug-in caches GET only; attach it to GET or ANY');
         }
+        if (definition.httpCache !== undefined) {
+          if (!(definition.httpCache in config.httpCaches)) {
+            add([...at, 'httpCache'], `unknown HTTP cache ${describeValue(definition.httpCache)} (not in httpCaches)`);
+          }
+          if (definition.cachePlugin !== undefined) add([...at, 'httpCache'], 'a method takes one cache policy: cachePlugin or httpCache, not both');
+        }
         const integration = definition.integration;
+        if (!integration) {
+          // A method under construction (PutMethod before PutIntegration) is fine until something serves it.
+          const servedBy = Object.entries(api.stages).find(([, stage]) => stage.deploymentId === undefined)?.[0];
+          if (servedBy !== undefined) add([...at, 'integration'], `is required (stage ${servedBy} serves these resources)`);
+          continue;
+        }
         if (integration.type === 'HTTP_PROXY') {
           for (const [, name] of integration.uri.matchAll(/(?<!\$)\{([^}+]+)\+?\}/g)) {
             if (!pathParams.includes(name!)) add([...at, 'integration', 'uri'], `{${name}} is not a path parameter of ${resourcePath}`);
@@ -82,7 +95,8 @@ export function checkSemantics(config: Config, baseDir: string): ConfigIssue[] {
         const parsed = parseMethodSettingsKey(key);
         if (!parsed) {
           add(at, `key must be "*/*" or "{resource path without leading /}/{METHOD}" such as "pets/{petId}/GET", got ${describeValue(key)}`);
-        } else if (parsed !== '*/*' && !hasMethod(api.resources, parsed.resourcePath, parsed.method)) {
+        } else if (parsed !== '*/*' && !hasMethod(api.resources, parsed.resourcePath, parsed.method)
+          && !hasMethod(api.deployments?.[stage.deploymentId ?? '']?.resources ?? {}, parsed.resourcePath, parsed.method)) {
           add(at, `no method ${parsed.method} on resource ${describeValue(parsed.resourcePath)}`);
         }
         if (setting.cacheDataEncrypted) encrypted ??= [...at, 'cacheDataEncrypted'];
@@ -165,4 +179,19 @@ function checkUnique<T>(values: (T | undefined)[], report: (index: number, value
     if (seen.has(value)) report(i, value);
     seen.add(value);
   });
+}
+
+/** SPEC §6: authorizedApps name known apps; each X-Ca-Stage value selects at most one stage. */
+function checkAlibabaApi(api: Config['apis'][number], appIds: ReadonlySet<string>, add: (path: (string | number)[], message: string) => void): void {
+  api.authorizedApps?.forEach((id, i) => {
+    if (!appIds.has(id)) add(['authorizedApps', i], `unknown app id ${describeValue(id)} (not in apps)`);
+  });
+  const byAlibabaStage = new Map<string, string>();
+  for (const [name, stage] of Object.entries(api.stages)) {
+    const alibabaStage = stage.alibabaStage ?? (name === 'RELEASE' || name === 'PRE' || name === 'TEST' ? name : undefined);
+    if (alibabaStage === undefined) continue;
+    const other = byAlibabaStage.get(alibabaStage);
+    if (other !== undefined) add(['stages', name, 'alibabaStage'], `X-Ca-Stage ${alibabaStage} already selects stage ${describeValue(other)}`);
+    else byAlibabaStage.set(alibabaStage, name);
+  }
 }

@@ -100,6 +100,17 @@ export class RequestContext implements CallerLink {
     return () => res.off('close', onClose);
   }
 
+  /**
+   * RFC 9110 §15.2: a 1xx from the integration goes on to the caller before the final answer.
+   * Node writes 102 and 103 itself; 100 is Node's own business (Expect), 101 is an upgrade.
+   */
+  interim(statusCode: number, headers: Record<string, string | string[]>): void {
+    const { res } = this;
+    if (res.headersSent || res.destroyed) return;
+    if (statusCode === 102) res.writeProcessing();
+    else if (statusCode === 103 && headers.link !== undefined) res.writeEarlyHints(headers as Record<string, string | string[]> & { link: string | string[] });
+  }
+
   /** Calls the method's integration, timing it to its response headers (AWS IntegrationLatency). */
   async invoke(request: IntegrationRequest = this.integrationRequest()): Promise<IntegrationResponse> {
     const started = performance.now();

@@ -7,13 +7,14 @@ import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { HTTP_METHODS, type HttpMethod } from '../config/schema.js';
-import { GatewayError, sendError, type ErrorCode } from '../errors.js';
+import { withoutAppCode } from '../auth/app-code.js';
+import { answerAsAlibaba, GatewayError, sendError, type ErrorCode } from '../errors.js';
 import { IntegrationError, type IntegrationResponse } from '../integrations/integration.js';
 import type { GatewayMetrics } from '../metrics/metrics.js';
 import { RequestContext } from './context.js';
 import { nextRequestId } from './request-id.js';
 import { canonicalRequestPath } from './router.js';
-import { selectApi, selectMethod, type GatewaySnapshot } from './runtime.js';
+import { selectApi, selectMethod, selectStage, type GatewaySnapshot, type MethodRoute, type ResourceMethods } from './runtime.js';
 import type { Throttle, ThrottleScope } from './throttle.js';
 
 /** Longest request target accepted (path + query); longer → 414, as most proxies do at 8 KiB. */
@@ -76,24 +77,30 @@ export class DataPlane {
       return this.reject(req, res, 'BAD_REQUEST', started, PATH_PROBLEMS[canonical.problem]);
     }
     const api = selectApi(this.deps.snapshot(), req.headers.host);
-    const stageName = canonical.segments[0] ?? '';
-    const stage = api?.stages.get(stageName);
-    if (!api || !stage) return this.reject(req, res, 'ROUTE_NOT_FOUND', started, `No stage ${JSON.stringify(stageName)} on this API`);
+    const selected = api && selectStage(api, canonical.segments, canonical.text, req.headers['x-ca-stage']);
+    const stage = selected?.stage;
+    // An Alibaba client gets its request id and error headers even for an unknown stage or path (SPEC §6).
+    if (api?.usesApps) answerAsAlibaba(res, nextRequestId());
+    if (!api || !stage) return this.reject(req, res, 'ROUTE_NOT_FOUND', started, `No stage ${JSON.stringify(selected?.name ?? '')} on this API`);
 
-    const segments = canonical.segments.slice(1);
-    const path = segments.length === 0 ? '/' : canonical.text.slice(canonical.text.indexOf('/', 1));
-    const match = api.router.match(segments);
+    const { segments, path } = selected;
+    // The stage's own deployment: its routes as of its deploymentId (SPEC §8 snapshots).
+    const match = stage.router.match(segments);
     if (!match) return this.reject(req, res, 'ROUTE_NOT_FOUND', started);
 
     const method = req.method as HttpMethod;
-    const route = KNOWN_METHODS.has(method) ? selectMethod(match.value, method) : undefined;
+    // SPEC §6b: a greedy ANY method under httpCache passes any method token through (Node's parser
+    // admits only registered methods, so the set stays bounded).
+    const route = KNOWN_METHODS.has(method) ? selectMethod(match.value, method) : anyWithHttpCache(match.value);
     if (!route) {
       const allow = [...match.value.keys()].includes('ANY') ? HTTP_METHODS.join(', ') : [...match.value.keys()].join(', ');
       return this.reject(req, res, 'METHOD_NOT_ALLOWED', started, `Method ${req.method} not allowed on ${match.resourcePath}`, { allow });
     }
 
     const metrics = this.deps.metrics.forRoute(route, api.id, stage.name, match.resourcePath, method);
-    const ctx = new RequestContext(req, res, route, stage, method, path, rawQuery, match.pathParameters, nextRequestId(), receivedAt, metrics);
+    // SPEC §6: an AppCode in the query is a credential, removed before forwarding and keying.
+    const forwardedQuery = api.usesApps ? withoutAppCode(rawQuery) : rawQuery;
+    const ctx = new RequestContext(req, res, route, stage, method, path, forwardedQuery, match.pathParameters, nextRequestId(), receivedAt, metrics);
     const { throttle } = this.deps;
     // SPEC §8: throttling is checked before the cache (a hit costs a token too, as on AWS).
     if (throttle?.active) {
@@ -203,6 +210,11 @@ export function writeIntegrationResponse(res: ServerResponse, response: Integrat
     res.once('close', () => body.destroy());
     body.pipe(res);
   }
+}
+
+function anyWithHttpCache(methods: ResourceMethods): MethodRoute | undefined {
+  const any = methods.get('ANY');
+  return any?.definition.httpCache !== undefined ? any : undefined;
 }
 
 /** A short, stable digest of a cache key for logs: correlates requests without printing parameter values. */

@@ -5,11 +5,13 @@
  */
 import type { Logger } from 'pino';
 import { AlibabaCachePolicy } from '../cache/policies/alibaba/policy.js';
+import { HttpCachePolicy } from '../cache/policies/http/policy.js';
 import { AwsCachePolicy } from '../cache/policies/aws/policy.js';
 import { CacheStep } from '../cache/flow.js';
 import { stageCapacityBytes } from '../cache/capacity.js';
 import { sharedStateOf, type SharedState } from '../cache/shared-state.js';
-import { createStore } from '../cache/stores/index.js';
+import { createStore, memoryArenaBytes } from '../cache/stores/index.js';
+import type { SharedStoreBuffers } from '../cache/stores/shared/layout.js';
 import { stageId, type CacheStore } from '../cache/store.js';
 import { EncryptedStore } from '../cache/crypto.js';
 import type { PurgeMatch } from '../cache/tags.js';
@@ -18,6 +20,12 @@ import type { ApiConfig, ListenAddress } from '../config/schema.js';
 import { decodeEncryptionKey } from '../config/semantics.js';
 import { AdminPlane } from '../control/admin.js';
 import { AppRegistry } from '../auth/apps.js';
+import { FallbackNonceStore } from '../auth/nonces/fallback.js';
+import { MemoryNonceStore } from '../auth/nonces/memory.js';
+import type { NonceStore } from '../auth/nonces/nonce-store.js';
+import { RedisNonceStore } from '../auth/nonces/redis.js';
+import { AlibabaAppGate } from '../cache/policies/alibaba/app-gate.js';
+import type { RequestContext } from './context.js';
 import { IdentityRegistry } from '../auth/identities.js';
 import { createIntegration, ProxyPool } from '../integrations/index.js';
 import { silentLogger } from '../logging.js';
@@ -44,6 +52,12 @@ export interface GatewayOptions {
   siblings?: Siblings;
   /** The clock (epoch ms) the cache uses; tests drive it instead of sleeping. */
   now?: () => number;
+  /** Gateway threads of one process (`--workers`): the off-heap memory store they all attach to. */
+  sharedMemory?: SharedStoreBuffers;
+  /** Gateway threads: serve on these listening descriptors (the first thread's) instead of binding. */
+  listenFds?: { readonly data: number; readonly admin: number };
+  /** Alibaba nonces shared with the other processes (`--workers` with the memory store: the primary's). */
+  nonces?: NonceStore;
   /**
    * Worker processes serving together with the memory store (`--workers N`): each holds 1/N of
    * every throttling limit (throttle-settings.ts shareOf). Not used with a shared store.
@@ -73,7 +87,10 @@ export class Gateway {
   readonly proxyPool = new ProxyPool();
   private plugins: AlibabaCachePolicy;
   private aws: AwsCachePolicy;
+  private httpCaches: HttpCachePolicy;
   readonly throttle: Throttle;
+  private readonly nonces: NonceStore;
+  private apps: AppRegistry;
   readonly now: () => number;
   private current: GatewaySnapshot;
   /** Stage caches the store holds now, with their byte budgets. */
@@ -89,18 +106,23 @@ export class Gateway {
     this.logger = options.logger ?? silentLogger();
     this.now = options.now ?? Date.now;
     this.identities = new IdentityRegistry(config.identities, config.gateway.region);
-    this.store = createStore(config.store, { now: this.now, logger: this.logger });
+    this.store = createStore(config.store, { now: this.now, logger: this.logger, sharedMemory: options.sharedMemory, arenaBytes: memoryArenaBytes(config) });
     this.shared = sharedStateOf(this.store);
     this.metrics = new GatewayMetrics(() => this.stageStats(), { defaultMetrics: true });
     const apis = (config.gateway.stateFile && readStateFile(config.gateway.stateFile, config, loaded.baseDir)) || config.apis;
     this.current = this.compile(apis);
     // With a shared store, start() first adopts the shared API definitions, then creates stage caches.
     if (!this.shared) this.configureStageCaches();
-    ({ aws: this.aws, plugins: this.plugins } = this.policies(config));
+    ({ aws: this.aws, plugins: this.plugins, httpCaches: this.httpCaches } = this.policies(config));
+    // An API that uses Alibaba apps authenticates every caller first (app-gate.ts). Nonces outlive reloads.
+    this.nonces = this.createNonceStore(options.nonces);
+    this.apps = new AppRegistry(config.apps, this.nonces);
+    // A method with a caching plug-in follows Alibaba's policy, one with httpCache RFC 9111; every other method AWS's stage cache.
+    const policyOf = (ctx: RequestContext) => (ctx.route.definition.cachePlugin !== undefined ? this.plugins : ctx.route.definition.httpCache !== undefined ? this.httpCaches : this.aws);
+    const appGate = new AlibabaAppGate({ apps: () => this.apps, now: this.now, policyOf });
     const cache = new CacheStep({
       store: this.store, storeType: config.store.type, metrics: this.metrics, logger: this.logger, now: this.now,
-      // A method with a caching plug-in follows Alibaba's policy; every other method AWS's stage cache.
-      policyFor: (ctx) => (ctx.route.definition.cachePlugin !== undefined ? this.plugins : this.aws),
+      policyFor: (ctx) => (ctx.route.api.usesApps ? appGate : policyOf(ctx)),
     });
     const redis = this.store instanceof RedisStore ? this.store : undefined;
     this.throttle = new Throttle({
@@ -121,6 +143,21 @@ export class Gateway {
     });
   }
 
+  /**
+   * Where Alibaba nonces are remembered: Redis when the store is Redis (every node shares it),
+   * else the primary process of `--workers` (given as `shared`), else this process — the shared
+   * ones with this process's memory behind them for outages, each fallback counted.
+   */
+  private createNonceStore(shared: NonceStore | undefined): NonceStore {
+    const fallback = (store: string) => (error: unknown) => {
+      this.metrics.storeErrors.inc({ store, operation: 'nonce' });
+      this.logger.debug({ err: (error as Error)?.message }, 'nonce check fell back to this process');
+    };
+    if (this.store instanceof RedisStore) return new FallbackNonceStore(new RedisNonceStore(this.store.client, this.loaded.config.store.timeoutMs), fallback(this.store.type));
+    if (shared) return new FallbackNonceStore(shared, fallback('primary'));
+    return new MemoryNonceStore();
+  }
+
   /** Prometheus text of this gateway (all workers' when several serve together). */
   metricsText(): Promise<string> {
     return this.metricsSource?.() ?? this.metrics.registry.metrics();
@@ -138,9 +175,10 @@ export class Gateway {
     const addresses = { data: options.listen ?? settings.listen, admin: options.admin ?? settings.admin };
     const scheme = (listener: Listener) => (tlsConfigOf(loaded.config, listener) ? 'https' : 'http');
     try {
-      const data = await listen(gateway.dataServer, addresses.data, 'data listener');
+      const fds = options.listenFds;
+      const data = await listen(gateway.dataServer, addresses.data, 'data listener', fds?.data);
       gateway.dataUrl = `${scheme('data')}://${hostForUrl(data.host)}:${data.port}`;
-      const admin = await listen(gateway.adminServer, addresses.admin, 'admin listener');
+      const admin = await listen(gateway.adminServer, addresses.admin, 'admin listener', fds?.admin);
       gateway.adminUrl = `${scheme('admin')}://${hostForUrl(admin.host)}:${admin.port}`;
     } catch (error) {
       await gateway.close();
@@ -149,6 +187,12 @@ export class Gateway {
     warnPlainTextSecrets(loaded.config, addresses, gateway.logger);
     gateway.logger.info({ data: gateway.dataUrl, admin: gateway.adminUrl, apis: gateway.current.apis.map((api) => api.id) }, 'cachegate started');
     return gateway;
+  }
+
+  /** The listening descriptors, for other gateway threads to serve on (cli/workers.ts). */
+  get listenFds(): { data: number; admin: number } {
+    const fd = (server: Server) => (server as unknown as { _handle: { fd: number } | null })._handle?.fd ?? -1;
+    return { data: fd(this.dataServer), admin: fd(this.adminServer) };
   }
 
   get snapshot(): GatewaySnapshot {
@@ -188,7 +232,7 @@ export class Gateway {
   /** Empties one stage cache at once, whatever its size (on sibling workers too, unless `announce: false`). */
   async flushStage(apiId: string, stage: string, options: { announce?: boolean } = {}): Promise<void> {
     // The stage cache, and the spaces of the caching plug-ins used on that stage.
-    await Promise.all([stageId(apiId, stage), ...this.plugins.spacesOf(apiId, stage)].map((space) => this.store.flush(space)));
+    await Promise.all([stageId(apiId, stage), ...this.plugins.spacesOf(apiId, stage), ...this.httpCaches.spacesOf(apiId, stage)].map((space) => this.store.flush(space)));
     this.metrics.invalidations.inc({ api: apiId, stage, reason: 'flush' });
     if (options.announce !== false) this.options.siblings?.publish({ kind: 'flush', apiId, stage });
   }
@@ -210,7 +254,7 @@ export class Gateway {
     if (key !== undefined) this.sealedForPurge ??= new EncryptedStore(this.store, key);
     // An entry is stored plain or sealed, never both: the two purges never count one entry twice.
     const stores = this.sealedForPurge ? [this.store, this.sealedForPurge] : [this.store];
-    const spaces = [stageId(apiId, stage), ...this.plugins.spacesOf(apiId, stage)];
+    const spaces = [stageId(apiId, stage), ...this.plugins.spacesOf(apiId, stage), ...this.httpCaches.spacesOf(apiId, stage)];
     const counts = await Promise.all(spaces.flatMap((space) => stores.map((store) => store.purge(space, match))));
     const purged = counts.reduce((sum, count) => sum + count, 0);
     this.metrics.invalidations.inc({ api: apiId, stage, reason: 'purge' }, purged);
@@ -254,9 +298,12 @@ export class Gateway {
     this.identities = new IdentityRegistry(config.identities, config.gateway.region);
     const policies = this.policies(config);
     this.aws = policies.aws;
-    // The plug-in policy holds replay records (nonces) and the spaces it created: kept unless apps
-    // or plug-ins changed.
-    if (JSON.stringify([previous.config.apps, previous.config.cachePlugins]) !== JSON.stringify([config.apps, config.cachePlugins])) this.plugins = policies.plugins;
+    // The plug-in policy holds the spaces it created: kept unless plug-ins changed. Apps are re-read;
+    // their nonce records (this.nonces) are kept, so a reload never re-admits a replay.
+    if (JSON.stringify(previous.config.cachePlugins) !== JSON.stringify(config.cachePlugins)) this.plugins = policies.plugins;
+    this.apps = new AppRegistry(config.apps, this.nonces);
+    // The HTTP caches' spaces are kept unless their declarations changed.
+    if (JSON.stringify(previous.config.httpCaches) !== JSON.stringify(config.httpCaches)) this.httpCaches = policies.httpCaches;
     this.throttle.configure(this.current, config.gateway.throttle);
     for (const what of kept) this.logger.warn({ setting: what }, 'config reloaded, but this setting needs a restart to change; keeping the running value');
     this.logger.info({ source: next.source, apisChanged }, 'config reloaded');
@@ -292,11 +339,12 @@ export class Gateway {
     return tls && readTls(tls, loaded.baseDir);
   }
 
-  private policies(config: LoadedConfig['config']): { aws: AwsCachePolicy; plugins: AlibabaCachePolicy } {
+  private policies(config: LoadedConfig['config']): { aws: AwsCachePolicy; plugins: AlibabaCachePolicy; httpCaches: HttpCachePolicy } {
     const encryptionKey = config.store.encryptionKey === undefined ? undefined : decodeEncryptionKey(config.store.encryptionKey);
     return {
       aws: new AwsCachePolicy({ store: this.store, identities: this.identities, region: config.gateway.region, accountId: config.gateway.accountId, encryptionKey }),
-      plugins: new AlibabaCachePolicy({ store: this.store, apps: new AppRegistry(config.apps), plugins: config.cachePlugins, now: this.now }),
+      plugins: new AlibabaCachePolicy({ store: this.store, plugins: config.cachePlugins, now: this.now }),
+      httpCaches: new HttpCachePolicy({ store: this.store, caches: config.httpCaches, now: this.now }),
     };
   }
 
@@ -335,7 +383,7 @@ export class Gateway {
 
   private compile(apis: readonly ApiConfig[]): GatewaySnapshot {
     const deps = { baseDir: this.loaded.baseDir, proxyPool: this.proxyPool, accountId: this.loaded.config.gateway.accountId };
-    return compileSnapshot(apis, (_api, _resource, _method, definition) => createIntegration(definition.integration, deps));
+    return compileSnapshot(apis, (_api, _resource, _method, definition) => createIntegration(definition.integration!, deps));
   }
 
   /** Creates, resizes or drops stage caches to match the current snapshot. */

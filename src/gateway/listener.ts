@@ -218,7 +218,8 @@ function requestLineTooLong(rawPacket: Buffer | undefined): boolean {
 }
 
 /** Listens; a taken port or bad address becomes one clear sentence. */
-export function listen(server: Server, address: ListenAddress, what: string): Promise<{ host: string; port: number }> {
+/** `fd`: serve on a descriptor another thread of this process listens on (its port is `address`'s host, the bound port). */
+export function listen(server: Server, address: ListenAddress, what: string, fd?: number): Promise<{ host: string; port: number }> {
   return new Promise((resolve, reject) => {
     const onError = (error: NodeJS.ErrnoException) => {
       const reason =
@@ -228,7 +229,8 @@ export function listen(server: Server, address: ListenAddress, what: string): Pr
       reject(new ListenError(`${what} ${address.host}:${address.port}: ${reason}`));
     };
     server.once('error', onError);
-    server.listen(address.port, address.host, () => {
+    const target = fd === undefined ? { port: address.port, host: address.host } : { fd };
+    server.listen(target, () => {
       server.off('error', onError);
       const bound = server.address();
       resolve(typeof bound === 'object' && bound ? { host: address.host, port: bound.port } : address);

@@ -131,7 +131,11 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
   }
 
   onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[]>): void {
-    if (statusCode < 200) return; // 1xx interim answers: the final one follows
+    // 1xx interim answers are relayed (RFC 9110 §15.2) and never stored: the final one follows.
+    if (statusCode < 200) {
+      if (statusCode !== 101 && this.caller.interim) this.caller.interim(statusCode, responseHeaders(headers));
+      return;
+    }
     this.clearDeadline();
     this.statusCode = statusCode;
     this.headers = responseHeaders(headers);

@@ -46,6 +46,8 @@ export interface CallerLink {
   readonly goneReason: Error | undefined;
   /** Calls `listener` once when the caller goes away (at once if it already has); the result stops listening. */
   onGone(listener: (reason: Error) => void): () => void;
+  /** Relays a 1xx interim answer (102, 103) to the caller before the final one (RFC 9110 §15.2); never stored. */
+  interim?(statusCode: number, headers: Record<string, string | string[]>): void;
 }
 
 export interface IntegrationResponse {

@@ -60,6 +60,28 @@ export class GatewayMetrics {
     labelNames: ['store', 'operation'],
     registers: [this.registry],
   });
+  readonly hitForPass = new Counter({
+    name: 'cachegate_cache_hit_for_pass_total',
+    help: 'Requests sent to the integration without coalescing because their key was marked hit-for-pass (its last answer could not be shared).',
+    labelNames: STAGE_LABELS,
+    registers: [this.registry],
+  });
+  readonly hitForPassKeys = new Gauge({
+    name: 'cachegate_cache_hit_for_pass_keys',
+    help: 'Keys currently marked hit-for-pass (bounded by HIT_FOR_PASS_MAX_KEYS).',
+    registers: [this.registry],
+  });
+  readonly hitForPassEvictions = new Counter({
+    name: 'cachegate_cache_hit_for_pass_evictions_total',
+    help: 'Hit-for-pass marks dropped, oldest first, to stay within HIT_FOR_PASS_MAX_KEYS.',
+    registers: [this.registry],
+  });
+  readonly waitTimeouts = new Counter({
+    name: 'cachegate_cache_wait_timeouts_total',
+    help: 'Requests that waited for another request\'s integration call for the same key until their own integration timeout (answered 504).',
+    labelNames: STAGE_LABELS,
+    registers: [this.registry],
+  });
   readonly integrationErrors = new Counter({
     name: 'cachegate_integration_errors_total',
     help: 'Integration calls that failed: timeout, unreachable, or a bad response.',

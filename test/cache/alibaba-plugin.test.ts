@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { createHmac, randomUUID } from 'node:crypto';
 import { after, before, beforeEach, describe, it } from 'node:test';
+import { gzipSync } from 'node:zlib';
 import type { Gateway } from '../../src/gateway/gateway.js';
 import { startBackend, type CountingBackend } from '../helpers/backend.js';
 import { startGateway } from '../helpers/gateway.js';
@@ -98,6 +99,17 @@ describe('Alibaba caching plug-in through HTTP', () => {
     assert.equal(hit.headers.etag, undefined);
   });
 
+  it('never replays a stored body without the encoding headers it was received with (issue 16)', async () => {
+    const body = gzipSync('{"zipped":true}');
+    backend.handler = (_req, res) => res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip', 'content-language': 'en' }).end(body);
+    await call(url('/prod/shared'));
+    const hit = await call(url('/prod/shared'));
+    assert.equal(hit.headers['x-ca-caching'], 'true');
+    assert.equal(hit.headers['content-encoding'], 'gzip');
+    assert.equal(hit.headers['content-language'], 'en');
+    assert.equal(Number(hit.headers['content-length']), body.length, 'the compressed bytes, as stored');
+  });
+
   describe('varyByApp', () => {
     it('never serves one app\'s entry to another app or to anonymous callers', async () => {
       const a = await call(url('/prod/perApp'), { headers: signed(APPS.a, '/prod/perApp', clock.now) });
@@ -120,14 +132,20 @@ describe('Alibaba caching plug-in through HTTP', () => {
       assert.equal(backend.calls, 1);
     });
 
-    it('refuses a wrong signature, an unsigned AppKey, a replayed nonce and a stale timestamp with 403', async () => {
+    it('refuses a wrong signature, an unsigned AppKey, a replayed nonce and a stale timestamp with Alibaba\'s errors', async () => {
       const good = signed(APPS.a, '/prod/perApp', clock.now);
-      assert.equal((await call(url('/prod/perApp'), { headers: { ...good, 'x-ca-signature': Buffer.from('nope').toString('base64') } })).status, 403);
-      assert.equal((await call(url('/prod/perApp'), { headers: { 'x-ca-key': APPS.a.appKey } })).status, 403);
+      const refused = async (headers: Record<string, string>, status: number, code: string) => {
+        const answer = await call(url('/prod/perApp'), { headers });
+        assert.equal(answer.status, status, answer.text);
+        assert.equal(answer.headers['x-ca-error-code'], code);
+        assert.ok(answer.headers['x-ca-request-id']);
+      };
+      await refused({ ...good, 'x-ca-signature': Buffer.from('nope').toString('base64') }, 400, 'I400SG');
+      await refused({ 'x-ca-key': APPS.a.appKey }, 400, 'I400MH');
       assert.equal((await call(url('/prod/perApp'), { headers: good })).status, 200);
-      assert.equal((await call(url('/prod/perApp'), { headers: good })).status, 403, 'the same nonce twice');
-      assert.equal((await call(url('/prod/perApp'), { headers: signed(APPS.a, '/prod/perApp', clock.now - 16 * 60_000) })).status, 403);
-      assert.equal((await call(url('/prod/perApp'), { headers: { authorization: 'APPCODE wrong' } })).status, 403);
+      await refused(good, 400, 'I400NC'); // the same nonce twice
+      await refused(signed(APPS.a, '/prod/perApp', clock.now - 16 * 60_000), 400, 'I400HD');
+      await refused({ authorization: 'APPCODE wrong' }, 401, 'A401AC');
       const withQuery = await call(url('/prod/perApp?x=1&a=2'), { headers: signed(APPS.a, '/prod/perApp?x=1&a=2', clock.now) });
       assert.equal(withQuery.status, 200, withQuery.text);
     });

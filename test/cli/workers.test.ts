@@ -10,8 +10,8 @@ import { call } from '../helpers/http.js';
 
 const BIN = fileURLToPath(new URL('../../../bin/cachegate.js', import.meta.url));
 
-describe('cachegate start --workers 2 (memory store)', () => {
-  it('serves from two processes, relays a flush to both, aggregates /metrics, and stops cleanly', async () => {
+describe('cachegate start --workers 2 (memory store, threads)', () => {
+  it('serves from two threads sharing one store: one fill per key, a flush seen by both, /metrics over both, clean stop', async () => {
     const backend = await startBackend();
     const dir = mkdtempSync(join(tmpdir(), 'cachegate-workers-'));
     const config = join(dir, 'cachegate.yaml');
@@ -21,7 +21,7 @@ identities: [{ name: ops, apiKey: ops-api-key-1, policy: [{ effect: Allow, actio
 apis:
   - id: api
     resources:
-      /x: { GET: { integration: { type: HTTP_PROXY, uri: "${backend.url}/x" } } }
+      /x/{id}: { GET: { requestParameters: [method.request.path.id], cacheKeyParameters: [method.request.path.id], integration: { type: HTTP_PROXY, uri: "${backend.url}/x/{id}" } } }
     stages: { prod: { cacheClusterEnabled: true } }
 `);
     const child = spawn(process.execPath, [BIN, 'start', '--config', config, '--workers', '2', '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -34,21 +34,26 @@ apis:
         child.once('exit', (code) => reject(new Error(`exited ${code}: ${output}`)));
       });
       const [, dataUrl, adminUrl] = /on (http:\/\/[\d.:]+) \(admin (http:\/\/[\d.:]+)\)/.exec(output)!;
-      // A new connection per request: the primary hands them to the workers in turn.
-      const fresh = () => call(`${dataUrl}/prod/x`, { headers: { connection: 'close' } });
-      for (let i = 0; i < 6; i++) await fresh();
-      assert.ok(backend.calls >= 1 && backend.calls <= 2, `one miss per worker at most, saw ${backend.calls}`);
-      const metrics = (await call(`${adminUrl}/metrics`)).text;
-      const count = (name: string) => Number(new RegExp(`^${name}\\{[^}]*\\} (\\d+)`, 'm').exec(metrics)?.[1] ?? 0);
-      assert.equal(count('cachegate_cache_hit_count_total') + count('cachegate_cache_miss_count_total'), 6, 'both workers counted');
+      // A new connection per request: the kernel hands them to whichever thread accepts first.
+      const fresh = (id: number) => call(`${dataUrl}/prod/x/${id}`, { headers: { connection: 'close' } });
+      const keys = [1, 2, 3, 4, 5];
+      for (const id of keys) await fresh(id);
+      const filled = backend.calls;
+      assert.equal(filled, keys.length, 'one backend call per key');
+      const answers = await Promise.all(keys.flatMap((id) => Array.from({ length: 8 }, () => fresh(id))));
+      assert.ok(answers.every((answer) => answer.status === 200));
+      assert.equal(backend.calls, filled, 'every later request, on either thread, was a hit: one copy for both');
+      const metrics = (await call(`${adminUrl}/metrics`, { headers: { connection: 'close' } })).text;
+      const count = (name: string) => Number(new RegExp(`^${name}\\{.*\\} (\\d+)$`, 'm').exec(metrics)?.[1] ?? 0);
+      assert.equal(count('cachegate_cache_hit_count_total') + count('cachegate_cache_miss_count_total'), 45, 'both threads counted');
+      assert.equal(count('cachegate_cache_entries'), keys.length, 'the shared store is counted once, not per thread');
       const flushed = await call(`${adminUrl}/restapis/api/stages/prod/cache/data`, { method: 'DELETE', headers: { 'x-api-key': 'ops-api-key-1', connection: 'close' } });
       assert.equal(flushed.status, 202);
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      // No wait: the flush is the shared store's, so it holds for both threads as soon as it is answered.
       const before = backend.calls;
-      const after = await Promise.all(Array.from({ length: 6 }, fresh));
+      const after = await Promise.all(Array.from({ length: 8 }, () => fresh(1)));
       assert.ok(after.every((answer) => answer.status === 200));
-      // Whichever worker answered, nothing stored before the flush was served after it.
-      assert.ok(after.every((answer) => answer.json().call > before), 'no worker kept a flushed entry');
+      assert.ok(after.every((answer) => answer.json().call > before), 'no thread served a flushed entry');
     } finally {
       child.kill('SIGTERM');
       const code = await new Promise((resolve) => child.once('exit', resolve));

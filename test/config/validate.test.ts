@@ -63,7 +63,7 @@ describe('config validation', () => {
     const { config } = validateConfig(base(), { source: 't', baseDir: dir });
     assert.deepEqual(config.gateway.listen, { host: '127.0.0.1', port: 8080 });
     assert.equal(config.apis[0]!.stages.dev!.cacheClusterSize, '0.5');
-    assert.equal(config.apis[0]!.resources['/fn']!.ANY!.integration.type, 'FUNCTION');
+    assert.equal(config.apis[0]!.resources['/fn']!.ANY!.integration!.type, 'FUNCTION');
     assert.ok(Object.isFrozen(config.apis[0]!.stages), 'the config is frozen');
   });
 

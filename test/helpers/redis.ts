@@ -83,10 +83,11 @@ async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 
 export class RedisServer {
   private child: ChildProcess | undefined;
 
-  private constructor(readonly port: number, private readonly dir: string, private readonly cluster: boolean) {}
+  private constructor(readonly port: number, readonly dir: string, private readonly cluster: boolean, private readonly extraArgs: readonly string[]) {}
 
-  static async start(options: { port?: number; cluster?: boolean } = {}): Promise<RedisServer> {
-    const server = new RedisServer(options.port ?? (await freePort()), mkdtempSync(join(tmpdir(), 'cachegate-redis-')), options.cluster ?? false);
+  /** `args`: more redis-server options, e.g. `['--cluster-require-full-coverage', 'no']`. */
+  static async start(options: { port?: number; cluster?: boolean; args?: readonly string[] } = {}): Promise<RedisServer> {
+    const server = new RedisServer(options.port ?? (await freePort()), mkdtempSync(join(tmpdir(), 'cachegate-redis-')), options.cluster ?? false, options.args ?? []);
     await server.restart();
     return server;
   }
@@ -98,12 +99,16 @@ export class RedisServer {
     return `127.0.0.1:${this.port}`;
   }
 
-  /** (Re)starts the server on its port, empty (no persistence), and waits until it answers PING. */
+  /**
+   * (Re)starts the server on its port without automatic snapshots, and waits until it answers
+   * PING. It starts empty unless a `dump.rdb` is in `dir` (a SAVE made earlier, see persistence tests).
+   */
   async restart(): Promise<void> {
     if (this.child) throw new Error(`redis-server on ${this.port} is still running`);
     const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir,
       '--daemonize', 'no', '--protected-mode', 'no', '--loglevel', 'warning'];
     if (this.cluster) args.push('--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${this.port}.conf`, '--cluster-node-timeout', '2000');
+    args.push(...this.extraArgs);
     const child = spawn('redis-server', args, { stdio: ['ignore', 'ignore', 'pipe'] });
     this.child = child;
     running.add(child);
@@ -146,10 +151,12 @@ export class RedisServer {
 export class RedisCluster {
   private constructor(readonly servers: RedisServer[]) {}
 
-  static async start(): Promise<RedisCluster> {
+  /** `partialCoverage`: masters keep serving their slots while another master is down (cluster-require-full-coverage no). */
+  static async start(options: { partialCoverage?: boolean } = {}): Promise<RedisCluster> {
     const servers: RedisServer[] = [];
+    const args = options.partialCoverage ? ['--cluster-require-full-coverage', 'no'] : [];
     try {
-      for (let i = 0; i < 3; i++) servers.push(await RedisServer.start({ cluster: true }));
+      for (let i = 0; i < 3; i++) servers.push(await RedisServer.start({ cluster: true, args }));
       const create = spawnSync('redis-cli', ['--cluster', 'create', ...servers.map((s) => s.address), '--cluster-replicas', '0', '--cluster-yes'], { encoding: 'utf8', timeout: 20_000 });
       if (create.status !== 0) throw new Error(`redis-cli --cluster create failed: ${create.stderr || create.stdout}`);
       for (const server of servers) {

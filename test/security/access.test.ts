@@ -25,6 +25,8 @@ describe('hostile input: access', () => {
     backend = await startBackend();
     const proxy = (path: string) => ({ integration: { type: 'HTTP_PROXY', uri: `${backend.url}${path}` } });
     gateway = await startGateway({
+      // The traversal probes below name the admin listener admin.test (a DNS-rebinding guard refuses other names).
+      gateway: { adminHosts: ['admin.test'] },
       identities: [{ name: 'reader', apiKey: READER_KEY, policy: [{ effect: 'Allow', action: 'apigateway:GET', resource: '*' }] }],
       apps: [{ id: '1001', appKey: 'app-key-1001', appSecret: 'app-secret-1001' }, { id: '2001', appCode: 'app-code-2001' }],
       cachePlugins: { perApp: { varyByApp: true, duration: 100 } },
@@ -96,21 +98,23 @@ describe('hostile input: access', () => {
   describe('Alibaba app claims', () => {
     const products = (headers: Record<string, string>) => call(`${gateway.dataUrl}/prod/products`, { headers: { Host: 'alpha.test', ...headers } });
 
-    it('X-Ca-Key without a signature is 403 and reaches neither the cache nor the backend', async () => {
+    // Statuses as Alibaba's gateway answers them (SPEC §6): 400 for a missing or wrong signature.
+    it('X-Ca-Key without a signature is 400 and reaches neither the cache nor the backend', async () => {
       const answer = await products({ 'X-Ca-Key': 'app-key-1001' });
-      assert.equal(answer.status, 403);
+      assert.equal(answer.status, 400);
+      assert.equal(answer.headers['x-ca-error-message'], 'Header `X-Ca-Signature` is Required');
       assert.equal(backend.seen.length, 0);
     });
 
-    it('X-Ca-Key with a wrong signature is 403', async () => {
+    it('X-Ca-Key with a wrong signature is 400', async () => {
       const answer = await products({ 'X-Ca-Key': 'app-key-1001', 'X-Ca-Signature': 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=' });
-      assert.equal(answer.status, 403);
+      assert.equal(answer.status, 400);
       assert.equal(backend.seen.length, 0);
     });
 
-    it('an unknown AppKey or AppCode is 403', async () => {
-      assert.equal((await products({ 'X-Ca-Key': 'nobody' })).status, 403);
-      assert.equal((await products({ Authorization: 'APPCODE wrong-code' })).status, 403);
+    it('an unknown AppKey (400) or AppCode (401) is refused', async () => {
+      assert.equal((await products({ 'X-Ca-Key': 'nobody' })).status, 400);
+      assert.equal((await products({ Authorization: 'APPCODE wrong-code' })).status, 401);
       assert.equal(backend.seen.length, 0);
     });
 

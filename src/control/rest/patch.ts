@@ -34,7 +34,7 @@ type Stage = { -readonly [K in keyof StageConfig]: StageConfig[K] };
 
 const OPS = ['add', 'remove', 'replace', 'move', 'copy', 'test'] as const;
 const SUPPORTED_PATHS = [
-  '/cacheClusterEnabled', '/cacheClusterSize', '/description', '/deploymentId', '/variables/{name}',
+  '/cacheClusterEnabled', '/cacheClusterSize', '/description', '/deploymentId', '/tracingEnabled', '/variables/{name}',
   '/{resourcePath}/{httpMethod}/caching/{enabled|ttlInSeconds|dataEncrypted|requireAuthorizationForCacheControl|unauthorizedCacheControlHeaderStrategy}',
   '/{resourcePath}/{httpMethod}/metrics/enabled',
   '/{resourcePath}/{httpMethod}/logging/{loglevel|dataTrace}',
@@ -110,6 +110,10 @@ function applyOne(stage: Stage, operation: PatchOperation, context: PatchContext
       else if (op === 'replace' || op === 'add') stage.description = value();
       else throw invalidPath();
       return;
+    case '/tracingEnabled':
+      if (op !== 'replace') throw invalidPath();
+      stage.tracingEnabled = toBoolean(value(), path);
+      return;
     case '/deploymentId': {
       if (op !== 'replace') throw invalidPath();
       const id = value();
@@ -131,20 +135,24 @@ function applyOne(stage: Stage, operation: PatchOperation, context: PatchContext
     return;
   }
 
-  const segments = path.split('/');
-  // '', resource, method[, category, name]
-  if (segments.length === 3 && op === 'remove') {
-    const key = methodSettingsKeyOf(segments[1]!, segments[2]!, path, context);
+  // `/{resource}/{METHOD}/{category}/{name}`, the resource escaped (`~1pets~1{petId}`, SPEC §8)
+  // or not (`pets/{petId}`, as Terraform's aws_api_gateway_method_settings sends it); `remove` of
+  // `/{resource}/{METHOD}` drops the whole method setting.
+  const segments = path.split('/').slice(1);
+  const target = segments.length >= 4 ? METHOD_SETTING_PATHS[`${segments.at(-2)}/${segments.at(-1)}`] : undefined;
+  const rest = target ? segments.slice(0, -2) : segments;
+  if (path[0] !== '/' || rest.length < 2 || rest.some((segment) => segment === '') || (!target && op !== 'remove')) throw invalidPath();
+  const key = methodSettingsKeyOf(rest.slice(0, -1), rest.at(-1)!, path, context);
+  if (!target) {
+    if (op !== 'remove') throw invalidPath();
+    // AWS answers BadRequest for removing a method setting that does not exist.
+    if (!Object.hasOwn(stage.methodSettings, key)) throw new GatewayError('INVALID_INPUT', `Cannot remove method setting ${key} because there is no method setting for this method`);
     const settings = { ...stage.methodSettings };
     delete settings[key];
     stage.methodSettings = settings;
     return;
   }
-  if (segments.length !== 5 || segments[0] !== '') throw invalidPath();
-  const target = METHOD_SETTING_PATHS[`${segments[3]}/${segments[4]}`];
-  if (!target) throw invalidPath();
   if (op !== 'replace' && op !== 'add' && op !== 'remove') throw invalidPath();
-  const key = methodSettingsKeyOf(segments[1]!, segments[2]!, path, context);
   const setting: Record<string, unknown> = { ...(stage.methodSettings[key] ?? {}) };
   if (op === 'remove') delete setting[target.field];
   else setting[target.field] = target.convert(value(), path);
@@ -152,11 +160,13 @@ function applyOne(stage: Stage, operation: PatchOperation, context: PatchContext
 }
 
 /** `*` + `*` → `*\/*`; `~1pets~1{petId}` + `GET` → `pets/{petId}/GET` (AWS methodSettings keys). */
-function methodSettingsKeyOf(escapedResource: string, method: string, path: string, context: PatchContext): string {
-  if (escapedResource === '*' && method === '*') return '*/*';
-  const resourcePath = escapedResource.replaceAll('~1', '/').replaceAll('~0', '~');
+function methodSettingsKeyOf(resourceSegments: readonly string[], method: string, path: string, context: PatchContext): string {
+  if (resourceSegments.length === 1 && resourceSegments[0] === '*' && method === '*') return '*/*';
+  const resourcePath = resourceSegments.length === 1 && resourceSegments[0]!.startsWith('~1')
+    ? resourceSegments[0]!.replaceAll('~1', '/').replaceAll('~0', '~')
+    : `/${resourceSegments.join('/')}`;
   if (!resourcePath.startsWith('/') || !(ROUTE_METHODS as readonly string[]).includes(method)) {
-    throw new GatewayError('INVALID_INPUT', `Invalid method setting path ${path}: expected /*/*/… or /{resource path with ~1 for /}/{HTTP method}/…`);
+    throw new GatewayError('INVALID_INPUT', `Invalid method setting path ${path}: expected /*/*/…, /{resource path with ~1 for /}/{HTTP method}/… or /{resource path}/{HTTP method}/…`);
   }
   const methods = Object.hasOwn(context.resources, resourcePath) ? context.resources[resourcePath] : undefined;
   if (!methods || !(method in methods || 'ANY' in methods)) {

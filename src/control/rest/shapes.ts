@@ -7,7 +7,8 @@ import { createHash } from 'node:crypto';
 import type { ApiConfig, MethodConfig, MethodSettingInput, RouteMethod, StageConfig } from '../../config/schema.js';
 import { REQUEST_PARAMETER } from '../../config/schema.js';
 import { pathParameterNames } from '../../config/naming.js';
-import type { ApiMetadata, DeploymentRecord, StageMetadata } from './metadata.js';
+import type { ApiMetadata, StageMetadata } from './metadata.js';
+import { inputFromConfig, responsesFromConfig } from './integration-input.js';
 
 // AWS defaults of a method setting (and cachegate's, SPEC §5).
 const DEFAULT_TTL_SECONDS = 300;
@@ -24,14 +25,14 @@ export function restApiShape(api: ApiConfig, meta: ApiMetadata): Record<string, 
     endpointConfiguration: { types: ['REGIONAL'] },
     disableExecuteApiEndpoint: false,
     rootResourceId: resourceId(api.id, '/'),
-    tags: {},
+    tags: { ...(api.tags ?? {}) },
   };
 }
 
 export function stageShape(stageName: string, stage: StageConfig, meta: StageMetadata): Record<string, unknown> {
   return {
     stageName,
-    ...(meta.deploymentId !== undefined ? { deploymentId: meta.deploymentId } : {}),
+    ...(stage.deploymentId !== undefined ? { deploymentId: stage.deploymentId } : {}),
     ...(stage.description !== undefined ? { description: stage.description } : {}),
     cacheClusterEnabled: stage.cacheClusterEnabled,
     cacheClusterSize: stage.cacheClusterSize,
@@ -39,7 +40,8 @@ export function stageShape(stageName: string, stage: StageConfig, meta: StageMet
     cacheClusterStatus: stage.cacheClusterEnabled ? 'AVAILABLE' : 'NOT_AVAILABLE',
     methodSettings: methodSettingsShape(stage),
     variables: { ...stage.variables },
-    tracingEnabled: false,
+    tracingEnabled: stage.tracingEnabled ?? false,
+    tags: { ...(stage.tags ?? {}) },
     createdDate: meta.createdDate,
     lastUpdatedDate: meta.lastUpdatedDate,
   };
@@ -72,8 +74,8 @@ export function methodSettingsShape(stage: StageConfig): Record<string, Record<s
   return shapes;
 }
 
-export function deploymentShape(record: DeploymentRecord): Record<string, unknown> {
-  return { id: record.id, ...(record.description !== undefined ? { description: record.description } : {}), createdDate: record.createdDate };
+export function deploymentShape(id: string, record: { createdDate: number; description?: string }): Record<string, unknown> {
+  return { id, ...(record.description !== undefined ? { description: record.description } : {}), createdDate: record.createdDate };
 }
 
 /** A stable resource id derived from the API and path, so ids survive restarts and reloads. */
@@ -85,68 +87,79 @@ export function resourceId(apiId: string, path: string): string {
  * The resource tree as AWS lists it: `/` and every path prefix of a configured resource, each
  * with its parent; methods embedded when asked (`embed=methods`).
  */
-export function resourceShapes(api: ApiConfig, embedMethods: boolean): Record<string, unknown>[] {
+export function resourceShapes(api: ApiConfig, embedMethods: boolean, region = 'us-east-1'): Record<string, unknown>[] {
+  return resourcePathsOf(api.resources).map((path) => resourceShape(api, path, embedMethods, region));
+}
+
+export function resourceShape(api: ApiConfig, path: string, embedMethods: boolean, region = 'us-east-1'): Record<string, unknown> {
+  const parent = path === '/' ? undefined : path.slice(0, path.lastIndexOf('/')) || '/';
+  const methods = (Object.hasOwn(api.resources, path) ? api.resources[path] : {}) as Partial<Record<RouteMethod, MethodConfig>>;
+  const resourceMethods = Object.fromEntries(
+    Object.entries(methods)
+      .filter((entry): entry is [RouteMethod, MethodConfig] => entry[1] !== undefined)
+      .map(([method, definition]) => [method, embedMethods ? methodShape(path, method, definition, region) : {}]),
+  );
+  return {
+    id: resourceId(api.id, path),
+    ...(parent !== undefined ? { parentId: resourceId(api.id, parent), pathPart: path.slice(path.lastIndexOf('/') + 1) } : {}),
+    path,
+    ...(Object.keys(resourceMethods).length ? { resourceMethods } : {}),
+  };
+}
+
+function resourcePathsOf(resources: Readonly<Record<string, unknown>>): string[] {
   const paths = new Set<string>(['/']);
-  for (const path of Object.keys(api.resources)) {
+  for (const path of Object.keys(resources)) {
     const parts = path.split('/').filter(Boolean);
     for (let i = 1; i <= parts.length; i++) paths.add(`/${parts.slice(0, i).join('/')}`);
   }
-  return [...paths].sort().map((path) => {
-    const parent = path === '/' ? undefined : path.slice(0, path.lastIndexOf('/')) || '/';
-    const methods = (api.resources[path] ?? {}) as Partial<Record<RouteMethod, MethodConfig>>;
-    const resourceMethods = Object.fromEntries(
-      Object.entries(methods)
-        .filter((entry): entry is [RouteMethod, MethodConfig] => entry[1] !== undefined)
-        .map(([method, definition]) => [method, embedMethods ? methodShape(path, method, definition) : {}]),
-    );
-    return {
-      id: resourceId(api.id, path),
-      ...(parent !== undefined ? { parentId: resourceId(api.id, parent), pathPart: path.slice(path.lastIndexOf('/') + 1) } : {}),
-      path,
-      ...(Object.keys(resourceMethods).length ? { resourceMethods } : {}),
-    };
-  });
+  return [...paths].sort();
 }
 
-function methodShape(path: string, method: RouteMethod, definition: MethodConfig): Record<string, unknown> {
+/** AWS Method: `requestParameters` as name → required, the integration and method responses embedded. */
+export function methodShape(path: string, method: RouteMethod, definition: MethodConfig, region = 'us-east-1'): Record<string, unknown> {
   const requestParameters: Record<string, boolean> = {};
   for (const name of pathParameterNames(path)) requestParameters[`method.request.path.${name}`] = true;
   for (const parameter of definition.requestParameters) requestParameters[parameter] ??= false;
   for (const parameter of definition.cacheKeyParameters) if (REQUEST_PARAMETER.exec(parameter)?.[1]) requestParameters[parameter] ??= false;
+  const methodResponses = methodResponsesOf(definition);
+  const integration = integrationShape(definition, region);
   return {
     httpMethod: method,
-    authorizationType: 'NONE',
-    apiKeyRequired: false,
+    authorizationType: definition.authorizationType ?? 'NONE',
+    apiKeyRequired: definition.apiKeyRequired ?? false,
+    ...(definition.operationName !== undefined ? { operationName: definition.operationName } : {}),
     requestParameters,
-    methodIntegration: integrationShape(definition),
+    ...(Object.keys(methodResponses).length ? { methodResponses } : {}),
+    ...(integration ? { methodIntegration: integration } : {}),
   };
 }
 
-function integrationShape(definition: MethodConfig): Record<string, unknown> {
-  const integration = definition.integration;
-  const cacheNamespace = definition.cacheNamespace ?? integration.cacheNamespace;
-  const common = {
-    ...(cacheNamespace !== undefined ? { cacheNamespace } : {}),
-    cacheKeyParameters: [...definition.cacheKeyParameters],
+export function methodResponsesOf(definition: MethodConfig): Record<string, Record<string, unknown>> {
+  return Object.fromEntries(Object.entries(definition.methodResponses ?? {}).map(([statusCode, response]) => [statusCode, methodResponseShape(statusCode, response)]));
+}
+
+export function methodResponseShape(statusCode: string, response: Record<string, unknown>): Record<string, unknown> {
+  return { statusCode, ...response };
+}
+
+export function integrationResponseShape(statusCode: string, response: Record<string, unknown>): Record<string, unknown> {
+  return { statusCode, ...response };
+}
+
+/** AWS Integration: the input it was created with (or the one a config-file integration implies), plus its responses. */
+export function integrationShape(definition: MethodConfig, region = 'us-east-1'): Record<string, unknown> | undefined {
+  const input = (definition.awsIntegration as Record<string, unknown> | undefined) ?? inputFromConfig(definition as never, region);
+  if (!input) return undefined;
+  const responses = definition.integrationResponses ?? (definition.awsIntegration ? {} : responsesFromConfig(definition.integration as never));
+  const integrationResponses = Object.fromEntries(Object.entries(responses).map(([statusCode, response]) => [statusCode, integrationResponseShape(statusCode, response)]));
+  return {
     passthroughBehavior: 'WHEN_NO_MATCH',
+    timeoutInMillis: 29_000,
+    cacheKeyParameters: [],
+    ...input,
+    ...(Object.keys(integrationResponses).length ? { integrationResponses } : {}),
   };
-  switch (integration.type) {
-    case 'HTTP_PROXY':
-      return { type: 'HTTP_PROXY', httpMethod: integration.httpMethod ?? 'ANY', uri: integration.uri, connectionType: 'INTERNET', timeoutInMillis: integration.timeoutMs, ...common };
-    case 'MOCK':
-      return {
-        type: 'MOCK',
-        requestTemplates: { 'application/json': `{"statusCode": ${integration.statusCode}}` },
-        timeoutInMillis: 29_000,
-        integrationResponses: {
-          [String(integration.statusCode)]: { statusCode: String(integration.statusCode), responseTemplates: { [integration.headers['content-type'] ?? 'application/json']: integration.body } },
-        },
-        ...common,
-      };
-    case 'FUNCTION':
-      // No AWS equivalent: shown as a Lambda proxy integration naming the local handler.
-      return { type: 'AWS_PROXY', httpMethod: 'POST', uri: `cachegate:function:${integration.handler}`, timeoutInMillis: integration.timeoutMs, ...common };
-  }
 }
 
 function pickDefined(source: Record<string, unknown>, fields: readonly string[]): Record<string, unknown> {

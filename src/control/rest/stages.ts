@@ -2,6 +2,7 @@
 import { GatewayError } from '../../errors.js';
 import { changeApis, editableApi, editableStage, findApi, findStage } from './changes.js';
 import { metadataOf } from './metadata.js';
+import { checkTags } from './model.js';
 import { applyStagePatch, readPatchOperations } from './patch.js';
 import { optionalBoolean, optionalString, optionalStringMap, parseJsonObject } from './request-body.js';
 import { sendJson, type AdminRoute } from './route.js';
@@ -18,7 +19,7 @@ export const getStages: AdminRoute = {
     const metadata = metadataOf(gateway);
     const deploymentId = query.get('deploymentId');
     const item = Object.entries(api.stages)
-      .filter(([name]) => deploymentId === null || metadata.stage(api.id, name).deploymentId === deploymentId)
+      .filter(([, stage]) => deploymentId === null || stage.deploymentId === deploymentId)
       .map(([name, stage]) => stageShape(name, stage, metadata.stage(api.id, name)));
     sendJson(res, 200, { item });
   },
@@ -48,13 +49,16 @@ export const createStage: AdminRoute = {
     const cacheClusterEnabled = optionalBoolean(input, 'cacheClusterEnabled');
     const cacheClusterSize = optionalString(input, 'cacheClusterSize');
     const variables = optionalStringMap(input, 'variables');
+    const tracingEnabled = optionalBoolean(input, 'tracingEnabled');
+    const tags = optionalStringMap(input, 'tags');
     if (!stageName) throw new GatewayError('INVALID_INPUT', 'stageName is required');
+    // AWS requires a deployment (SPEC §8: a stage serves a deployment's snapshot, never live edits).
+    if (!deploymentId) throw new GatewayError('INVALID_INPUT', 'deploymentId is required');
     const metadata = metadataOf(gateway);
     await changeApis(gateway, (apis) => {
       const api = editableApi(apis, apiId);
       if (Object.hasOwn(api.stages, stageName)) throw new GatewayError('CONFLICT', 'Stage already exists');
-      // AWS requires a deployment; cachegate lets a stage exist without one (changes are live anyway).
-      if (deploymentId !== undefined && !metadata.api(apiId).deployments.some((deployment) => deployment.id === deploymentId)) {
+      if (!api.deployments || !Object.hasOwn(api.deployments, deploymentId)) {
         throw new GatewayError('INVALID_INPUT', `Invalid deployment identifier specified: ${deploymentId}`);
       }
       api.stages = {
@@ -65,12 +69,14 @@ export const createStage: AdminRoute = {
           cacheClusterEnabled: cacheClusterEnabled ?? false,
           ...(cacheClusterSize !== undefined ? { cacheClusterSize } : {}),
           methodSettings: {},
+          deploymentId,
+          ...(tracingEnabled !== undefined ? { tracingEnabled } : {}),
+          ...(tags !== undefined ? { tags: checkTags(tags) } : {}),
         } as (typeof api.stages)[string],
       };
     });
     metadata.forgetStage(apiId, stageName);
     const meta = metadata.stage(apiId, stageName);
-    if (deploymentId !== undefined) meta.deploymentId = deploymentId;
     const api = findApi(gateway, apiId);
     sendJson(res, 201, stageShape(stageName, findStage(api, stageName), meta));
   },
@@ -85,14 +91,16 @@ export const updateStage: AdminRoute = {
     const apiId = params.restapi_id!;
     const stageName = params.stage_name!;
     const metadata = metadataOf(gateway);
-    const outcome = await changeApis(gateway, (apis) => {
+    await changeApis(gateway, (apis) => {
       const api = editableApi(apis, apiId);
       const stage = editableStage(api, stageName);
-      const deploymentIds = new Set(metadata.api(apiId).deployments.map((deployment) => deployment.id));
-      return applyStagePatch(stage, operations, { resources: api.resources, deploymentIds });
+      const deployments = api.deployments ?? {};
+      // Method settings may name methods of the working resources or of the deployment the stage serves.
+      const served = stage.deploymentId !== undefined && Object.hasOwn(deployments, stage.deploymentId) ? deployments[stage.deploymentId]!.resources : {};
+      const outcome = applyStagePatch(stage, operations, { resources: { ...served, ...api.resources }, deploymentIds: new Set(Object.keys(deployments)) });
+      if (outcome.deploymentId !== undefined) stage.deploymentId = outcome.deploymentId;
     });
     const meta = metadata.touchStage(apiId, stageName);
-    if (outcome.deploymentId !== undefined) meta.deploymentId = outcome.deploymentId;
     const api = findApi(gateway, apiId);
     sendJson(res, 200, stageShape(stageName, findStage(api, stageName), meta));
   },

@@ -25,7 +25,7 @@ describe('cachegate import', () => {
     assert.equal(api.name, 'Pet Store');
     const get = api.resources['/pets/{petId}']!.GET!;
     assert.deepEqual(get.cacheKeyParameters, ['method.request.querystring.type']);
-    assert.equal(get.integration.type === 'HTTP_PROXY' && get.integration.uri, 'http://127.0.0.1:3000/animals/{petId}');
+    assert.equal(get.integration?.type === 'HTTP_PROXY' && get.integration.uri, 'http://127.0.0.1:3000/animals/{petId}');
     assert.equal(api.stages.prod!.cacheClusterEnabled, true);
 
     writeFileSync(join(dir, 'imported.yaml'), result.stdout);

@@ -94,12 +94,16 @@ describe('PutRestApi and DeleteRestApi', () => {
 
     const merged = await h.sdk.send(new PutRestApiCommand({ restApiId: 'petstore', mode: 'merge', body: encoder.encode(extra) }));
     assert.equal(merged.name, 'PetStore');
+    // Deployments are snapshots (SPEC §8): the import reaches prod when deployed.
+    assert.notEqual((await h.get('/prod/extra')).status, 200);
+    await h.sdk.send(new CreateDeploymentCommand({ restApiId: 'petstore', stageName: 'prod' }));
     assert.equal((await h.get('/prod/extra')).status, 200);
     assert.equal((await h.get('/prod/pets')).status, 200);
 
     const overwritten = await h.sdk.send(new PutRestApiCommand({ restApiId: 'petstore', mode: 'overwrite', body: encoder.encode(extra) }));
     assert.equal(overwritten.name, 'Extra');
     assert.ok(overwritten.warnings?.some((warning) => /pets\/GET removed/.test(warning)));
+    await h.sdk.send(new CreateDeploymentCommand({ restApiId: 'petstore', stageName: 'prod' }));
     assert.equal((await h.get('/prod/extra')).status, 200);
     const gone = await h.get('/prod/pets');
     assert.ok(gone.status === 403 || gone.status === 404, `removed resource answers ${gone.status}`);
@@ -153,7 +157,7 @@ describe('importOpenApi', () => {
     assert.deepEqual(imported.resources['/users']!.GET, {
       requestParameters: ['method.request.header.Accept-Language', 'method.request.querystring.type'],
       cacheKeyParameters: ['method.request.querystring.type'],
-      integration: { type: 'HTTP_PROXY', uri: 'https://b/users' },
+      integration: { type: 'HTTP_PROXY', uri: 'https://b/users', awsType: 'HTTP' },
     });
     assert.equal(imported.warnings.length, 2, imported.warnings.join('\n'));
   });
@@ -175,7 +179,8 @@ describe('importOpenApi', () => {
     }, { source: '<test>', baseDir: dir });
     const resources = loaded.config.apis[0]!.resources;
     assert.deepEqual(Object.keys(resources).sort(), ['/hello', '/pets/{petId}']);
-    assert.equal(resources['/hello']!.GET!.integration.type === 'MOCK' && resources['/hello']!.GET!.integration.body, 'inline');
+    const hello = resources['/hello']!.GET!.integration!;
+    assert.equal(hello.type === 'MOCK' && hello.body, 'inline');
     assert.equal(resources['/pets/{petId}']!.GET!.cacheNamespace, 'pets');
     writeFileSync(join(dir, 'bad.yaml'), 'nope: 1\n');
     assert.throws(

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateDeploymentCommand, GetStageCommand, GetStagesCommand, UpdateStageCommand } from '@aws-sdk/client-api-gateway';
+import { CreateDeploymentCommand, CreateResourceCommand, GetRestApiCommand, GetStageCommand, GetStagesCommand, PutIntegrationCommand, PutMethodCommand, UpdateStageCommand } from '@aws-sdk/client-api-gateway';
 import { backendCallsDuring, startHarness } from './harness.js';
 
 describe('gateway.stateFile', () => {
@@ -41,6 +41,32 @@ describe('gateway.stateFile', () => {
         assert.equal((await second.get('/prod/where')).status, 200);
       });
       assert.equal(calls, 1);
+    } finally {
+      await second.close();
+    }
+  });
+
+  it('deployments and stage pointers survive a restart; an undeployed edit stays undeployed', async () => {
+    const stateFile = join(mkdtempSync(join(tmpdir(), 'cachegate-state-')), 'state.json');
+    const first = await startHarness({ gateway: { stateFile } });
+    try {
+      const root = (await first.sdk.send(new GetRestApiCommand({ restApiId: 'petstore' }))).rootResourceId!;
+      const add = async (pathPart: string) => {
+        const resource = await first.sdk.send(new CreateResourceCommand({ restApiId: 'petstore', parentId: root, pathPart }));
+        await first.sdk.send(new PutMethodCommand({ restApiId: 'petstore', resourceId: resource.id!, httpMethod: 'GET', authorizationType: 'NONE' }));
+        await first.sdk.send(new PutIntegrationCommand({ restApiId: 'petstore', resourceId: resource.id!, httpMethod: 'GET', type: 'MOCK', requestTemplates: { 'application/json': '{"statusCode": 200}' } }));
+      };
+      await add('deployed');
+      await first.sdk.send(new CreateDeploymentCommand({ restApiId: 'petstore', stageName: 'prod' }));
+      await add('pending');
+    } finally {
+      await first.close();
+    }
+    const second = await startHarness({ gateway: { stateFile } });
+    try {
+      assert.equal((await second.get('/prod/deployed')).status, 200);
+      assert.notEqual((await second.get('/prod/pending')).status, 200, 'an undeployed edit was served after a restart');
+      assert.notEqual((await second.get('/dev/deployed')).status, 200, 'dev is pinned to the configured routes');
     } finally {
       await second.close();
     }

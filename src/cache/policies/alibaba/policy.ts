@@ -1,13 +1,11 @@
 /**
  * Alibaba Cloud API Gateway's caching plug-in (SPEC §6) as a cache policy: GET only; the key is
  * method, path, the caller's app (varyByApp), varyByParameters and varyByHeaders; the backend's
- * Cache-Control decides the lifetime (else `duration`, at most 48 h); only Content-Type/Length and
- * cacheableHeaders are kept; each app has its own space per plug-in that never evicts: when full,
+ * Cache-Control decides the lifetime (else `duration`, at most 48 h); only the body's own headers
+ * (Content-Type/Encoding/Language/Length) and cacheableHeaders are kept; each app has its own space per plug-in that never evicts: when full,
  * new responses are simply not stored until entries expire.
  */
 import type { CachePluginConfig } from '../../../config/schema.js';
-import type { AppRegistry } from '../../../auth/apps.js';
-import { GatewayError } from '../../../errors.js';
 import type { RequestContext } from '../../../gateway/context.js';
 import type { MethodRoute } from '../../../gateway/runtime.js';
 import type { IntegrationResponse } from '../../../integrations/integration.js';
@@ -15,14 +13,19 @@ import type { Admission, CachePolicy, CacheRequest, StaleWindows } from '../../c
 import { entrySize, type CacheEntry } from '../../entry.js';
 import { replayableHeaders } from '../../entry-writer.js';
 import { compileKeyPlan, keyRequest, type KeyPlan } from '../../key.js';
+import { appCallerOf } from './app-gate.js';
 import { alibabaLifetime, keptHeaderNames, mayRefresh } from './rules.js';
-import { storability } from '../aws/rules.js';
+import { storability, type Freshness } from '../aws/rules.js';
 import { stageId, type CacheStore } from '../../store.js';
 
 const HIT_HEADERS = ['x-ca-caching', 'true'];
 const NONE: readonly string[] = [];
-/** Entries carry their own stale-while-revalidate window (deleteAt); any time before deleteAt may serve stale. */
-const ENTRY_WINDOWS: StaleWindows = { staleWhileRevalidateSeconds: Number.MAX_SAFE_INTEGER / 1000, staleIfErrorSeconds: 0 };
+/**
+ * The plug-in serves nothing stale: an entry past its lifetime goes to the backend (conditionally
+ * when it has a validator). Serving stale needs the backend's permission (RFC 5861), which a
+ * stored entry — keeping only the plug-in's headers — cannot show later; see usability().
+ */
+const ENTRY_WINDOWS: StaleWindows = { staleWhileRevalidateSeconds: 0, staleIfErrorSeconds: 0 };
 /** How often a full space is swept for expired entries. */
 const PRUNE_INTERVAL_MS = 1000;
 // Alibaba stores 2xx answers like AWS; Set-Cookie answers are not stored (one caller's session).
@@ -30,7 +33,6 @@ const STORABLE = { cacheableStatusCodes: new Set(Array.from({ length: 100 }, (_,
 
 export interface AlibabaPolicyDeps {
   store: CacheStore;
-  apps: AppRegistry;
   plugins: Readonly<Record<string, CachePluginConfig>>;
   now: () => number;
 }
@@ -58,8 +60,8 @@ export class AlibabaCachePolicy implements CachePolicy {
     // The plug-in caches GET only; HEAD is answered from the GET entry.
     if (ctx.method !== 'GET' && ctx.method !== 'HEAD') return undefined;
     const plan = this.planFor(ctx.route);
-    const caller = this.deps.apps.identify({ method: ctx.method, rawUrl: ctx.req.url ?? '/', headers: ctx.req.headers }, this.deps.now());
-    if (caller.kind === 'rejected') throw new GatewayError('FORBIDDEN', caller.message);
+    // The app gate in front of this policy authenticated the caller (app-gate.ts).
+    const caller = appCallerOf(ctx);
     const appId = caller.kind === 'app' ? caller.appId : undefined;
     const { plugin } = plan;
     // Key and forwarded inputs from one place (key.ts keyRequest): the backend gets what is keyed.
@@ -81,7 +83,8 @@ export class AlibabaCachePolicy implements CachePolicy {
       body: undefined,
       refresh: mayRefresh(plugin, ctx.req.headers, appId),
       windows: ENTRY_WINDOWS,
-      extraHeaders: NONE,
+      // Alibaba answers every request with its request id, hits included.
+      extraHeaders: ['x-ca-request-id', ctx.requestId],
       hitHeaders: HIT_HEADERS,
     };
     return request;
@@ -91,14 +94,23 @@ export class AlibabaCachePolicy implements CachePolicy {
     const { plan } = request as AlibabaRequest;
     const verdict = storability(response, STORABLE);
     if (!verdict.store) return verdict;
-    const lifetime = alibabaLifetime(response.headers, plan.plugin, now);
-    if (!lifetime.store) return lifetime;
-    const staleAt = now + lifetime.ttlSeconds * 1000;
-    return {
-      store: true,
-      headers: replayableHeaders(response.headers, plan.kept),
-      times: { storedAt: now, staleAt, deleteAt: staleAt + lifetime.staleWhileRevalidateSeconds * 1000 },
-    };
+    const lifetime = alibabaLifetime(response.headers, plan.plugin, now, response.statusCode);
+    if (!lifetime.store) return lifetime.reason === 'status' ? { store: false, reason: 'status' } : lifetime;
+    // The upstream Age counts (RFC 9111 §4.2.3): the entry is that much older already, and a hit's Age says so.
+    const storedAt = now - lifetime.ageSeconds * 1000;
+    const staleAt = storedAt + lifetime.lifetimeSeconds * 1000;
+    const headers = replayableHeaders(response.headers, plan.kept);
+    // The backend's Date is kept: a hit must not claim the answer was generated now (RFC 9110 §6.6.1).
+    // (Validators are kept only when cacheableHeaders lists them, as Alibaba documents; an expired
+    // entry with one is revalidated with a conditional request, RFC 9111 §4.3.1, else refetched.)
+    const date = response.headers.date;
+    if (typeof date === 'string' && !plan.kept.has('date')) headers.push(['date', date]);
+    return { store: true, headers, times: { storedAt, staleAt, deleteAt: staleAt } };
+  }
+
+  /** Fresh until staleAt; then never served without the backend (no stale serving without permission). */
+  usability(_request: CacheRequest, entry: CacheEntry, now: number): Freshness {
+    return now < entry.staleAt ? 'fresh' : 'expired';
   }
 
   /** Alibaba: a full space stores nothing new (nothing is evicted) until entries expire. */

@@ -5,35 +5,55 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { MAX_ALIBABA_TTL_SECONDS, type CachePluginConfig } from '../../../config/schema.js';
 import { clientCacheControl } from '../aws/rules.js';
+import { parseCacheControl } from '../../headers/cache-control.js';
+import { parseHttpDate } from '../../headers/http-date.js';
+import { ageValue } from '../http/rules.js';
 
 export type AlibabaLifetime =
-  | { readonly store: true; readonly ttlSeconds: number; readonly staleWhileRevalidateSeconds: number }
-  | { readonly store: false; readonly reason: 'no-store' | 'private' | 'no-cache' | 'expired' };
+  | { readonly store: true; readonly lifetimeSeconds: number; readonly ageSeconds: number }
+  | { readonly store: false; readonly reason: 'no-store' | 'private' | 'no-cache' | 'expired' | 'status' };
+
+/** Statuses the plug-in's `duration` applies to: 2xx answers cacheable by default (RFC 9110 §15.1; not 201/202, nor partial 206). */
+const DURATION_STATUSES: ReadonlySet<number> = new Set([200, 203, 204]);
 
 /**
  * The backend decides first: `Cache-Control` (`s-maxage` wins over `max-age` for a shared cache,
  * RFC 9111 §5.2.2.10; `no-store`, `no-cache`, `private` mean not stored), then `Expires`
- * (relative to the backend's `Date`), else the plug-in's `duration` — never above 48 h.
+ * (relative to the backend's `Date`; a value that is no HTTP-date means expired, RFC 9111 §5.3),
+ * else the plug-in's `duration` — for statuses cacheable by default only — never above 48 h.
+ * The upstream `Age` (RFC 9111 §5.1) has already used part of that lifetime.
  */
-export function alibabaLifetime(headers: Readonly<Record<string, string | string[]>>, plugin: CachePluginConfig, now: number): AlibabaLifetime {
+export function alibabaLifetime(headers: Readonly<Record<string, string | string[]>>, plugin: CachePluginConfig, now: number, statusCode = 200): AlibabaLifetime {
   const directives = parseCacheControl(headers['cache-control']);
   for (const reason of ['no-store', 'private', 'no-cache'] as const) if (directives.has(reason)) return { store: false, reason };
-  const staleWhileRevalidateSeconds = seconds(directives.get('stale-while-revalidate')) ?? 0;
-  let ttl = seconds(directives.get('s-maxage')) ?? seconds(directives.get('max-age'));
+  const explicit = (name: string) => {
+    const seconds = directives.seconds(name);
+    // RFC 9111 §4.2.1: invalid freshness information means stale.
+    return seconds === 'invalid' ? 0 : seconds;
+  };
+  let ttl = explicit('s-maxage') ?? explicit('max-age');
   if (ttl === undefined && headers.expires !== undefined) {
-    const expires = Date.parse(String(headers.expires));
-    const date = headers.date !== undefined ? Date.parse(String(headers.date)) : now;
-    // RFC 9111 §5.3: an invalid Expires (e.g. "0") means already expired.
-    ttl = Number.isNaN(expires) ? 0 : Math.floor((expires - (Number.isNaN(date) ? now : date)) / 1000);
+    const expires = parseHttpDate(headers.expires, now);
+    const date = parseHttpDate(headers.date, now) ?? now;
+    ttl = expires === undefined ? 0 : Math.floor((expires - date) / 1000);
   }
-  ttl ??= plugin.duration;
-  if (ttl <= 0) return { store: false, reason: 'expired' };
-  return { store: true, ttlSeconds: Math.min(ttl, MAX_ALIBABA_TTL_SECONDS), staleWhileRevalidateSeconds };
+  if (ttl === undefined) {
+    if (!DURATION_STATUSES.has(statusCode)) return { store: false, reason: 'status' };
+    ttl = plugin.duration;
+  }
+  const lifetime = Math.min(ttl, MAX_ALIBABA_TTL_SECONDS);
+  const age = ageValue(headers.age);
+  if (lifetime - age <= 0) return { store: false, reason: 'expired' };
+  return { store: true, lifetimeSeconds: lifetime, ageSeconds: age };
 }
 
-/** Only Content-Type and Content-Length are kept, plus the plug-in's cacheableHeaders. */
+/**
+ * The headers kept with a body: Content-Type, Content-Encoding, Content-Language and
+ * Content-Length (as Alibaba documents today, SPEC §6) — a stored body is never replayed without
+ * the encoding it was received with — plus the plug-in's cacheableHeaders.
+ */
 export function keptHeaderNames(plugin: CachePluginConfig): ReadonlySet<string> {
-  return new Set(['content-type', 'content-length', ...plugin.cacheableHeaders.map((name) => name.toLowerCase())]);
+  return new Set(['content-type', 'content-encoding', 'content-language', 'content-length', ...plugin.cacheableHeaders.map((name) => name.toLowerCase())]);
 }
 
 /**
@@ -44,20 +64,4 @@ export function mayRefresh(plugin: CachePluginConfig, headers: IncomingHttpHeade
   const { mode, apps } = plugin.clientCacheControl;
   if (mode === 'off' || clientCacheControl(headers) !== 'invalidate') return false;
   return mode === 'all' || (appId !== undefined && apps.includes(appId));
-}
-
-function parseCacheControl(value: string | string[] | undefined): Map<string, string | undefined> {
-  const directives = new Map<string, string | undefined>();
-  if (value === undefined) return directives;
-  for (const item of (Array.isArray(value) ? value.join(',') : value).split(',')) {
-    const [name, argument] = item.split('=');
-    const key = name!.trim().toLowerCase();
-    if (key) directives.set(key, argument?.trim().replace(/^"|"$/g, ''));
-  }
-  return directives;
-}
-
-function seconds(value: string | undefined): number | undefined {
-  if (value === undefined || !/^\d+$/.test(value)) return undefined;
-  return Number(value);
 }

@@ -159,7 +159,7 @@ export class AwsCachePolicy implements CachePolicy {
     if (!plan) {
       const { cacheKeyParameters, cacheNamespace, integration } = route.definition;
       plan = {
-        key: compileKeyPlan(route.routeMethod, route.resourcePath, cacheKeyParameters, cacheNamespace ?? integration.cacheNamespace),
+        key: compileKeyPlan(route.routeMethod, route.resourcePath, cacheKeyParameters, cacheNamespace ?? integration?.cacheNamespace),
         unkeyedQuery: route.definition.cacheForwarding === 'keyed-only' ? 'strip' : 'forward',
         bodyInKey: cacheKeyParameters.some((parameter) => parameter.startsWith('method.request.body')),
       };

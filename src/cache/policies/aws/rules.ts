@@ -11,6 +11,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { HttpMethod, MethodSettingInput, StageConfig, UnauthorizedCacheControlHeaderStrategy } from '../../../config/schema.js';
 import { methodSettingsKey } from '../../../config/naming.js';
 import type { CacheEntry } from '../../entry.js';
+import { parseCacheControl } from '../../headers/cache-control.js';
 
 /** AWS: a response larger than 1 MB (1,048,576 bytes) is returned but not cached. */
 export const MAX_CACHEABLE_BODY_BYTES = 1_048_576;
@@ -174,17 +175,8 @@ export function clientCacheControl(headers: IncomingHttpHeaders): 'none' | 'inva
 }
 
 function asksForRefresh(value: string | string[], cacheControl: boolean): boolean {
-  for (const item of Array.isArray(value) ? value : [value]) {
-    for (const directive of item.split(',')) {
-      const eq = directive.indexOf('=');
-      const name = (eq < 0 ? directive : directive.slice(0, eq)).trim().toLowerCase();
-      if (name === 'no-cache') return true;
-      if (cacheControl && name === 'max-age' && eq >= 0) {
-        // RFC 9111 §1.2.2 delta-seconds; the quoted form is tolerated (§5.2: recipients should accept it).
-        const seconds = directive.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1');
-        if (/^\d+$/.test(seconds) && Number(seconds) === 0) return true;
-      }
-    }
-  }
-  return false;
+  const directives = parseCacheControl(value);
+  if (directives.has('no-cache')) return true;
+  // RFC 9111 §1.2.2 delta-seconds (the quoted form accepted, §5.2): max-age=0 asks for a fresh answer.
+  return cacheControl && directives.get('max-age') !== undefined && directives.seconds('max-age') === 0;
 }

@@ -1,30 +1,7 @@
 /**
- * Store availability as the logs see it: one warning when an outage starts, one line when it ends,
- * however many requests fail in between (the requests themselves are counted in
- * cachegate_store_errors_total by the cache step).
+ * Why a Redis store call failed without an answer. Availability itself (the outage logged once
+ * per node, the recovery once) is the circuit breakers' (circuit.ts).
  */
-import type { Logger } from 'pino';
-
-export class StoreHealth {
-  available = true;
-  private failures = 0;
-
-  constructor(private readonly logger: Logger, private readonly store: string) {}
-
-  failed(operation: string, error: unknown): void {
-    this.failures++;
-    if (!this.available) return;
-    this.available = false;
-    this.logger.warn({ store: this.store, operation, err: errorMessage(error) }, 'cache store unavailable; serving from the integrations until it returns');
-  }
-
-  succeeded(): void {
-    if (this.available) return;
-    this.available = true;
-    this.logger.info({ store: this.store, failedCalls: this.failures }, 'cache store available again');
-    this.failures = 0;
-  }
-}
 
 export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
@@ -35,6 +12,14 @@ export class StoreTimeoutError extends Error {
   constructor(operation: string, timeoutMs: number) {
     super(`cache store ${operation} took longer than ${timeoutMs} ms`);
     this.name = 'StoreTimeoutError';
+  }
+}
+
+/** A store call refused at once because its node's circuit is open (circuit.ts). */
+export class CircuitOpenError extends Error {
+  constructor(node: string) {
+    super(`cache store node ${node} is unavailable (circuit open)`);
+    this.name = 'CircuitOpenError';
   }
 }
 

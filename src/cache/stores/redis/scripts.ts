@@ -3,40 +3,48 @@
  * keys.ts), so each is atomic in standalone and Cluster alike. Entry keys live on other slots and
  * are never touched here: the client writes and unlinks them.
  *
- * Generations: a stage's first generation is the server's clock in ms, later ones count up. After
- * Redis lost its data (restart without persistence, or `meta` evicted under maxmemory), the new
- * first generation is larger than any old one, so old entries can never come back.
+ * Generations: a new generation is the server's clock in ms, or one more than the stage's
+ * current generation or the caller's floor (the highest generation that node has used), whichever
+ * is larger. After Redis lost its data (restart without persistence, `meta` evicted under
+ * maxmemory) or came back from a snapshot taken before a flush (its generation went backwards),
+ * the next generation is larger than any the old entries were written under: a flush never
+ * comes back (issue 13). Generations stay below 2^53 (ms since 1970 plus flushes), exact in Lua.
  */
 
 const NEW_GENERATION = `
-local function newGeneration(meta)
-  local gen = redis.call('HGET', meta, 'gen')
-  if gen then return tonumber(gen) + 1 end
+local function newGeneration(meta, floor)
   local time = redis.call('TIME')
-  return tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+  local next = math.max(tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000), floor + 1)
+  local gen = redis.call('HGET', meta, 'gen')
+  if gen then next = math.max(next, tonumber(gen) + 1) end
+  return next
 end
 `;
 
-/** KEYS meta; ARGV capacity. The stage's generation; a new one when the capacity is new (AWS: a new size is a new cache). */
+/**
+ * KEYS meta; ARGV capacity, floor. The stage's generation; a new one when the capacity is new (AWS:
+ * a new size is a new cache) or the stored one is below the caller's floor (Redis went back in time).
+ */
 const CONFIGURE = `${NEW_GENERATION}
 local cap = redis.call('HGET', KEYS[1], 'cap')
 local gen = redis.call('HGET', KEYS[1], 'gen')
-if gen and cap == ARGV[1] then return tonumber(gen) end
-gen = newGeneration(KEYS[1])
+local floor = tonumber(ARGV[2])
+if gen and cap == ARGV[1] and tonumber(gen) >= floor then return tonumber(gen) end
+gen = newGeneration(KEYS[1], floor)
 redis.call('HSET', KEYS[1], 'cap', ARGV[1], 'gen', string.format('%.0f', gen))
 return gen
 `;
 
-/** KEYS meta. Flush: the next generation; entries of the old one age out by their PX. */
+/** KEYS meta; ARGV floor. Flush: the next generation; entries of the old one age out by their PX. */
 const FLUSH = `${NEW_GENERATION}
-local gen = newGeneration(KEYS[1])
+local gen = newGeneration(KEYS[1], tonumber(ARGV[1]))
 redis.call('HSET', KEYS[1], 'gen', string.format('%.0f', gen))
 return gen
 `;
 
-/** KEYS meta. Drop: forget the capacity and move on a generation. */
+/** KEYS meta; ARGV floor. Drop: forget the capacity and move on a generation. */
 const DROP = `${NEW_GENERATION}
-local gen = newGeneration(KEYS[1])
+local gen = newGeneration(KEYS[1], tonumber(ARGV[1]))
 redis.call('HSET', KEYS[1], 'gen', string.format('%.0f', gen))
 redis.call('HDEL', KEYS[1], 'cap')
 return gen
@@ -170,9 +178,9 @@ export const SCRIPTS = {
 
 /** The scripts as client methods (ioredis defineCommand adds them; EVALSHA with EVAL fallback). */
 export interface ScriptCommands {
-  cgConfigure(meta: string, capacityBytes: number): Promise<number>;
-  cgFlush(meta: string): Promise<number>;
-  cgDrop(meta: string): Promise<number>;
+  cgConfigure(meta: string, capacityBytes: number, floor: number): Promise<number>;
+  cgFlush(meta: string, floor: number): Promise<number>;
+  cgDrop(meta: string, floor: number): Promise<number>;
   cgAccount(expiry: string, age: string, size: string, tags: string, meta: string, now: number, member: string, bytes: number, deleteAt: number, capacityBytes: number, ...tagHashes: string[]): Promise<[number, number, number, ...string[]]>;
   cgUnaccount(expiry: string, age: string, size: string, tags: string, member: string): Promise<[number, number]>;
   cgStats(expiry: string, age: string, size: string, tags: string, meta: string, now: number): Promise<[number, number, number]>;
