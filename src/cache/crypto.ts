@@ -19,6 +19,7 @@ import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:
 import type { CacheEntry } from './entry.js';
 import type { CacheStore, MaybePromise, StageStats } from './store.js';
 import { isPathTag, PATH_TAG_MARK, purgeTags, type PurgeMatch } from './tags.js';
+import { ownedBuffer } from './owned-string.js';
 
 /** Bumped when the sealed layout changes; entries of another format are misses. */
 export const SEAL_FORMAT_VERSION = 1;
@@ -93,7 +94,8 @@ export class EncryptedStore implements CacheStore {
       version: entry.version,
       statusCode: entry.statusCode,
       headers: [],
-      body: Buffer.concat(parts),
+      // Its own memory, not a slice of Node's shared pool (owned-string.ts; SPEC §7).
+      body: ownedBuffer(Buffer.concat(parts)),
       storedAt: entry.storedAt,
       staleAt: entry.staleAt,
       deleteAt: entry.deleteAt,

@@ -20,3 +20,16 @@ export function ownedString(text: string): string {
 export function ownedLatin1(text: string): string {
   return text.length < MIN_INDIRECT_LENGTH ? text : Buffer.from(text, 'latin1').toString('latin1');
 }
+
+/**
+ * The same for bytes: a Buffer that owns exactly its memory. A small Buffer from Buffer.concat,
+ * Buffer.from or allocUnsafe is a slice of Node's shared 8 KiB pool, and a decoded Redis reply a
+ * view into a socket read or the client's buffer pool; an entry keeping either keeps all of it
+ * alive, while entrySize counts only `length`. Copied once when stored, never on a hit.
+ */
+export function ownedBuffer(bytes: Buffer): Buffer {
+  if (bytes.byteOffset === 0 && bytes.buffer.byteLength === bytes.length) return bytes;
+  const copy = Buffer.allocUnsafeSlow(bytes.length);
+  bytes.copy(copy);
+  return copy;
+}

@@ -58,9 +58,9 @@ export function createListener(handler: (req: IncomingMessage, res: ServerRespon
     // Checked by ambiguousFraming, so that the 400 is JSON like every other answer.
     requireHostHeader: false,
   };
-  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
-    // A request pipelined behind a refused one is never served: its bytes are suspect.
-    if (refusedSockets.has(req.socket)) return;
+  const serve = (req: IncomingMessage, res: ServerResponse): void => {
+    // A request pipelined behind one refused here is never served (it waited its turn, below).
+    if (refusedHere.has(req.socket)) return;
     if (ambiguousFraming(req)) return refuse(req, res, 'Malformed request (ambiguous framing or Host)');
     // RFC 9112 §3.2: origin-form only. An absolute-form (or authority/asterisk-form) target is for
     // forward proxies; a front proxy may route it by its host while we route by Host: close.
@@ -71,6 +71,11 @@ export function createListener(handler: (req: IncomingMessage, res: ServerRespon
     pipelined.set(socket, inFlightCount);
     res.once('close', () => pipelined.set(socket, (pipelined.get(socket) ?? 1) - 1));
     handler(req, res);
+  };
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    // A request pipelined behind a refused one is never served: its bytes are suspect.
+    if (refusedSockets.has(req.socket)) return;
+    inTurn(req, res, serve);
   };
   const server: Server = tls ? createTlsServer({ ...options, ...tls }, onRequest) : createServer(options, onRequest);
   server.on('clientError', answerClientError);
@@ -99,6 +104,52 @@ const refusedSockets = new WeakSet<Socket>();
 /** Requests of a connection handed to the handler and not yet answered (MAX_PIPELINED). */
 const pipelined = new WeakMap<Socket, number>();
 
+/** Sockets refused by `refuse` (a request the handler saw), as opposed to a parse error after it. */
+const refusedHere = new WeakSet<Socket>();
+
+/**
+ * Requests pipelined on one connection are served one at a time: the next starts when the answer
+ * before it has been handed to the kernel. Node parses every request of a packet at once and keeps
+ * each answer that cannot go out yet in memory; a caller that pipelined hundreds of requests for
+ * distinct 1 MB answers and never read made the process keep them all — one connection pinned
+ * hundreds of MB outside every budget (SPEC §7, test/security/slow-readers.test.ts). Answers go out
+ * in request order anyway, so only their preparation waits. Past MAX_PIPELINED_WAITING waiting
+ * requests the connection is closed.
+ */
+export const MAX_PIPELINED_WAITING = 32;
+interface Turns { busy: boolean; readonly waiting: Array<() => void> }
+const turns = new WeakMap<Socket, Turns>();
+
+function inTurn(req: IncomingMessage, res: ServerResponse, serve: (req: IncomingMessage, res: ServerResponse) => void): void {
+  const { socket } = req;
+  let queue = turns.get(socket);
+  if (queue === undefined) turns.set(socket, (queue = { busy: false, waiting: [] }));
+  const run = (): void => {
+    queue.busy = true;
+    let done = false;
+    const next = (): void => {
+      if (done) return;
+      done = true;
+      queue.busy = false;
+      if (socket.destroyed) {
+        queue.waiting.length = 0;
+        return;
+      }
+      queue.waiting.shift()?.();
+    };
+    res.once('finish', next);
+    res.once('close', next);
+    serve(req, res);
+  };
+  if (!queue.busy) return run();
+  if (queue.waiting.length >= MAX_PIPELINED_WAITING || socket.destroyed) {
+    queue.waiting.length = 0;
+    socket.destroy();
+    return;
+  }
+  queue.waiting.push(run);
+}
+
 /**
  * A JSON 400 for a request the listener will not serve, then the connection closes. Node queues
  * this response behind any earlier in-flight one on the socket, so order is kept.
@@ -109,6 +160,7 @@ function refuse(req: IncomingMessage, res: ServerResponse, message: string): voi
   // The rest of the bytes on this connection cannot be trusted to start a request: close it.
   res.shouldKeepAlive = false;
   refusedSockets.add(req.socket);
+  refusedHere.add(req.socket);
   // Nothing after this request will be served: stop reading it (no more requests parsed and queued).
   req.socket.pause();
   res.writeHead(spec.status, { 'content-type': 'application/json', 'x-amzn-errortype': spec.type, 'content-length': Buffer.byteLength(body), connection: 'close' });

@@ -7,7 +7,7 @@
  * copies go first.
  */
 import { entrySize, type CacheEntry } from '../../entry.js';
-import { ownedString } from '../../owned-string.js';
+import { ownedBuffer, ownedString } from '../../owned-string.js';
 
 const MAX_LOCAL_ENTRIES = 10_000;
 /**
@@ -43,7 +43,11 @@ export class LocalEntries {
     while (this.entries.size > 0 && (this.entries.size >= MAX_LOCAL_ENTRIES || this.bytes + size > MAX_LOCAL_BYTES)) {
       this.delete(this.entries.keys().next().value!);
     }
-    this.entries.set(ownedString(id), { entry, until: now + this.ttlMs, size });
+    // A decoded entry's body is a view into the Redis reply (entry-codec.ts), itself a slice of a
+    // socket read or of ioredis's buffer pool: the copy keeps only its own bytes (SPEC §7).
+    const body = ownedBuffer(entry.body);
+    const owned = body === entry.body ? entry : { ...entry, body };
+    this.entries.set(ownedString(id), { entry: owned, until: now + this.ttlMs, size });
     this.bytes += size;
   }
 
