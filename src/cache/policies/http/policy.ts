@@ -22,6 +22,7 @@ import {
   storability, usability, type HttpCacheRules, type StalePermissions,
 } from './rules.js';
 import { VariantStore } from './variants.js';
+import { hopByHopNames } from '../../../integrations/headers.js';
 
 const NONE: readonly string[] = [];
 /** Stale windows come from each entry's own directives (usability()); the flow's windows are unused. */
@@ -64,17 +65,32 @@ interface HttpRequest extends CacheRequest {
  * fields are dropped by the integration), and the whole query. Vary matching (variants.ts) reads
  * these same raw lines, so what was matched is what is sent.
  */
-function endToEnd(rawHeaders: readonly string[], query: string): ForwardedInputs {
+function endToEnd(rawHeaders: readonly string[], connection: string | undefined, query: string): ForwardedInputs {
   // No prototype: a request header named __proto__ stays an ordinary key.
   const headers: Record<string, string> = Object.create(null) as Record<string, string>;
   const raw: string[] = [];
+  // Hop-by-hop fields, and those the caller's Connection lists (RFC 9110 §7.6.1), never reach the
+  // backend: dropped here, so that Vary matching (which reads these lines) sees them absent too. A
+  // caller could otherwise send `Accept: application/json` + `Connection: Accept` and have the
+  // backend's answer for "no Accept" filed as the JSON variant.
+  const hopByHop = hopByHopNames(connection);
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!.toLowerCase();
-    if (DERIVED_REQUEST_HEADERS.has(name)) continue;
+    if (DERIVED_REQUEST_HEADERS.has(name) || hopByHop.has(name)) continue;
     raw.push(rawHeaders[i]!, rawHeaders[i + 1]!);
     headers[name] = headers[name] === undefined ? rawHeaders[i + 1]! : `${headers[name]}, ${rawHeaders[i + 1]!}`;
   }
   return { headers, rawHeaders: raw, query };
+}
+
+/**
+ * The request lines as the backend receives them, for Vary matching: the forwarded lines plus what
+ * the HTTP proxy integration derives for every call (http-proxy.ts: `X-Forwarded-For` is the
+ * caller's address, `X-Forwarded-Proto` is `http`). A response that varies on X-Forwarded-For is
+ * then one variant per caller address, never the answer made for another caller's address.
+ */
+function backendView(forwardedRaw: readonly string[], sourceIp: string): readonly string[] {
+  return [...forwardedRaw, 'x-forwarded-for', sourceIp, 'x-forwarded-proto', 'http'];
 }
 
 const PERMISSIONS = Symbol('stalePermissions');
@@ -96,13 +112,14 @@ export class HttpCachePolicy implements CachePolicy {
     const target = `/${ctx.stage.name}${ctx.path}${ctx.rawQuery === '' ? '' : `?${ctx.rawQuery}`}`;
     const key = urlKey(host, target);
     ctx.cacheKey = key;
+    const forwarded = endToEnd(ctx.req.rawHeaders, ctx.req.headers.connection, ctx.rawQuery);
     const request: HttpRequest = {
       ctx, policy: this, plan, key, invalidates,
       origin: `http://${host || 'localhost'}`,
       keyMethod: (invalidates ? method : 'GET') as HttpMethod,
       space: this.space(ctx, plan),
-      store: new VariantStore(this.deps.store, ctx.req.rawHeaders, this.deps.now),
-      forwarded: endToEnd(ctx.req.rawHeaders, ctx.rawQuery),
+      store: new VariantStore(this.deps.store, backendView(forwarded.rawHeaders, ctx.req.socket.remoteAddress ?? ''), this.deps.now),
+      forwarded,
       forwardsBody: invalidates,
       body: undefined,
       // An unsafe request never reads the cache: it goes forward, alone (no coalescing).

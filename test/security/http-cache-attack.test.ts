@@ -1,0 +1,217 @@
+/**
+ * Attack pass on the RFC 9111 `httpCache` policy (issue 14), by a reviewer who did not write it:
+ * hostile requests through a real gateway and a real backend on loopback sockets.
+ *
+ * - Vary matched on what the caller sent, while the backend saw something else: a header the
+ *   caller declares hop-by-hop (`Connection: Accept`) never reaches the backend, and the
+ *   `X-Forwarded-For` the backend sees is the gateway's, not the caller's.
+ * - A caller's own validators (`If-None-Match: *`, a future `If-Modified-Since`) answered 304 by
+ *   the backend refreshed the stale stored entry, pinning outdated content for everyone.
+ * - With a store whose delete fails (Redis gone between two commands), dropping a ninth
+ *   variant's oldest left an unhandled promise rejection (a crash under Node's default).
+ */
+import assert from 'node:assert/strict';
+import { request as httpRequest } from 'node:http';
+import { after, before, describe, it } from 'node:test';
+import type { CacheEntry } from '../../src/cache/entry.js';
+import { CACHE_ENTRY_VERSION } from '../../src/cache/entry.js';
+import { MAX_VARIANTS_PER_URL, VariantStore } from '../../src/cache/policies/http/variants.js';
+import { MemoryStore } from '../../src/cache/stores/memory.js';
+import type { Gateway } from '../../src/gateway/gateway.js';
+import { startBackend, type CountingBackend } from '../helpers/backend.js';
+import { startGateway } from '../helpers/gateway.js';
+
+interface Reply {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+}
+
+/** A GET with raw header lines (spellings and repeats kept), optionally from another loopback address. */
+function get(url: string, lines: readonly [string, string][], localAddress?: string): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const raw = [['Host', new URL(url).host], ...lines].flat();
+    const req = httpRequest(url, { headers: raw as unknown as Record<string, string>, localAddress, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString() }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('httpCache attack: Vary matched on what the backend did not see', () => {
+  let backend: CountingBackend;
+  let gateway: Gateway;
+
+  before(async () => {
+    backend = await startBackend((req, res) => {
+      if (req.url!.startsWith('/accept')) {
+        // Content negotiation: JSON for those who ask for it, HTML otherwise.
+        const json = (req.headers.accept ?? '').includes('application/json');
+        res.writeHead(200, { vary: 'Accept', 'cache-control': 'max-age=600', 'content-type': json ? 'application/json' : 'text/html' });
+        res.end(json ? '{"kind":"json"}' : '<html>kind=html</html>');
+        return;
+      }
+      // Per-client content chosen by the address the gateway reports (geo-IP, rate notices, …).
+      res.writeHead(200, { vary: 'X-Forwarded-For', 'cache-control': 'max-age=600', 'content-type': 'text/plain' });
+      res.end(`for ${req.headers['x-forwarded-for'] ?? '(none)'}`);
+    });
+    gateway = await startGateway({
+      httpCaches: { std: { capacityBytes: 1 << 20 } },
+      apis: [{ id: 'hv', resources: { '/{proxy+}': { ANY: { httpCache: 'std', integration: { type: 'HTTP_PROXY', uri: `${backend.url}/{proxy}` } } } }, stages: { prod: {} } }],
+    });
+  });
+  after(async () => {
+    await gateway.close();
+    await backend.close();
+  });
+
+  for (const connection of ['Accept', 'accept', 'close, Accept', 'keep-alive,  ACCEPT ']) {
+    it(`a header the caller lists in Connection (${JSON.stringify(connection)}) cannot poison the variant it names`, async () => {
+      const url = `${gateway.dataUrl}/prod/accept/${encodeURIComponent(connection)}`;
+      // The attacker: Accept: application/json, but declared hop-by-hop, so the backend sees none.
+      const attack = await get(url, [['Accept', 'application/json'], ['Connection', connection]]);
+      assert.equal(attack.status, 200);
+      // A victim asking for JSON must get JSON, not the HTML the backend made for "no Accept".
+      const victim = await get(url, [['Accept', 'application/json']]);
+      assert.equal(victim.text, '{"kind":"json"}', `victim got ${victim.text}`);
+      assert.equal(victim.headers['content-type'], 'application/json');
+    });
+  }
+
+  it('Vary: X-Forwarded-For never hands one client\'s answer to another client', async () => {
+    const url = `${gateway.dataUrl}/prod/ip/page`;
+    const first = await get(url, [], '127.0.0.2');
+    assert.equal(first.text, 'for 127.0.0.2');
+    const second = await get(url, [], '127.0.0.3');
+    assert.equal(second.text, 'for 127.0.0.3', `127.0.0.3 got ${second.text}`);
+    // Nor can a caller claim another's address to read its variant.
+    const spoof = await get(url, [['X-Forwarded-For', '127.0.0.2']], '127.0.0.4');
+    assert.ok(!spoof.text.startsWith('for 127.0.0.2') || spoof.text.endsWith('127.0.0.4'), `spoofer got ${spoof.text}`);
+  });
+});
+
+describe('httpCache attack: caller validators refreshing a stale entry', () => {
+  let backend: CountingBackend;
+  let gateway: Gateway;
+  const clock = { now: Date.now() };
+  /** The backend's current representation, per path. */
+  const version = new Map<string, number>();
+  const lastModified = new Map<string, string>();
+
+  before(async () => {
+    // Behaves like Express's `fresh`: If-None-Match `*` or a listed current ETag → 304; else an
+    // If-Modified-Since not older than Last-Modified → 304.
+    backend = await startBackend((req, res) => {
+      const path = req.url!;
+      const v = version.get(path) ?? 1;
+      const etagOnly = path.startsWith('/etag');
+      const etag = `"v${v}"`;
+      const modified = lastModified.get(path)!;
+      const inm = req.headers['if-none-match'];
+      const ims = req.headers['if-modified-since'];
+      const headers: Record<string, string> = { 'cache-control': 'max-age=10', 'content-type': 'text/plain' };
+      if (etagOnly) headers.etag = etag;
+      else headers['last-modified'] = modified;
+      let fresh = false;
+      if (inm !== undefined) fresh = inm === '*' || inm.split(',').some((tag) => tag.trim() === etag);
+      else if (ims !== undefined && !etagOnly) fresh = Date.parse(ims) >= Date.parse(modified);
+      if (fresh) {
+        res.writeHead(304, headers).end();
+        return;
+      }
+      res.writeHead(200, headers).end(`version ${v}`);
+    });
+    gateway = await startGateway({
+      httpCaches: { std: { capacityBytes: 1 << 20, heuristicFraction: 0 } },
+      apis: [{ id: 'hc', resources: { '/{proxy+}': { ANY: { httpCache: 'std', integration: { type: 'HTTP_PROXY', uri: `${backend.url}/{proxy}` } } } }, stages: { prod: {} } }],
+    }, { now: () => clock.now });
+  });
+  after(async () => {
+    await gateway.close();
+    await backend.close();
+  });
+
+  const cases: { name: string; path: string; validators: (modified: string) => [string, string][] }[] = [
+    { name: 'If-None-Match: *', path: '/etag/star', validators: () => [['If-None-Match', '*']] },
+    { name: 'If-None-Match: * (Last-Modified entry)', path: '/lm/star', validators: () => [['If-None-Match', '*']] },
+    { name: 'a future If-Modified-Since', path: '/lm/future', validators: () => [['If-Modified-Since', new Date(Date.now() + 3600_000).toUTCString()]] },
+  ];
+  for (const { name, path, validators } of cases) {
+    it(`${name} from one caller does not make an outdated entry fresh for everyone`, async () => {
+      clock.now = Date.now() - 20_000;
+      const modified = new Date(Date.now() - 60_000).toUTCString();
+      lastModified.set(path, modified);
+      version.set(path, 1);
+      const url = `${gateway.dataUrl}/prod${path}`;
+      assert.equal((await get(url, [])).text, 'version 1');
+      assert.equal((await get(url, [])).text, 'version 1', 'a hit while fresh');
+      // The backend's representation changes; the entry goes stale.
+      version.set(path, 2);
+      lastModified.set(path, new Date(Date.now() - 1000).toUTCString());
+      clock.now = Date.now();
+      const attack = await get(url, validators(modified));
+      assert.ok(attack.status === 304 || attack.status === 200, `attacker got ${attack.status}`);
+      // Everyone else must now get version 2.
+      const victim = await get(url, []);
+      assert.equal(victim.text, 'version 2', `after the attacker's conditional request a victim got "${victim.text}"`);
+    });
+  }
+
+  for (const [name, validators, status] of [
+    ['its own matching ETag', [['If-None-Match', '"v7"']], 304],
+    ['another ETag', [['If-None-Match', '"v6"']], 200],
+    ['none', [], 200],
+  ] as [string, [string, string][], number][]) {
+    it(`a revalidation confirmed by the backend refreshes the entry (caller validators: ${name})`, async () => {
+      clock.now = Date.now() - 20_000;
+      const path = `/etag/plain/${encodeURIComponent(name)}`;
+      lastModified.set(path, new Date(Date.now() - 60_000).toUTCString());
+      version.set(path, 7);
+      const url = `${gateway.dataUrl}/prod${path}`;
+      assert.equal((await get(url, [])).text, 'version 7');
+      clock.now = Date.now();
+      const calls = backend.calls;
+      const revalidated = await get(url, validators);
+      assert.equal(revalidated.status, status);
+      if (status === 200) assert.equal(revalidated.text, 'version 7');
+      assert.equal(backend.calls, calls + 1);
+      // The entry's validator went upstream (the caller's own, when it sent one, goes as it is).
+      assert.equal(backend.seen.at(-1)!.headers['if-none-match'], validators[0]?.[1] ?? '"v7"');
+      // The entry was confirmed by the backend: fresh again, served without a call.
+      assert.equal((await get(url, [])).text, 'version 7');
+      assert.equal(backend.calls, calls + 1);
+    });
+  }
+});
+
+describe('httpCache attack: store failures while dropping variants', () => {
+  it('a failing delete of a dropped variant is no unhandled rejection', async () => {
+    const inner = new MemoryStore({ now: Date.now });
+    const space = 'space';
+    inner.configureStage(space, 1 << 20);
+    // A store that loses its connection after a successful write (Redis killed mid-request).
+    const failing = Object.create(inner) as MemoryStore;
+    failing.delete = () => Promise.reject(new Error('store unavailable'));
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const now = Date.now();
+      for (let i = 0; i <= MAX_VARIANTS_PER_URL; i++) {
+        const store = new VariantStore(failing, ['Accept-Language', `l${i}`], Date.now);
+        const entry: CacheEntry = {
+          version: CACHE_ENTRY_VERSION, statusCode: 200, headers: [['vary', 'accept-language']], body: Buffer.from(`l${i}`),
+          storedAt: now, staleAt: now + 60_000, deleteAt: now + 120_000,
+        };
+        await store.set(space, 'url', entry);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+    assert.deepEqual(unhandled.map(String), []);
+  });
+});
