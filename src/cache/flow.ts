@@ -251,7 +251,7 @@ export class CacheStep implements DataPlaneCacheStep {
     const { req, res } = ctx;
     const stale = staleUsable ? previous : undefined;
     const forwarded = forwardedHeaders(request.forwarded);
-    if (previous) addValidators(forwarded, previous);
+    const entryValidated = previous !== undefined && addValidators(forwarded, previous);
     const call = ctx.integrationRequest({
       method: request.keyMethod,
       rawQuery: request.forwarded.query,
@@ -272,13 +272,14 @@ export class CacheStep implements DataPlaneCacheStep {
       if (!Buffer.isBuffer(response.body)) response.body.destroy();
       return this.serveStaleOnError(request, stale, response.statusCode);
     }
-    if (previous && response.statusCode === 304) {
-      // A 304 to the caller's own validators that the entry does not match confirms nothing stored: relay it.
+    if (previous && response.statusCode === 304 && entryValidated) {
+      // The backend confirmed the entry's own validators: the entry is refreshed; the caller gets a
+      // 304 when its own validators match the entry, else the entry.
       const own = req.headers['if-none-match'] !== undefined || req.headers['if-modified-since'] !== undefined;
-      if (!own || notModified(previous, req.headers['if-none-match'], req.headers['if-modified-since'])) {
-        return this.refreshFromNotModified(request, previous, response, respond, own);
-      }
+      return this.refreshFromNotModified(request, previous, response, respond, own && notModified(previous, req.headers['if-none-match'], req.headers['if-modified-since']));
     }
+    // A 304 to the caller's own validators (`If-None-Match: *`, a future If-Modified-Since) confirms
+    // nothing stored: it is relayed (not storable), and the entry stays as stale as it was.
 
     const headOnly = ctx.method === 'HEAD';
     const extra: Record<string, string> = { 'x-amzn-requestid': ctx.requestId };
@@ -402,14 +403,30 @@ export class CacheStep implements DataPlaneCacheStep {
 /** RFC 9211: the integration was asked about a stale entry and confirmed it (304). */
 const REVALIDATED_STATUS = cacheStatus({ fwd: 'stale', fwdStatus: 304, stored: true, detail: 'revalidated' });
 
-/** The entry's validators sent upstream (RFC 9110 §13.1), so an unchanged answer comes back as a 304. */
-function addValidators(forwarded: { headers: IncomingHttpHeaders; rawHeaders: string[] }, previous: CacheEntry): void {
+/**
+ * The entry's validators sent upstream (RFC 9110 §13.1), so an unchanged answer comes back as a 304.
+ * A validator the caller sent itself is left as it is. Returns whether what goes upstream is exactly
+ * the entry's validators — only then can a 304 confirm the entry (RFC 9111 §4.3.3, §4.3.4); a 304
+ * to a caller's `If-None-Match: *` or future `If-Modified-Since` says nothing about what is stored.
+ */
+function addValidators(forwarded: { headers: IncomingHttpHeaders; rawHeaders: string[] }, previous: CacheEntry): boolean {
+  const own: Record<string, string | undefined> = { 'if-none-match': undefined, 'if-modified-since': undefined };
   for (const [name, value] of previous.headers) {
     const header = name === 'etag' ? 'if-none-match' : name === 'last-modified' ? 'if-modified-since' : undefined;
-    if (header === undefined || forwarded.headers[header] !== undefined) continue;
+    if (header === undefined || own[header] !== undefined) continue;
+    own[header] = value;
+    if (forwarded.headers[header] !== undefined) continue;
     forwarded.headers[header] = value;
     forwarded.rawHeaders.push(header, value);
   }
+  let conditional = false;
+  for (const header of ['if-none-match', 'if-modified-since'] as const) {
+    const sent = forwarded.headers[header];
+    if (sent === undefined) continue;
+    if (sent !== own[header]) return false;
+    conditional = true;
+  }
+  return conditional;
 }
 
 /**
