@@ -120,7 +120,16 @@ export class VariantStore implements CacheStore {
       const variants = [{ names, digest, key: variantKey, deleteAt: entry.deleteAt }, ...previous];
       const dropped = variants.splice(MAX_VARIANTS_PER_URL);
       return then(this.inner.set(stage, variantKey, entry), () => {
-        for (const variant of dropped) void this.inner.delete(stage, variant.key);
+        // Best effort: a store that fails now (Redis gone mid-request) leaves the dropped variant to
+        // its TTL and the LRU budget; its rejection must not go unhandled (that ends the process).
+        for (const variant of dropped) {
+          try {
+            const deleted = this.inner.delete(stage, variant.key);
+            if (deleted instanceof Promise) deleted.catch(() => undefined);
+          } catch {
+            // As above.
+          }
+        }
         return this.inner.set(stage, key, indexEntry(variants, now));
       });
     });
