@@ -215,3 +215,92 @@ describe('httpCache attack: store failures while dropping variants', () => {
     assert.deepEqual(unhandled.map(String), []);
   });
 });
+
+describe('httpCache attack: unsafe methods with hostile Host values', () => {
+  let backend: CountingBackend;
+  let gateway: Gateway;
+
+  before(async () => {
+    backend = await startBackend((req, res) => {
+      if (req.method === 'GET') {
+        res.writeHead(200, { 'cache-control': 'max-age=600', 'content-type': 'text/plain' }).end(`call ${backend.calls}`);
+        return;
+      }
+      res.writeHead(201, { location: '/items/2', 'content-type': 'text/plain' }).end('created');
+    });
+    gateway = await startGateway({
+      httpCaches: { std: { capacityBytes: 1 << 20 } },
+      apis: [{ id: 'hh', resources: { '/{proxy+}': { ANY: { httpCache: 'std', integration: { type: 'HTTP_PROXY', uri: `${backend.url}/{proxy}` } } } }, stages: { prod: {} } }],
+    });
+  });
+  after(async () => {
+    await gateway.close();
+    await backend.close();
+  });
+
+  for (const host of ['a b', 'x:y:z', 'a%zz', '[::1', 'h\u00e9']) {
+    it(`a POST with Host ${JSON.stringify(host)} gets the backend's answer and still invalidates its URL`, async () => {
+      const port = Number(new URL(gateway.dataUrl).port);
+      const send = (method: string) => new Promise<{ status: number; text: string }>((resolve, reject) => {
+        const req = httpRequest({ host: '127.0.0.1', port, method, path: '/prod/items/1', headers: { host }, agent: false }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString() }));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+      const stored = await send('GET');
+      assert.equal(stored.status, 200);
+      assert.equal((await send('GET')).text, stored.text, 'a hit under that Host');
+      const posted = await send('POST');
+      assert.equal(posted.status, 201, `POST answered ${posted.status} ${posted.text}`);
+      assert.notEqual((await send('GET')).text, stored.text, 'the POST invalidated the URL under its Host');
+    });
+  }
+});
+
+describe('httpCache attack: unsafe methods on URLs that WHATWG URL would re-encode', () => {
+  let backend: CountingBackend;
+  let gateway: Gateway;
+
+  before(async () => {
+    backend = await startBackend((req, res) => {
+      if (req.method === 'GET') {
+        res.writeHead(200, { 'cache-control': 'max-age=600', 'content-type': 'text/plain' }).end(`call ${backend.calls}`);
+        return;
+      }
+      res.writeHead(204).end();
+    });
+    gateway = await startGateway({
+      httpCaches: { std: { capacityBytes: 1 << 20 } },
+      apis: [{ id: 'he', resources: { '/{proxy+}': { ANY: { httpCache: 'std', integration: { type: 'HTTP_PROXY', uri: `${backend.url}/{proxy}` } } } }, stages: { prod: {} } }],
+    });
+  });
+  after(async () => {
+    await gateway.close();
+    await backend.close();
+  });
+
+  const port = () => Number(new URL(gateway.dataUrl).port);
+  const send = (method: string, path: string) => new Promise<{ status: number; text: string }>((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port: port(), method, path, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString() }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+
+  for (const path of ['/prod/a%7Bb%7D', '/prod/a%22b', '/prod/a%60b', '/prod/a%20b', '/prod/a%5Eb', '/prod/a%7Cb', "/prod/q?x='1'", '/prod/q?x=%22', '/prod/q?a=b%20c', "/prod/a'b", '/prod/a%3Cb%3E', '/prod/q?x="1"', '/prod/q?x=<a>', '/prod/q?x=`{}`', '/prod/q?x=%2', '/prod/q?#']) {
+    it(`a DELETE of ${path} invalidates what a GET of it stored`, async () => {
+      const stored = await send('GET', path);
+      if (stored.status !== 200) return; // a spelling the gateway refuses is no cache entry
+      assert.equal((await send('GET', path)).text, stored.text, 'a hit');
+      const deleted = await send('DELETE', path);
+      assert.equal(deleted.status, 204);
+      assert.notEqual((await send('GET', path)).text, stored.text, `the DELETE of ${path} left the stored answer`);
+    });
+  }
+});

@@ -175,9 +175,17 @@ export class HttpCachePolicy implements CachePolicy {
   /** RFC 9111 §4.4: a non-error answer to an unsafe method invalidates the URL and same-origin Location / Content-Location. */
   private invalidate(request: HttpRequest, response: IntegrationResponse): void {
     const { ctx } = request;
-    const url = new URL(`/${ctx.stage.name}${ctx.path}${ctx.rawQuery === '' ? '' : `?${ctx.rawQuery}`}`, request.origin);
+    const path = `/${ctx.stage.name}${ctx.path}${ctx.rawQuery === '' ? '' : `?${ctx.rawQuery}`}`;
     const host = (ctx.req.headers.host ?? '').toLowerCase();
-    for (const target of invalidatedTargets(response.statusCode, response.headers, url, this.backendUrl(ctx))) {
+    let targets: string[];
+    try {
+      targets = invalidatedTargets(response.statusCode, response.headers, new URL(path, request.origin), this.backendUrl(ctx), path);
+    } catch {
+      // A Host that is no URL authority (`a b`, `x:y:z`): the caller still gets the backend's answer
+      // (its side effect happened), and its own URL is invalidated; no reference can be same-origin.
+      targets = response.statusCode >= 200 && response.statusCode < 400 ? [path] : [];
+    }
+    for (const target of targets) {
       try {
         const deleted = this.deps.store.delete(request.space, urlKey(host, target));
         if (deleted instanceof Promise) deleted.catch(() => undefined);

@@ -258,9 +258,12 @@ export const SAFE_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTION
  * Location / Content-Location URIs are invalidated. Returns the paths (with query) to invalidate,
  * relative to the request's origin; cross-origin references are ignored (§4.4: "MUST NOT").
  */
-export function invalidatedTargets(statusCode: number, responseHeaders: Headers, requestUrl: URL, backendUrl?: URL): string[] {
+export function invalidatedTargets(statusCode: number, responseHeaders: Headers, requestUrl: URL, backendUrl?: URL, requestTarget?: string): string[] {
   if (statusCode < 200 || statusCode >= 400) return [];
-  const targets = [requestUrl.pathname + requestUrl.search];
+  // The request's own target as it was keyed: WHATWG URL re-encodes some characters (`'` in a
+  // query, for one), and the re-encoded spelling is another key.
+  const targets = [requestTarget ?? requestUrl.pathname + requestUrl.search];
+  if (requestTarget !== undefined && requestTarget !== requestUrl.pathname + requestUrl.search) targets.push(requestUrl.pathname + requestUrl.search);
   for (const name of ['location', 'content-location']) {
     const value = responseHeaders[name];
     if (typeof value !== 'string') continue;
