@@ -304,3 +304,42 @@ describe('httpCache attack: unsafe methods on URLs that WHATWG URL would re-enco
     });
   }
 });
+
+describe('httpCache attack: X-Forwarded-* beyond for/host/proto, and underscore spellings', () => {
+  let backend: CountingBackend;
+  let gateway: Gateway;
+  /** What a framework behind a trusted proxy reads (Spring, Symfony, Rails: port, prefix, scheme, server, ssl); WSGI/CGI map `_` to `-`. */
+  const readsForwarded = (headers: Record<string, string | string[] | undefined>) => Object.entries(headers)
+    .filter(([name]) => { const n = name.replace(/_/g, '-'); return (n.startsWith('x-forwarded-') || n === 'forwarded') && name !== 'x-forwarded-for' && name !== 'x-forwarded-proto'; })
+    .map(([name, value]) => `${name}=${String(value)}`).sort().join(';');
+
+  before(async () => {
+    backend = await startBackend((req, res) => {
+      // A redirect built from the forwarded fields the framework trusts.
+      res.writeHead(200, { 'cache-control': 'max-age=600', 'content-type': 'text/plain' }).end(`links use [${readsForwarded(req.headers)}]`);
+    });
+    gateway = await startGateway({
+      httpCaches: { std: { capacityBytes: 1 << 20 } },
+      apis: [{ id: 'hx', resources: { '/{proxy+}': { ANY: { httpCache: 'std', integration: { type: 'HTTP_PROXY', uri: `${backend.url}/{proxy}` } } } }, stages: { prod: {} } }],
+    });
+  });
+  after(async () => {
+    await gateway.close();
+    await backend.close();
+  });
+
+  const attacks: [string, string][] = [
+    ['X-Forwarded-Port', '1337'], ['X-Forwarded-Prefix', '//evil.example'], ['X-Forwarded-Scheme', 'javascript'],
+    ['X-Forwarded-Server', 'evil.example'], ['X-Forwarded-Ssl', 'on'], ['x-forwarded-uri', '/admin'],
+    ['X_Forwarded_Host', 'evil.example'], ['x_forwarded_for', '10.0.0.1'], ['X-Forwarded_Host', 'evil.example'], ['FORWARDED', 'host=evil.example'],
+  ];
+  for (const [name, value] of attacks) {
+    it(`${name} from a caller never reaches the backend of a cached method`, async () => {
+      const url = `${gateway.dataUrl}/prod/page/${encodeURIComponent(name)}`;
+      const attack = await get(url, [[name, value]]);
+      assert.equal(attack.text, 'links use []', `the backend read ${attack.text}`);
+      const victim = await get(url, []);
+      assert.equal(victim.text, 'links use []');
+    });
+  }
+});

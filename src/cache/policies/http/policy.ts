@@ -38,6 +38,18 @@ const KEEP_STALE_MS = 24 * 3600_000;
  * taken from the caller"), besides hop-by-hop (removed by the integration).
  */
 export const DERIVED_REQUEST_HEADERS: ReadonlySet<string> = new Set(['host', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'forwarded']);
+
+/**
+ * Whether a request field (lower case) is one a proxy derives: the set above and the whole
+ * `X-Forwarded-*` family (Port, Prefix, Scheme, Server, Ssl, Uri … which Spring, Symfony and Rails
+ * read behind a trusted proxy to build absolute links and redirects), also spelled with `_` (WSGI
+ * and CGI servers map `X_Forwarded_Host` to the same variable as `X-Forwarded-Host`).
+ */
+function isDerived(name: string): boolean {
+  if (DERIVED_REQUEST_HEADERS.has(name)) return true;
+  const dashed = name.includes('_') ? name.replace(/_/g, '-') : name;
+  return dashed.startsWith('x-forwarded-') || DERIVED_REQUEST_HEADERS.has(dashed);
+}
 /** Response headers a hit recomputes or must not replay. */
 const NOT_STORED_HEADERS: ReadonlySet<string> = new Set(['content-length', 'age', 'cache-status', 'connection', 'keep-alive', 'transfer-encoding', 'set-cookie']);
 
@@ -76,7 +88,7 @@ function endToEnd(rawHeaders: readonly string[], connection: string | undefined,
   const hopByHop = hopByHopNames(connection);
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!.toLowerCase();
-    if (DERIVED_REQUEST_HEADERS.has(name) || hopByHop.has(name)) continue;
+    if (isDerived(name) || hopByHop.has(name)) continue;
     raw.push(rawHeaders[i]!, rawHeaders[i + 1]!);
     headers[name] = headers[name] === undefined ? rawHeaders[i + 1]! : `${headers[name]}, ${rawHeaders[i + 1]!}`;
   }
