@@ -37,6 +37,12 @@ export interface CacheRequest {
   readonly refresh: boolean;
   /** With `refresh`: not a client's refresh but a request that never uses the cache (an unsafe method under httpCache). */
   readonly passThrough?: boolean;
+  /**
+   * The request's own fields (Authorization, Range, conditionals, a request no-store) may make its
+   * answer unshareable: it leads no flight, and an unshareable answer to it marks nothing
+   * hit-for-pass (it says nothing about the key's answers to other callers).
+   */
+  readonly personal?: boolean;
   /** RFC 9111 §5.2.1.7 only-if-cached: answer 504 rather than go to the integration. */
   readonly onlyIfCached?: boolean;
   readonly windows: StaleWindows;

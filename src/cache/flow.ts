@@ -184,6 +184,11 @@ export class CacheStep implements DataPlaneCacheStep {
       await this.fetchAlone(request, outcome, previous, staleUsable, passId, new DeadlineLink(ctx, deadline, timeoutMs));
       return;
     }
+    // A request whose own fields may make its answer unshareable leads nobody (no queue behind it).
+    if (request.personal) {
+      await this.fetchAlone(request, outcome, previous, staleUsable, passId, undefined);
+      return;
+    }
     const settle = this.flights.lead(flightKey);
     let shared: Shared = undefined;
     try {
@@ -219,7 +224,8 @@ export class CacheStep implements DataPlaneCacheStep {
       this.deps.metrics.hitForPassKeys.set(this.passes.size);
       return { entry, outcome };
     }
-    this.markUnshareable(passId);
+    // An answer unshareable because of this request's own fields says nothing about the key.
+    if (!request.personal) this.markUnshareable(passId);
     return undefined;
   }
 

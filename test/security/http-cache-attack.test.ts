@@ -343,3 +343,44 @@ describe('httpCache attack: X-Forwarded-* beyond for/host/proto, and underscore 
     });
   }
 });
+
+describe('httpCache attack: one caller\'s own request conditions switching coalescing off for everyone', () => {
+  let backend: CountingBackend;
+  let gateway: Gateway;
+
+  before(async () => {
+    backend = await startBackend((req, res) => {
+      // A slow, cacheable page, as a browser revalidation, a range or a no-store request finds it.
+      setTimeout(() => {
+        if (req.headers['if-none-match'] === '"x"') return res.writeHead(304, { etag: '"x"' }).end();
+        if (req.headers.range === 'bytes=0-0') return res.writeHead(206, { 'content-range': 'bytes 0-0/4', etag: '"x"' }).end('p');
+        res.writeHead(200, { 'cache-control': 'max-age=600', etag: '"x"', 'content-type': 'text/plain' }).end('page');
+      }, 150);
+    });
+    gateway = await startGateway({
+      httpCaches: { std: { capacityBytes: 1 << 20 } },
+      apis: [{ id: 'hp', resources: { '/{proxy+}': { ANY: { httpCache: 'std', integration: { type: 'HTTP_PROXY', uri: `${backend.url}/{proxy}` } } } }, stages: { prod: {} } }],
+    });
+  });
+  after(async () => {
+    await gateway.close();
+    await backend.close();
+  });
+
+  const own: [string, [string, string][]][] = [
+    ['If-None-Match (a browser revalidating)', [['If-None-Match', '"x"']]],
+    ['Range', [['Range', 'bytes=0-0']]],
+    ['Cache-Control: no-store', [['Cache-Control', 'no-store']]],
+    ['Authorization', [['Authorization', 'Bearer mine']]],
+  ];
+  for (const [name, lines] of own) {
+    it(`a request with ${name} does not stop the next concurrent misses from coalescing`, async () => {
+      const url = `${gateway.dataUrl}/prod/hot/${encodeURIComponent(name)}`;
+      await get(url, lines);
+      const calls = backend.calls;
+      const bodies = await Promise.all(Array.from({ length: 6 }, () => get(url, [])));
+      for (const body of bodies) assert.equal(body.text, 'page');
+      assert.equal(backend.calls - calls, 1, `${backend.calls - calls} backend calls for 6 concurrent misses`);
+    });
+  }
+});

@@ -105,6 +105,19 @@ function backendView(forwardedRaw: readonly string[], sourceIp: string): readonl
   return [...forwardedRaw, 'x-forwarded-for', sourceIp, 'x-forwarded-proto', 'http'];
 }
 
+/**
+ * Request fields that can make one caller's answer unshareable (a 304 or 412 to its conditionals, a
+ * 206 to its Range, §3.5 Authorization, §5.2.1.5 no-store): such a request leads no coalesced flight
+ * and marks no key hit-for-pass, or any caller could switch coalescing off for everyone.
+ */
+const PERSONAL_FIELDS = ['authorization', 'range', 'if-none-match', 'if-modified-since', 'if-match', 'if-unmodified-since', 'if-range'] as const;
+
+function isPersonal(headers: RequestContext['req']['headers']): boolean {
+  for (const name of PERSONAL_FIELDS) if (headers[name] !== undefined) return true;
+  const cacheControl = headers['cache-control'];
+  return cacheControl !== undefined && parseCacheControl(cacheControl).has('no-store');
+}
+
 const PERMISSIONS = Symbol('stalePermissions');
 type WithPermissions = CacheEntry & { [PERMISSIONS]?: StalePermissions };
 
@@ -137,6 +150,7 @@ export class HttpCachePolicy implements CachePolicy {
       // An unsafe request never reads the cache: it goes forward, alone (no coalescing).
       refresh: invalidates,
       passThrough: invalidates,
+      personal: !invalidates && isPersonal(ctx.req.headers),
       onlyIfCached: !invalidates && requestDirectives(ctx.req.headers).onlyIfCached,
       windows: ENTRY_WINDOWS,
       extraHeaders: NONE,
