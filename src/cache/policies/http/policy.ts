@@ -195,7 +195,10 @@ export class HttpCachePolicy implements CachePolicy {
     // (max-stale, stale-if-error); usability() decides each use, the LRU budget bounds the bytes.
     const keepStale = Math.max(permissions.staleWhileRevalidate, permissions.staleIfError) * 1000;
     const deleteAt = Math.max(staleAt + keepStale, now + KEEP_STALE_MS);
-    return { store: true, headers: storedHeaders(response.headers, read.directives), times: { storedAt, staleAt, deleteAt } };
+    const headers = storedHeaders(response.headers, read.directives);
+    // Waiters share this answer only if it is the variant they select, stored or not (variants.ts).
+    (request.store as VariantStore).claim(headers);
+    return { store: true, headers, times: { storedAt, staleAt, deleteAt } };
   }
 
   /** RFC 9111 §4.4: a non-error answer to an unsafe method invalidates the URL and same-origin Location / Content-Location. */

@@ -25,6 +25,7 @@ export const VARIANT_INDEX_STATUS = 0;
 const INDEX_HEADER = 'x-cachegate-variants';
 /** On an entry object just stored: the digest of the selecting values it was stored for (coalescing, never persisted). */
 const SELECTED_BY = Symbol('selectedBy');
+type Claimed = CacheEntry['headers'] & { [SELECTED_BY]?: string };
 
 interface Variant {
   /** Vary names, sorted, comma-joined. */
@@ -104,8 +105,19 @@ export class VariantStore implements CacheStore {
   selects(entry: CacheEntry): boolean {
     const names = varyNames(entry.headers.filter(([name]) => name === 'vary').map(([, value]) => value));
     if (names === '') return true;
-    const selectedBy = (entry as CacheEntry & { [SELECTED_BY]?: string })[SELECTED_BY];
+    const selectedBy = (entry as CacheEntry & { [SELECTED_BY]?: string })[SELECTED_BY] ?? (entry.headers as Claimed)[SELECTED_BY];
     return selectedBy !== undefined && selectedBy === digestOf(names, this.rawHeaders);
+  }
+
+  /**
+   * Marks the headers an answer to this request will be kept with (the admission's, which become
+   * the entry's) with this request's selecting values, so the answer is shared with the waiters it
+   * matches even when it is never stored (the store unreachable, the key too long, no room).
+   */
+  claim(headers: readonly (readonly [string, string])[]): void {
+    const names = varyNames(headers.filter(([name]) => name === 'vary').map(([, value]) => value));
+    if (names === '' || names === '*') return;
+    Object.defineProperty(headers, SELECTED_BY, { value: digestOf(names, this.rawHeaders), enumerable: false, configurable: true });
   }
 
   set(stage: string, key: string, entry: CacheEntry): MaybePromise<void> {
