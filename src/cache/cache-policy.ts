@@ -39,8 +39,9 @@ export interface CacheRequest {
   readonly passThrough?: boolean;
   /**
    * The request's own fields (Authorization, Range, conditionals, a request no-store) may make its
-   * answer unshareable: it leads no flight, and an unshareable answer to it marks nothing
-   * hit-for-pass (it says nothing about the key's answers to other callers).
+   * answer unshareable: such an answer marks nothing hit-for-pass (it says nothing about the key's
+   * answers to other callers). It may still lead a flight (callers that all send Authorization
+   * still coalesce on `public` answers); its waiters then go on at once, as for any unshared answer.
    */
   readonly personal?: boolean;
   /** RFC 9111 §5.2.1.7 only-if-cached: answer 504 rather than go to the integration. */

@@ -184,11 +184,6 @@ export class CacheStep implements DataPlaneCacheStep {
       await this.fetchAlone(request, outcome, previous, staleUsable, passId, new DeadlineLink(ctx, deadline, timeoutMs));
       return;
     }
-    // A request whose own fields may make its answer unshareable leads nobody (no queue behind it).
-    if (request.personal) {
-      await this.fetchAlone(request, outcome, previous, staleUsable, passId, undefined);
-      return;
-    }
     const settle = this.flights.lead(flightKey);
     let shared: Shared = undefined;
     try {

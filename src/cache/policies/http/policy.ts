@@ -107,8 +107,8 @@ function backendView(forwardedRaw: readonly string[], sourceIp: string): readonl
 
 /**
  * Request fields that can make one caller's answer unshareable (a 304 or 412 to its conditionals, a
- * 206 to its Range, §3.5 Authorization, §5.2.1.5 no-store): such a request leads no coalesced flight
- * and marks no key hit-for-pass, or any caller could switch coalescing off for everyone.
+ * 206 to its Range, §3.5 Authorization, §5.2.1.5 no-store): such a request's unshareable answer marks
+ * no key hit-for-pass, or any caller could switch coalescing off for everyone for 120 s.
  */
 const PERSONAL_FIELDS = ['authorization', 'range', 'if-none-match', 'if-modified-since', 'if-match', 'if-unmodified-since', 'if-range'] as const;
 
