@@ -425,3 +425,39 @@ describe('httpCache attack: Redis killed, Vary answers still shared with the cal
     assert.deepEqual(others.map((other) => other.text), ['lang fr', 'lang en']);
   });
 });
+
+describe('httpCache attack: a Vary-named header spelled with underscores (WSGI/CGI backends read it as the same)', () => {
+  let backend: CountingBackend;
+  let gateway: Gateway;
+
+  before(async () => {
+    backend = await startBackend((req, res) => {
+      // As a CGI/WSGI server maps names to HTTP_ACCEPT_LANGUAGE: `_` and `-` alike, the last line wins.
+      let language = '-';
+      for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) if (req.rawHeaders[i]!.toLowerCase().replace(/_/g, '-') === 'accept-language') language = req.rawHeaders[i + 1]!;
+      res.writeHead(200, { vary: 'Accept-Language', 'cache-control': 'max-age=600', 'content-type': 'text/plain' }).end(`lang ${language}`);
+    });
+    gateway = await startGateway({
+      httpCaches: { std: { capacityBytes: 1 << 20 } },
+      apis: [{ id: 'hu', resources: { '/{proxy+}': { ANY: { httpCache: 'std', integration: { type: 'HTTP_PROXY', uri: `${backend.url}/{proxy}` } } } }, stages: { prod: {} } }],
+    });
+  });
+  after(async () => {
+    await gateway.close();
+    await backend.close();
+  });
+
+  const attacks: [string, [string, string][], [string, string][]][] = [
+    ['Accept_Language alone', [['Accept_Language', 'fr']], []],
+    ['accept_language after Accept-Language', [['Accept-Language', 'en'], ['accept_language', 'fr']], [['Accept-Language', 'en']]],
+    ['ACCEPT_LANGUAGE, victim with none', [['ACCEPT_LANGUAGE', 'xx']], []],
+  ];
+  for (const [name, attack, victim] of attacks) {
+    it(`${name}: the victim gets the answer for its own Accept-Language`, async () => {
+      const url = `${gateway.dataUrl}/prod/u/${encodeURIComponent(name)}`;
+      await get(url, attack);
+      const answer = await get(url, victim);
+      assert.equal(answer.text, `lang ${victim[0]?.[1] ?? '-'}`, `victim ${JSON.stringify(victim)} got ${answer.text}`);
+    });
+  }
+});
