@@ -461,3 +461,35 @@ describe('httpCache attack: a Vary-named header spelled with underscores (WSGI/C
     });
   }
 });
+
+describe('httpCache attack: a Vary-named field split over several lines', () => {
+  let backend: CountingBackend;
+  let gateway: Gateway;
+  const chrome = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36';
+
+  before(async () => {
+    backend = await startBackend((req, res) => {
+      // Node keeps the first User-Agent line only (as Lambda's `headers` keeps the last of any field).
+      const ua = req.headers['user-agent'] ?? '';
+      res.writeHead(200, { vary: 'User-Agent', 'cache-control': 'max-age=600', 'content-type': 'text/plain' })
+        .end(ua.includes('Chrome/') ? 'page for chrome' : 'unsupported browser');
+    });
+    gateway = await startGateway({
+      httpCaches: { std: { capacityBytes: 1 << 20 } },
+      apis: [{ id: 'hs', resources: { '/{proxy+}': { ANY: { httpCache: 'std', integration: { type: 'HTTP_PROXY', uri: `${backend.url}/{proxy}` } } } }, stages: { prod: {} } }],
+    });
+  });
+  after(async () => {
+    await gateway.close();
+    await backend.close();
+  });
+
+  it('a User-Agent split at its comma does not poison the variant of the whole User-Agent', async () => {
+    const url = `${gateway.dataUrl}/prod/ua`;
+    const [head, tail] = chrome.split(', ') as [string, string];
+    const attack = await get(url, [['User-Agent', head], ['User-Agent', tail]]);
+    assert.equal(attack.text, 'unsupported browser');
+    const victim = await get(url, [['User-Agent', chrome]]);
+    assert.equal(victim.text, 'page for chrome', `a Chrome user got "${victim.text}"`);
+  });
+});

@@ -112,20 +112,23 @@ function backendView(forwardedRaw: readonly string[], sourceIp: string): readonl
  */
 const PERSONAL_FIELDS = ['authorization', 'range', 'if-none-match', 'if-modified-since', 'if-match', 'if-unmodified-since', 'if-range'] as const;
 
-function isPersonal(headers: RequestContext['req']['headers'], rawHeaders: readonly string[]): boolean {
+function isPersonal(headers: RequestContext['req']['headers']): boolean {
   for (const name of PERSONAL_FIELDS) if (headers[name] !== undefined) return true;
-  for (let i = 0; i < rawHeaders.length; i += 2) if (rawHeaders[i]!.includes('_')) return true;
   const cacheControl = headers['cache-control'];
   return cacheControl !== undefined && parseCacheControl(cacheControl).has('no-store');
 }
 
-/** Whether the request sends a field named by `names` (varyNames) spelled with `_` for `-`. */
-function underscoreSpelled(rawHeaders: readonly string[], names: string): boolean {
+/** Whether the request sends a field named by `names` (varyNames) on several lines, or spelled with `_` for `-`. */
+function ambiguousSelection(rawHeaders: readonly string[], names: string): boolean {
   if (names === '' || names === '*') return false;
   const varied = names.split(',');
+  const seen = new Set<string>();
   for (let i = 0; i < rawHeaders.length; i += 2) {
-    const name = rawHeaders[i]!;
-    if (name.includes('_') && varied.includes(name.toLowerCase().replace(/_/g, '-'))) return true;
+    const lower = rawHeaders[i]!.toLowerCase();
+    const dashed = lower.includes('_') ? lower.replace(/_/g, '-') : lower;
+    if (!varied.includes(dashed)) continue;
+    if (dashed !== lower || seen.has(dashed)) return true;
+    seen.add(dashed);
   }
   return false;
 }
@@ -162,7 +165,7 @@ export class HttpCachePolicy implements CachePolicy {
       // An unsafe request never reads the cache: it goes forward, alone (no coalescing).
       refresh: invalidates,
       passThrough: invalidates,
-      personal: !invalidates && isPersonal(ctx.req.headers, ctx.req.rawHeaders),
+      personal: !invalidates && isPersonal(ctx.req.headers),
       onlyIfCached: !invalidates && requestDirectives(ctx.req.headers).onlyIfCached,
       windows: ENTRY_WINDOWS,
       extraHeaders: NONE,
@@ -195,9 +198,14 @@ export class HttpCachePolicy implements CachePolicy {
     const lifetime = freshnessLifetime(response, read, plan.rules, now);
     const verdict = storability({ method: request.keyMethod, headers: request.ctx.req.headers }, response, read, lifetime);
     if (!verdict.store) return verdict;
-    // A Vary-named field also sent spelled with `_` (`Accept_Language`): CGI/WSGI backends read it as
-    // that field, Node's as another; matching cannot know which, so the answer is this caller's only.
-    if (underscoreSpelled(request.ctx.req.rawHeaders, varyNames(response.headers.vary))) return { store: false, reason: 'vary' };
+    // A Vary-named field sent on several lines, or spelled with `_` (`Accept_Language`): backends read
+    // those differently (Node keeps the first User-Agent line, Lambda's `headers` the last of any
+    // field; CGI/WSGI read `_` as `-`), so no normalisation matches what every backend saw. The
+    // answer is this caller's only, and says nothing about the key (no hit-for-pass mark).
+    if (ambiguousSelection(request.ctx.req.rawHeaders, varyNames(response.headers.vary))) {
+      (request as { personal?: boolean }).personal = true;
+      return { store: false, reason: 'vary' };
+    }
     // A cookie is one caller's: such answers are not shared unless the backend says `public`, and even
     // then the Set-Cookie itself is never stored (deliberate; RFC 9111 §7.3 leaves it to the cache).
     if (response.headers['set-cookie'] !== undefined && !read.directives.has('public')) return { store: false, reason: 'set-cookie' };
