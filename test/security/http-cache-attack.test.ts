@@ -493,3 +493,68 @@ describe('httpCache attack: a Vary-named field split over several lines', () => 
     assert.equal(victim.text, 'page for chrome', `a Chrome user got "${victim.text}"`);
   });
 });
+
+describe('httpCache attack: hostile times and a hanging backend behind stale-while-revalidate', () => {
+  let backend: CountingBackend;
+  let gateway: Gateway;
+  const clock = { now: Date.now() };
+  let inFlight = 0;
+  let maxInFlight = 0;
+  let hang = false;
+
+  before(async () => {
+    backend = await startBackend((req, res) => {
+      if (req.url!.startsWith('/times')) {
+        res.writeHead(200, {
+          age: '99999999999999999999', date: 'Thu, 01 Jan 1970 00:00:00 GMT', expires: 'Fri, 31 Dec 9999 23:59:59 GMT',
+          'last-modified': 'Mon, 01 Jan 0001 00:00:00 GMT', 'content-type': 'text/plain',
+        }).end('times');
+        return;
+      }
+      if (hang) {
+        inFlight++;
+        maxInFlight = Math.max(maxInFlight, inFlight);
+        res.on('close', () => inFlight--);
+        return; // never answers: the integration times out
+      }
+      res.writeHead(200, { vary: 'Accept-Language', 'cache-control': 'max-age=1, stale-while-revalidate=600', 'content-type': 'text/plain' }).end('swr');
+    });
+    gateway = await startGateway({
+      httpCaches: { std: { capacityBytes: 1 << 20 } },
+      apis: [{ id: 'ht', resources: { '/{proxy+}': { ANY: { httpCache: 'std', integration: { type: 'HTTP_PROXY', uri: `${backend.url}/{proxy}`, timeoutMs: 300 } } } }, stages: { prod: {} } }],
+    }, { now: () => clock.now });
+  });
+  after(async () => {
+    await gateway.close();
+    await backend.close();
+  });
+
+  it('Age 10^20, Date 1970, Expires 9999, Last-Modified year 1: answered, an integral Age, nothing stored as fresh', async () => {
+    clock.now = Date.now();
+    const url = `${gateway.dataUrl}/prod/times`;
+    const first = await get(url, []);
+    assert.equal(first.status, 200);
+    assert.match(String(first.headers.age ?? '0'), /^\d+$/);
+    const calls = backend.calls;
+    const second = await get(url, []);
+    assert.equal(second.status, 200);
+    assert.equal(backend.calls, calls + 1, 'an answer that aged past any lifetime is not served from the cache');
+  });
+
+  it('many stale hits of every variant make at most one background call at a time to a hanging backend', async () => {
+    clock.now = Date.now() - 10_000;
+    const url = `${gateway.dataUrl}/prod/swr`;
+    const languages = ['en', 'fr', 'de', 'it'];
+    for (const language of languages) assert.equal((await get(url, [['Accept-Language', language]])).text, 'swr');
+    hang = true;
+    clock.now = Date.now();
+    const started = Date.now();
+    for (let round = 0; round < 5; round++) {
+      const answers = await Promise.all(languages.flatMap((language) => [get(url, [['Accept-Language', language]]), get(url, [['Accept-Language', language]])]));
+      for (const answer of answers) assert.equal(answer.text, 'swr');
+    }
+    assert.ok(Date.now() - started < 2000, 'stale answers did not wait for the backend');
+    assert.ok(maxInFlight <= 1, `${maxInFlight} background calls at once`);
+    hang = false;
+  });
+});
