@@ -558,3 +558,43 @@ describe('httpCache attack: hostile times and a hanging backend behind stale-whi
     hang = false;
   });
 });
+
+describe('httpCache attack: a 304 that would change dangerous stored headers', () => {
+  let backend: CountingBackend;
+  let gateway: Gateway;
+  const clock = { now: Date.now() };
+
+  before(async () => {
+    backend = await startBackend((req, res) => {
+      const extra: Record<string, string | string[]> = req.url!.endsWith('/public') ? { 'cache-control': 'public, max-age=10' } : { 'cache-control': 'max-age=10' };
+      if (req.headers['if-none-match'] === '"a"') {
+        res.writeHead(304, { ...extra, etag: '"a"', 'set-cookie': ['session=first-caller'], 'x-updated': 'yes' }).end();
+        return;
+      }
+      res.writeHead(200, { ...extra, etag: '"a"', 'content-type': 'text/plain' }).end('body');
+    });
+    gateway = await startGateway({
+      httpCaches: { std: { capacityBytes: 1 << 20 } },
+      apis: [{ id: 'h3', resources: { '/{proxy+}': { ANY: { httpCache: 'std', integration: { type: 'HTTP_PROXY', uri: `${backend.url}/{proxy}` } } } }, stages: { prod: {} } }],
+    }, { now: () => clock.now });
+  });
+  after(async () => {
+    await gateway.close();
+    await backend.close();
+  });
+
+  for (const path of ['/prod/c/private', '/prod/c/public']) {
+    it(`a 304 with Set-Cookie never gives that cookie to later callers (${path})`, async () => {
+      clock.now = Date.now() - 20_000;
+      const url = `${gateway.dataUrl}${path}`;
+      assert.equal((await get(url, [])).text, 'body');
+      clock.now = Date.now();
+      const revalidated = await get(url, []);
+      assert.equal(revalidated.text, 'body');
+      const later = await get(url, []);
+      assert.equal(later.text, 'body');
+      assert.equal(later.headers['set-cookie'], undefined, 'a later caller got the 304\'s cookie');
+      assert.equal(later.headers['content-length'], '4');
+    });
+  }
+});
