@@ -1,0 +1,173 @@
+/**
+ * Attacks on the off-heap shared memory store (src/cache/stores/shared/, issue 17): what an
+ * outsider who read the code can make it do by choosing keys.
+ *
+ * 1. Hash flooding (SPEC §7 "No per-request work grows with history (… keys seen)"). The index
+ *    is an open-addressing table with linear probing. If its hash is a public function (FNV-1a
+ *    seeded with the stage's generation, a small counter), an outsider crafts thousands of keys
+ *    with one home cell (a multicollision: FNV works byte by byte, so chaining two-way collisions
+ *    of 4-byte blocks gives 2^n keys) and the table grows one cluster as long as the keys sent:
+ *    every later probe landing in it — any key's get or set, on every thread, under the store's
+ *    one lock — walks it. Building 8k such keys costs O(n²) probes already.
+ * 2. Decoded copies (SPEC §7 "Every byte an entry keeps counts …; budget + 256 MiB … whatever the
+ *    keys"). Each thread keeps decoded copies of recently read entries, bounded by the bytes of
+ *    the encoded entry only: the key (up to 8 KiB, the name of the copy in the thread's map) and
+ *    the decoded objects are not counted, and the copies outlive the entry's eviction. Tiny
+ *    answers under long keys, each fetched twice, pin ~8 KiB of heap per ~40 counted bytes.
+ * 3. Keys that are not well-formed UTF-16 (lone surrogates) were encoded with Buffer.write, which
+ *    turns every lone surrogate into U+FFFD: two different keys shared one entry.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { describe, it } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { CACHE_ENTRY_VERSION, type CacheEntry } from '../../src/cache/entry.js';
+import { stageId } from '../../src/cache/store.js';
+import { keyedHash } from '../../src/cache/stores/shared/arena.js';
+import { STAGE_GENERATION, STAGE_INT_STRIDE } from '../../src/cache/stores/shared/layout.js';
+import { SharedStore } from '../../src/cache/stores/shared/shared-store.js';
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+const STAGE = stageId('public', 'prod');
+const MiB = 1024 * 1024;
+
+function entry(body = ''): CacheEntry {
+  return { version: CACHE_ENTRY_VERSION, statusCode: 200, headers: [], body: Buffer.from(body), storedAt: 0, staleAt: 1e15, deleteAt: 1e15 };
+}
+
+/** FNV-1a as the store used to hash keys (seeded with the stage's generation). */
+function fnvStep(hash: number, text: string): number {
+  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
+  return hash;
+}
+
+/**
+ * 2^rounds ASCII keys `prefix + blocks` whose FNV-1a hashes under `seed` agree in their low 16 bits,
+ * so they share one home cell in any table of up to 65536 cells. FNV's low bits depend only on
+ * the low bits of the state and of the input, so each round is a birthday search over 16 bits
+ * (a few hundred tries) for two 4-char blocks taking the current state to one low half.
+ */
+function multicollision(prefix: string, seed: number, rounds: number): string[] {
+  const ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
+  let state = fnvStep((0x811c9dc5 ^ seed) >>> 0, prefix);
+  const pairs: [string, string][] = [];
+  let counter = 0;
+  for (let round = 0; round < rounds; round++) {
+    const seen = new Map<number, string>();
+    for (;;) {
+      let n = counter++;
+      let block = '';
+      for (let i = 0; i < 4; i++, n = Math.floor(n / ALPHABET.length)) block += ALPHABET[n % ALPHABET.length];
+      const next = fnvStep(state, block) & 0xffff;
+      const other = seen.get(next);
+      if (other !== undefined && other !== block) {
+        pairs.push([other, block]);
+        state = fnvStep(state, block);
+        break;
+      }
+      seen.set(next, block);
+    }
+    counter = (round + 1) * 7919; // a different walk of the block space each round
+  }
+  let keys = [prefix];
+  for (const [a, b] of pairs) keys = keys.flatMap((key) => [key + a, key + b]);
+  return keys;
+}
+
+/** Longest run of occupied cells in the store's hash table: what one probe may have to walk. */
+function longestCluster(store: SharedStore): number {
+  const table = new Int32Array(store.buffers.table);
+  let longest = 0;
+  let run = 0;
+  // Twice round, so a run wrapping past the end is counted whole.
+  for (let i = 0; i < table.length * 2; i++) {
+    if (table[i % table.length] !== 0) longest = Math.max(longest, ++run);
+    else run = 0;
+  }
+  return Math.min(longest, table.length);
+}
+
+describe('off-heap store: hash flooding', () => {
+  it('keys crafted to collide under the store\'s public hash do not pile up in one probe cluster', () => {
+    const store = new SharedStore({ arenaBytes: 16 * MiB });
+    store.configureStage(STAGE, 16 * MiB);
+    const generation = new Int32Array(store.buffers.stageInts)[0 * STAGE_INT_STRIDE + STAGE_GENERATION]!;
+    // What the cache key of `GET /items/{id}` looks like; the id is the attacker's.
+    const keys = multicollision('GET|11:/items/{id}|p2:id', generation, 13).map((key) => `${key}|q0*`);
+    assert.equal(keys.length, 8192);
+    assert.equal(new Set(keys).size, keys.length);
+    const started = process.hrtime.bigint();
+    for (const key of keys) store.set(STAGE, key, entry('x'));
+    const setMs = Number(process.hrtime.bigint() - started) / 1e6;
+    assert.equal(store.stats(STAGE)!.entries, keys.length);
+    const cluster = longestCluster(store);
+    // Random hashes at this load (8k of 32k cells) give clusters of a few dozen cells.
+    assert.ok(cluster < 256, `one probe cluster of ${cluster} cells (8192 crafted keys stored in ${setMs.toFixed(0)} ms)`);
+    // And the keys still work as keys.
+    for (const key of keys.slice(0, 64)) assert.ok(store.get(STAGE, key));
+  });
+
+  it('the keyed hash is HalfSipHash: the reference implementation\'s vectors (2-4, 32-bit tag, key 00..07, input 00..len-1)', () => {
+    const vectors = ['a9359f5b', '27475ab8', 'fa62a603', '8afee704', '2a6e4689', 'c5fab669', '5863fc23', '8bcf63c5'];
+    vectors.forEach((expected, length) => {
+      const input = Uint8Array.from({ length }, (_, i) => i);
+      const tag = Buffer.alloc(4);
+      tag.writeInt32LE(keyedHash(input, length, 0x03020100, 0x07060504, 2, 4));
+      assert.equal(tag.toString('hex'), expected, `length ${length}`);
+    });
+  });
+
+  it('two stores (two gateway processes) do not hash alike: a collision found against one is not one against the other', () => {
+    const a = new SharedStore({ arenaBytes: 16 * MiB });
+    const b = new SharedStore({ arenaBytes: 16 * MiB });
+    a.configureStage(STAGE, 16 * MiB);
+    b.configureStage(STAGE, 16 * MiB);
+    for (let i = 0; i < 64; i++) {
+      a.set(STAGE, `k${i}`, entry());
+      b.set(STAGE, `k${i}`, entry());
+    }
+    assert.notDeepEqual(new Int32Array(a.buffers.table), new Int32Array(b.buffers.table));
+  });
+});
+
+describe('off-heap store: per-thread decoded copies', () => {
+  it('tiny answers under long keys, each read twice, do not pin the keys on the heap beyond a fixed bound', () => {
+    const store = new SharedStore({ arenaBytes: 16 * MiB });
+    // A small stage: what the thread keeps must not depend on what the stage still holds.
+    store.configureStage(STAGE, 256 * 1024);
+    gc();
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    for (let i = 0; i < 6000; i++) {
+      // A flat 8000-character key (MAX_CACHE_KEY_LENGTH is 8192), as a long keyed path or query value gives.
+      const key = randomBytes(4000).toString('hex');
+      store.set(STAGE, key, entry());
+      store.get(STAGE, key);
+    }
+    gc();
+    gc();
+    const retained = process.memoryUsage().heapUsed - before;
+    assert.ok(retained < 8 * MiB, `the thread's decoded copies keep ${(retained / MiB).toFixed(1)} MiB of heap after 6000 tiny entries under 8 KB keys`);
+    // The copies still serve: a hit right after a read is the same answer.
+    const key = 'hot';
+    store.set(STAGE, key, entry('hot body'));
+    assert.equal(store.get(STAGE, key)!.body.toString(), 'hot body');
+    assert.equal(store.get(STAGE, key)!.body.toString(), 'hot body');
+  });
+});
+
+describe('off-heap store: keys are compared as the strings they are', () => {
+  it('keys differing only in lone surrogates are different entries', () => {
+    const store = new SharedStore({ arenaBytes: 16 * MiB });
+    store.configureStage(STAGE, MiB);
+    const keys = ['k\ud800', 'k\udbff', 'k\udc00', 'k\ufffd', 'k\ud800\ud800', 'k\ud800\udc00', 'k\udc00\ud800'];
+    for (const key of keys) store.set(STAGE, key, entry(`body of ${JSON.stringify(key)}`));
+    for (const key of keys) assert.equal(store.get(STAGE, key)?.body.toString(), `body of ${JSON.stringify(key)}`, `key ${JSON.stringify(key)}`);
+    store.delete(STAGE, 'k\ud800');
+    assert.equal(store.get(STAGE, 'k\ud800'), undefined);
+    assert.equal(store.get(STAGE, 'k\udbff')?.body.toString(), `body of ${JSON.stringify('k\udbff')}`);
+  });
+});
