@@ -15,6 +15,8 @@
  * arena costs address space, not memory, until it fills.
  */
 
+import { randomBytes } from 'node:crypto';
+
 export interface SharedStoreSizes {
   /** Bytes of entry data (keys, tags, heads, bodies) the whole store can hold, all stages together. */
   readonly arenaBytes: number;
@@ -53,6 +55,12 @@ export const CONTROL_WRITE_CLOCK = 10;
  * a consistent store without taking the lock (a seqlock; see SharedStore.getKnown).
  */
 export const CONTROL_SEQUENCE = 11;
+/**
+ * The 64-bit key of the index's hash (arena.ts keyedHash), random per store and set once when the
+ * buffers are made: keys an outsider picks cannot be made to collide (hash flooding).
+ */
+export const CONTROL_HASH_KEY_0 = 12;
+export const CONTROL_HASH_KEY_1 = 13;
 const CONTROL_CELLS = 16;
 
 // Record fields (Int32 cells, RECORD_STRIDE per record).
@@ -171,5 +179,8 @@ export function allocateBuffers(sizes: SharedStoreSizes): SharedStoreBuffers {
   control[CONTROL_FREE_RECORD] = -1;
   control[CONTROL_FREE_BLOCK] = -1;
   control[CONTROL_GARBAGE] = -1;
+  const hashKey = randomBytes(8);
+  control[CONTROL_HASH_KEY_0] = hashKey.readInt32LE(0);
+  control[CONTROL_HASH_KEY_1] = hashKey.readInt32LE(4);
   return buffers;
 }

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { hashBytes } from './arena.js';
 import {
-  MAX_STAGE_NAME_BYTES, STAGE_EPOCH, STAGE_INT_STRIDE, STAGE_IN_USE, STAGE_NAME_HASH, STAGE_NAME_LENGTH,
+  CONTROL_HASH_KEY_0, CONTROL_HASH_KEY_1, MAX_STAGE_NAME_BYTES, STAGE_EPOCH, STAGE_INT_STRIDE, STAGE_IN_USE, STAGE_NAME_HASH, STAGE_NAME_LENGTH,
   type SharedStoreViews,
 } from './layout.js';
 
@@ -29,7 +29,7 @@ export class StageDirectory {
       this.known.delete(name);
     }
     const bytes = nameBytes(name);
-    const hash = hashBytes(bytes, bytes.length, 0);
+    const hash = hashBytes(bytes, bytes.length, this.views.control[CONTROL_HASH_KEY_0]!, this.views.control[CONTROL_HASH_KEY_1]!);
     for (let slot = 0; slot < this.maxStages; slot++) {
       const at = slot * STAGE_INT_STRIDE;
       if (stageInts[at + STAGE_IN_USE] === 1 && stageInts[at + STAGE_NAME_HASH] === hash && this.nameEquals(slot, bytes)) {
@@ -49,7 +49,7 @@ export class StageDirectory {
       if (stageInts[at + STAGE_IN_USE] === 1) continue;
       stageNames.set(bytes, slot * MAX_STAGE_NAME_BYTES);
       stageInts[at + STAGE_NAME_LENGTH] = bytes.length;
-      stageInts[at + STAGE_NAME_HASH] = hashBytes(bytes, bytes.length, 0);
+      stageInts[at + STAGE_NAME_HASH] = hashBytes(bytes, bytes.length, this.views.control[CONTROL_HASH_KEY_0]!, this.views.control[CONTROL_HASH_KEY_1]!);
       stageInts[at + STAGE_EPOCH]!++;
       stageInts[at + STAGE_IN_USE] = 1;
       this.remember(name, slot);
