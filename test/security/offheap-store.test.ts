@@ -171,3 +171,21 @@ describe('off-heap store: keys are compared as the strings they are', () => {
     assert.equal(store.get(STAGE, 'k\udbff')?.body.toString(), `body of ${JSON.stringify('k\udbff')}`);
   });
 });
+
+describe('off-heap store: one stage cannot starve another', () => {
+  it('tiny entries in one stage, within its budget, do not evict another stage\'s entries (the record table is no tighter bound than the bytes)', () => {
+    // Two stages whose budgets add up to the arena, as memoryArenaBytes sizes it from the config.
+    const store = new SharedStore({ arenaBytes: 16 * MiB });
+    const victim = stageId('tenant-b', 'prod');
+    store.configureStage(STAGE, 8 * MiB);
+    store.configureStage(victim, 8 * MiB);
+    for (let i = 0; i < 200; i++) store.set(victim, `b${i}`, entry('b'.repeat(1000)));
+    // The outsider's stage: 30k distinct tiny answers (an empty 404 per random path), ~190 B each counted.
+    for (let i = 0; i < 30_000; i++) store.set(STAGE, `GET|/public/${i}`, entry());
+    const a = store.stats(STAGE)!;
+    assert.ok(a.bytes <= 8 * MiB);
+    const b = store.stats(victim)!;
+    assert.deepEqual({ entries: b.entries, evictions: b.evictions }, { entries: 200, evictions: 0 },
+      `the other stage lost entries to ${a.entries} tiny entries using ${(a.bytes / MiB).toFixed(1)} MiB of its 8 MiB`);
+  });
+});
