@@ -189,3 +189,40 @@ describe('off-heap store: one stage cannot starve another', () => {
       `the other stage lost entries to ${a.entries} tiny entries using ${(a.bytes / MiB).toFixed(1)} MiB of its 8 MiB`);
   });
 });
+
+describe('off-heap store: one stage never answers for another', () => {
+  /*
+   * The lock-free hit (getKnown) looks the stage's slot up without the lock, and the directory
+   * remembered what it found with the slot's epoch read *after* the name matched. Another thread
+   * dropping that stage and creating another in the same slot in between (a control-plane change)
+   * left this thread sure, for good, that the old name lives in the new stage's slot: requests of
+   * the dropped API's stage were answered from — and stored into — another API's cache (the key
+   * does not hold the API or stage, SPEC §5). The interleaving is forced here: the other thread's
+   * drop and create run from inside this thread's unlocked name comparison.
+   */
+  it('a directory lookup racing a drop and a create in the same slot does not map the old name to the new stage', () => {
+    const mine = new SharedStore({ arenaBytes: 16 * MiB });
+    const other = SharedStore.attach(mine.buffers);
+    const dropped = stageId('old-api', 'prod');
+    const created = stageId('private-api', 'prod');
+    other.configureStage(dropped, MiB);
+    const directory = (mine as unknown as { stages: { nameEquals(slot: number, bytes: Buffer): boolean } }).stages;
+    const nameEquals = directory.nameEquals.bind(directory);
+    let armed = true;
+    directory.nameEquals = (slot, bytes) => {
+      const equal = nameEquals(slot, bytes);
+      if (armed) {
+        armed = false;
+        other.dropStage(dropped);
+        other.configureStage(created, MiB);
+      }
+      return equal;
+    };
+    assert.equal(mine.get(dropped, 'GET|/account'), undefined);
+    other.set(created, 'GET|/account', entry('private answer of another API'));
+    assert.equal(mine.get(dropped, 'GET|/account')?.body.toString(), undefined, 'the dropped stage answered from the new stage\'s space');
+    mine.set(dropped, 'GET|/planted', entry('planted'));
+    assert.equal(other.get(created, 'GET|/planted'), undefined, 'a write for the dropped stage landed in the new stage\'s space');
+    assert.equal(mine.stats(dropped), undefined);
+  });
+});
