@@ -226,3 +226,29 @@ describe('off-heap store: one stage never answers for another', () => {
     assert.equal(mine.stats(dropped), undefined);
   });
 });
+
+describe('off-heap store: keys longer than any stored key', () => {
+  /*
+   * The flow stores no key over MAX_CACHE_KEY_LENGTH, but looks every key up: a keyed JSON body
+   * value makes a key as long as the body (64 KiB before authentication, 10 MiB after). The store
+   * encoded such a key into a per-thread scratch buffer of 3 bytes per character that it kept for
+   * good (30 MiB per thread after one 10 MiB key), and hashed it while holding the lock every
+   * thread waits on.
+   */
+  it('a lookup with a key longer than MAX_CACHE_KEY_LENGTH misses without growing what the thread keeps', () => {
+    const store = new SharedStore({ arenaBytes: 16 * MiB });
+    store.configureStage(STAGE, MiB);
+    store.get(STAGE, 'warm');
+    gc();
+    const before = process.memoryUsage().arrayBuffers;
+    const key = `POST|5:/rpc|j7:["q"]${'x'.repeat(4_000_000)}`;
+    assert.equal(store.get(STAGE, key), undefined);
+    store.set(STAGE, key, entry('never stored'));
+    assert.equal(store.get(STAGE, key), undefined);
+    assert.equal(store.stats(STAGE)!.entries, 0);
+    store.delete(STAGE, key);
+    gc();
+    const grown = process.memoryUsage().arrayBuffers - before;
+    assert.ok(grown < MiB, `the thread keeps ${(grown / MiB).toFixed(1)} MiB more after one lookup of a 4M-character key`);
+  });
+});
