@@ -29,6 +29,7 @@
  */
 import { entrySize, type CacheEntry } from '../../entry.js';
 import type { CacheStore, StageStats } from '../../store.js';
+import { keyTooLong } from '../../limits.js';
 import { purgeTags, type PurgeMatch } from '../../tags.js';
 import { decodeEntry, encodeEntry } from '../entry-codec.js';
 import { Arena, hashBytes } from './arena.js';
@@ -101,6 +102,9 @@ export class SharedStore implements CacheStore {
   }
 
   get(stage: string, key: string): CacheEntry | undefined {
+    // No such key is ever stored (limits.ts): answered before it is encoded into the thread's
+    // scratch buffer (which would keep 3 bytes a character) or hashed under the lock.
+    if (keyTooLong(key)) return undefined;
     const keyLength = this.encodeKey(key);
     const { control, records, stageInts } = this.views;
     const sequence = Atomics.load(control, CONTROL_SEQUENCE);
@@ -196,8 +200,9 @@ export class SharedStore implements CacheStore {
     }
   }
 
-  /** Stores or replaces; a stage never configured stores nothing. */
+  /** Stores or replaces; a stage never configured stores nothing, nor does a key over MAX_CACHE_KEY_LENGTH. */
   set(stage: string, key: string, entry: CacheEntry): void {
+    if (keyTooLong(key)) return;
     const keyLength = this.encodeKey(key);
     const payload = encodePayload(this.keyBytes, keyLength, entry);
     const blocks = this.arena.blocksFor(payload.bytes.length);
@@ -245,6 +250,7 @@ export class SharedStore implements CacheStore {
   }
 
   delete(stage: string, key: string): void {
+    if (keyTooLong(key)) return;
     const keyLength = this.encodeKey(key);
     this.locked(() => {
       const slot = this.stages.find(stage);
