@@ -598,3 +598,54 @@ describe('httpCache attack: a 304 that would change dangerous stored headers', (
     });
   }
 });
+
+describe('httpCache attack: ranges and HEAD served from a stored entry', () => {
+  let backend: CountingBackend;
+  let gateway: Gateway;
+
+  before(async () => {
+    backend = await startBackend((_req, res) => {
+      res.writeHead(200, { 'cache-control': 'max-age=600', etag: '"r1"', 'last-modified': 'Mon, 01 Jan 2024 00:00:00 GMT', 'content-type': 'text/plain' }).end('0123456789');
+    });
+    gateway = await startGateway({
+      httpCaches: { std: { capacityBytes: 1 << 20 } },
+      apis: [{ id: 'hg', resources: { '/{proxy+}': { ANY: { httpCache: 'std', integration: { type: 'HTTP_PROXY', uri: `${backend.url}/{proxy}` } } } }, stages: { prod: {} } }],
+    });
+  });
+  after(async () => {
+    await gateway.close();
+    await backend.close();
+  });
+
+  const cases: [string, [string, string][], number, string][] = [
+    ['bytes=3-5', [['Range', 'bytes=3-5']], 206, '345'],
+    ['suffix', [['Range', 'bytes=-3']], 206, '789'],
+    ['suffix past the start', [['Range', 'bytes=-99999999999999999999']], 206, '0123456789'],
+    ['end past the end', [['Range', 'bytes=8-99999999999999999999']], 206, '89'],
+    ['leading zeros', [['Range', 'bytes=0000000000000000000000003-4']], 206, '34'],
+    ['start past the end', [['Range', 'bytes=10-']], 416, ''],
+    ['suffix 0', [['Range', 'bytes=-0']], 416, ''],
+    ['first > last', [['Range', 'bytes=5-2']], 200, '0123456789'],
+    ['several ranges', [['Range', 'bytes=0-0,2-3']], 200, '0123456789'],
+    ['other unit', [['Range', 'items=0-1']], 200, '0123456789'],
+    ['negative', [['Range', 'bytes=-1-2']], 200, '0123456789'],
+    ['If-Range strong match', [['Range', 'bytes=0-1'], ['If-Range', '"r1"']], 206, '01'],
+    ['If-Range weak', [['Range', 'bytes=0-1'], ['If-Range', 'W/"r1"']], 200, '0123456789'],
+    ['If-Range other', [['Range', 'bytes=0-1'], ['If-Range', '"r0"']], 200, '0123456789'],
+    ['If-Range date', [['Range', 'bytes=0-1'], ['If-Range', 'Mon, 01 Jan 2024 00:00:00 GMT']], 206, '01'],
+    ['If-Range bad date', [['Range', 'bytes=0-1'], ['If-Range', 'Mon, 01 Jan 2024 00:00:00 UTC']], 200, '0123456789'],
+    ['If-None-Match wins over Range', [['Range', 'bytes=0-1'], ['If-None-Match', '"r1"']], 304, ''],
+  ];
+  it('answers each range from the stored bytes, or the whole entry', async () => {
+    const url = `${gateway.dataUrl}/prod/bytes`;
+    await get(url, []);
+    const calls = backend.calls;
+    for (const [name, lines, status, body] of cases) {
+      const answer = await get(url, lines);
+      assert.equal(answer.status, status, name);
+      assert.equal(answer.text, body, name);
+      if (status === 206) assert.equal(answer.headers['content-range'], `bytes ${'0123456789'.indexOf(body)}-${'0123456789'.indexOf(body) + body.length - 1}/10`, name);
+    }
+    assert.equal(backend.calls, calls, 'all from the cache');
+  });
+});
