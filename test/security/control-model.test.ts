@@ -1,0 +1,133 @@
+/**
+ * Hostile control-plane callers against the resource model (issue 15, docs/notes/attack-control.md):
+ * an identity denied one stage acting on it through another operation, patch lists and maps that
+ * make one request cost minutes, imports past the resource bound, definitions that grow without
+ * bound, and stage names that vanish into a prototype.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import {
+  APIGatewayClient,
+  CreateDeploymentCommand,
+  CreateStageCommand,
+  GetResourcesCommand,
+  GetStageCommand,
+  ImportRestApiCommand,
+  PutIntegrationCommand,
+  PutRestApiCommand,
+  UpdateIntegrationCommand,
+  UpdateStageCommand,
+} from '@aws-sdk/client-api-gateway';
+import type { Gateway } from '../../src/gateway/gateway.js';
+import { startBackend, type CountingBackend } from '../helpers/backend.js';
+import { startGateway } from '../helpers/gateway.js';
+import { call } from '../helpers/http.js';
+import { ADMIN, identities, petstore, REGION } from '../control/rest/harness.js';
+
+const LIMITED = { accessKeyId: 'AKIDLIMITEDSTAGE', secretAccessKey: 'limited-stage-secret' };
+const arn = (path: string) => `arn:aws:apigateway:${REGION}::${path}`;
+const client = (endpoint: string, credentials: { accessKeyId: string; secretAccessKey: string }) =>
+  new APIGatewayClient({ endpoint, region: REGION, credentials: { ...credentials }, maxAttempts: 1 });
+const errorName = (promise: Promise<unknown>) => promise.then(() => 'ok', (error: Error) => error.name);
+
+describe('control plane under attack: the resource model', () => {
+  let backend: CountingBackend;
+  let gateway: Gateway;
+  let sdk: APIGatewayClient;
+  let limited: APIGatewayClient;
+
+  before(async () => {
+    backend = await startBackend();
+    gateway = await startGateway({
+      identities: [
+        ...identities(),
+        // Everything on petstore except its prod stage.
+        {
+          name: 'limited', ...LIMITED, policy: [
+            { effect: 'Allow', action: 'apigateway:*', resource: arn('/restapis/petstore/*') },
+            { effect: 'Deny', action: 'apigateway:*', resource: [arn('/restapis/petstore/stages/prod'), arn('/restapis/petstore/stages/prod/*')] },
+          ],
+        },
+      ],
+      apis: [petstore(backend)],
+    });
+    sdk = client(gateway.adminUrl, ADMIN);
+    limited = client(gateway.adminUrl, LIMITED);
+  });
+  after(async () => {
+    sdk.destroy();
+    limited.destroy();
+    await gateway.close();
+    await backend.close();
+  });
+
+  it('CreateDeployment with stageName is authorised on that stage: a Deny on prod keeps prod as it is', async () => {
+    const before = await sdk.send(new GetStageCommand({ restApiId: 'petstore', stageName: 'prod' }));
+    assert.equal(await errorName(limited.send(new UpdateStageCommand({ restApiId: 'petstore', stageName: 'prod', patchOperations: [{ op: 'replace', path: '/variables/backend', value: 'evil.example:80' }] }))), 'AccessDeniedException');
+    // The same change through CreateDeployment: prod's backend variable and deployment.
+    assert.equal(await errorName(limited.send(new CreateDeploymentCommand({ restApiId: 'petstore', stageName: 'prod', variables: { backend: 'evil.example:80' }, cacheClusterEnabled: false }))), 'AccessDeniedException');
+    const afterwards = await sdk.send(new GetStageCommand({ restApiId: 'petstore', stageName: 'prod' }));
+    assert.deepEqual(afterwards.variables, before.variables);
+    assert.equal(afterwards.deploymentId, before.deploymentId);
+    assert.equal(afterwards.cacheClusterEnabled, true);
+    // What the policy allows still works: a deployment to a stage it may create, and one without a stage.
+    await limited.send(new CreateDeploymentCommand({ restApiId: 'petstore', stageName: 'canary' }));
+    await limited.send(new CreateDeploymentCommand({ restApiId: 'petstore' }));
+  });
+
+  it('a long UpdateStage patch list answers at once (bounded), not after minutes of event-loop time', async () => {
+    // 4000 operations are ~200 KB: before the fix this took over 30 s of one core (each op copied the map).
+    const ops = Array.from({ length: 4000 }, (_, i) => ({ op: 'add' as const, path: `/variables/v${i}`, value: 'x' }));
+    const started = Date.now();
+    const answer = await errorName(sdk.send(new UpdateStageCommand({ restApiId: 'petstore', stageName: 'dev', patchOperations: ops })));
+    const elapsed = Date.now() - started;
+    assert.equal(answer, 'BadRequestException');
+    assert.ok(elapsed < 3000, `took ${elapsed} ms`);
+    // As many integration patch operations: the same bound.
+    const resources = await sdk.send(new GetResourcesCommand({ restApiId: 'petstore' }));
+    const pets = resources.items!.find((item) => item.path === '/pets')!;
+    const templateOps = Array.from({ length: 4000 }, (_, i) => ({ op: 'add' as const, path: `/requestTemplates/t${i}`, value: 'x' }));
+    const t2 = Date.now();
+    assert.equal(await errorName(sdk.send(new UpdateIntegrationCommand({ restApiId: 'petstore', resourceId: pets.id!, httpMethod: 'GET', patchOperations: templateOps }))), 'BadRequestException');
+    assert.ok(Date.now() - t2 < 3000, `took ${Date.now() - t2} ms`);
+  });
+
+  it('stage variables keep AWS bounds (100 per stage, key ≤64, value ≤512) on every path that sets them', async () => {
+    const many = Object.fromEntries(Array.from({ length: 101 }, (_, i) => [`v${i}`, 'x']));
+    assert.equal(await errorName(sdk.send(new CreateDeploymentCommand({ restApiId: 'petstore', stageName: 'vars1', variables: many }))), 'BadRequestException');
+    assert.equal(await errorName(sdk.send(new CreateDeploymentCommand({ restApiId: 'petstore', stageName: 'vars1', variables: { long: 'x'.repeat(513) } }))), 'BadRequestException');
+    const deployment = await sdk.send(new CreateDeploymentCommand({ restApiId: 'petstore' }));
+    assert.equal(await errorName(sdk.send(new CreateStageCommand({ restApiId: 'petstore', stageName: 'vars2', deploymentId: deployment.id!, variables: many }))), 'BadRequestException');
+    assert.equal(await errorName(sdk.send(new CreateStageCommand({ restApiId: 'petstore', stageName: 'vars2', deploymentId: deployment.id!, variables: { ['k'.repeat(65)]: 'x' } }))), 'BadRequestException');
+    // 100 through patches: fine; the 101st refused.
+    const hundred = Array.from({ length: 98 }, (_, i) => ({ op: 'add' as const, path: `/variables/p${i}`, value: 'x'.repeat(512) }));
+    await sdk.send(new UpdateStageCommand({ restApiId: 'petstore', stageName: 'dev', patchOperations: hundred })); // dev has `backend`: 99
+    await sdk.send(new UpdateStageCommand({ restApiId: 'petstore', stageName: 'dev', patchOperations: [{ op: 'add', path: '/variables/last', value: 'x' }] }));
+    assert.equal(await errorName(sdk.send(new UpdateStageCommand({ restApiId: 'petstore', stageName: 'dev', patchOperations: [{ op: 'add', path: '/variables/one_more', value: 'x' }] }))), 'BadRequestException');
+    assert.equal(await errorName(sdk.send(new UpdateStageCommand({ restApiId: 'petstore', stageName: 'dev', patchOperations: [{ op: 'replace', path: '/variables/last', value: 'x'.repeat(513) }] }))), 'BadRequestException');
+    // Tidy up for the tests below.
+    await sdk.send(new UpdateStageCommand({ restApiId: 'petstore', stageName: 'dev', patchOperations: [...hundred.map(({ path }) => ({ op: 'remove' as const, path })), { op: 'remove', path: '/variables/last' }] }));
+  });
+
+  it('ImportRestApi and PutRestApi keep the 300-resource bound', async () => {
+    const paths: Record<string, unknown> = {};
+    for (let i = 0; i < 301; i++) paths[`/p${i}`] = { get: { 'x-amazon-apigateway-integration': { type: 'http_proxy', httpMethod: 'GET', uri: `${backend.url}/x` } } };
+    const body = Buffer.from(JSON.stringify({ openapi: '3.0.1', info: { title: 'big', version: '1' }, paths }));
+    const countBefore = gateway.apis.length;
+    assert.equal(await errorName(sdk.send(new ImportRestApiCommand({ body }))), 'LimitExceededException');
+    assert.equal(gateway.apis.length, countBefore);
+    assert.equal(await errorName(sdk.send(new PutRestApiCommand({ restApiId: 'petstore', mode: 'merge', body }))), 'LimitExceededException');
+    assert.equal(await errorName(sdk.send(new PutRestApiCommand({ restApiId: 'petstore', mode: 'overwrite', body }))), 'LimitExceededException');
+    const resources = await sdk.send(new GetResourcesCommand({ restApiId: 'petstore', limit: 500 }));
+    assert.ok(resources.items!.length < 10);
+  });
+
+  it('a stage named __proto__ is refused, not answered 201 and silently lost', async () => {
+    assert.equal(await errorName(sdk.send(new CreateDeploymentCommand({ restApiId: 'petstore', stageName: '__proto__' }))), 'BadRequestException');
+    const deployment = await sdk.send(new CreateDeploymentCommand({ restApiId: 'petstore' }));
+    assert.equal(await errorName(sdk.send(new CreateStageCommand({ restApiId: 'petstore', stageName: '__proto__', deploymentId: deployment.id! }))), 'BadRequestException');
+    assert.equal(await errorName(sdk.send(new UpdateStageCommand({ restApiId: 'petstore', stageName: 'dev', patchOperations: [{ op: 'add', path: '/variables/__proto__', value: 'x' }] }))), 'BadRequestException');
+    const data = await call(`${gateway.dataUrl}/prod/pets`, { headers: { host: 'petstore.execute-api.localhost' } });
+    assert.equal(data.status, 200);
+  });
+});
