@@ -22,7 +22,8 @@ import type { Gateway } from '../../src/gateway/gateway.js';
 import { startBackend, type CountingBackend } from '../helpers/backend.js';
 import { startGateway } from '../helpers/gateway.js';
 import { call } from '../helpers/http.js';
-import { ADMIN, identities, petstore, REGION } from '../control/rest/harness.js';
+import { ADMIN, ADMIN_API_KEY, identities, petstore, REGION } from '../control/rest/harness.js';
+import { MAX_DEFINITIONS_BYTES } from '../../src/control/rest/changes.js';
 
 const LIMITED = { accessKeyId: 'AKIDLIMITEDSTAGE', secretAccessKey: 'limited-stage-secret' };
 const arn = (path: string) => `arn:aws:apigateway:${REGION}::${path}`;
@@ -129,5 +130,38 @@ describe('control plane under attack: the resource model', () => {
     assert.equal(await errorName(sdk.send(new UpdateStageCommand({ restApiId: 'petstore', stageName: 'dev', patchOperations: [{ op: 'add', path: '/variables/__proto__', value: 'x' }] }))), 'BadRequestException');
     const data = await call(`${gateway.dataUrl}/prod/pets`, { headers: { host: 'petstore.execute-api.localhost' } });
     assert.equal(data.status, 200);
+  });
+});
+
+describe('control plane under attack: definitions that grow without bound', () => {
+  it('deployments of a large integration stop at the definitions bound instead of filling the heap', async () => {
+    const backend = await startBackend();
+    const gateway = await startGateway({ identities: identities(), apis: [petstore(backend)] });
+    const sdk = client(gateway.adminUrl, ADMIN);
+    try {
+      const admin = (method: string, path: string, body?: unknown) =>
+        call(`${gateway.adminUrl}${path}`, { method, headers: { 'x-api-key': ADMIN_API_KEY, 'content-type': 'application/json' }, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
+      const resources = await sdk.send(new GetResourcesCommand({ restApiId: 'petstore' }));
+      const pets = resources.items!.find((item) => item.path === '/pets')!;
+      // 6 MiB of template (the admin body bound is 16 MiB): every deployment copies it.
+      const put = await admin('PUT', `/restapis/petstore/resources/${pets.id}/methods/GET/integration`, {
+        type: 'HTTP_PROXY', httpMethod: 'GET', uri: `${backend.url}/pets`, requestTemplates: { 'application/json': 'x'.repeat(6 * 2 ** 20) },
+      });
+      assert.equal(put.status, 201, put.text);
+      const statuses: number[] = [];
+      for (let i = 0; i < 20 && !statuses.includes(429); i++) statuses.push((await admin('POST', '/restapis/petstore/deployments', {})).status);
+      assert.ok(statuses.includes(429), `20 deployments of 6 MiB each were all kept: ${statuses.join(',')}`);
+      const bytes = Buffer.byteLength(JSON.stringify(gateway.apis));
+      assert.ok(bytes <= MAX_DEFINITIONS_BYTES, `definitions hold ${bytes} bytes`);
+      // Shrinking still works: a deployment is deleted, then one fits again.
+      const deployments = (await admin('GET', '/restapis/petstore/deployments?limit=500')).json().item as { id: string }[];
+      const unused = deployments.find(({ id }) => !Object.values(gateway.apis[0]!.stages).some((stage) => stage.deploymentId === id))!;
+      assert.equal((await admin('DELETE', `/restapis/petstore/deployments/${unused.id}`)).status, 202);
+      assert.equal((await admin('POST', '/restapis/petstore/deployments', {})).status, 201);
+    } finally {
+      sdk.destroy();
+      await gateway.close();
+      await backend.close();
+    }
   });
 });
