@@ -27,6 +27,7 @@ export const createDeployment: AdminRoute = {
     const cacheClusterEnabled = optionalBoolean(input, 'cacheClusterEnabled');
     const cacheClusterSize = optionalString(input, 'cacheClusterSize');
     const variables = optionalStringMap(input, 'variables');
+    if (variables !== undefined) checkVariables(variables); // alone first: a huge map is refused before it is merged
     const tracingEnabled = optionalBoolean(input, 'tracingEnabled');
     const createdDate = metadataOf(gateway).seconds();
     const record = await changeApis(gateway, (apis) => {
