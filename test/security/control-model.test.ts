@@ -134,6 +134,26 @@ describe('control plane under attack: the resource model', () => {
 });
 
 describe('control plane under attack: definitions that grow without bound', () => {
+  it('an API keeps at most 10 stages (AWS quota): one caller cannot take the store\'s 4096 stage slots', async () => {
+    const backend = await startBackend();
+    const gateway = await startGateway({ identities: identities(), apis: [petstore(backend)] });
+    const sdk = client(gateway.adminUrl, ADMIN);
+    try {
+      const answers: string[] = [];
+      for (let i = 0; i < 12; i++) answers.push(await errorName(sdk.send(new CreateDeploymentCommand({ restApiId: 'petstore', stageName: `s${i}`, cacheClusterEnabled: true }))));
+      // petstore has prod and dev: 8 more fit.
+      assert.deepEqual(answers, [...Array(8).fill('ok'), ...Array(4).fill('LimitExceededException')]);
+      const deployment = await sdk.send(new CreateDeploymentCommand({ restApiId: 'petstore' }));
+      assert.equal(await errorName(sdk.send(new CreateStageCommand({ restApiId: 'petstore', stageName: 'more', deploymentId: deployment.id! }))), 'LimitExceededException');
+      // Redeploying an existing stage is not a new stage.
+      assert.equal(await errorName(sdk.send(new CreateDeploymentCommand({ restApiId: 'petstore', stageName: 's0' }))), 'ok');
+    } finally {
+      sdk.destroy();
+      await gateway.close();
+      await backend.close();
+    }
+  });
+
   it('deployments of a large integration stop at the definitions bound instead of filling the heap', async () => {
     const backend = await startBackend();
     const gateway = await startGateway({ identities: identities(), apis: [petstore(backend)] });

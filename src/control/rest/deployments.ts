@@ -8,7 +8,7 @@ import { GatewayError } from '../../errors.js';
 import { apigatewayArn } from '../../auth/policy.js';
 import { changeApis, editableApi, findApi } from './changes.js';
 import { metadataOf } from './metadata.js';
-import { addDeployment, checkStageName, checkVariables, newDeploymentId } from './model.js';
+import { addDeployment, checkNewStage, checkStageName, checkVariables, newDeploymentId } from './model.js';
 import { optionalBoolean, optionalString, optionalStringMap, page, parseJsonObject } from './request-body.js';
 import { sendJson, type AdminRoute } from './route.js';
 import { deploymentShape } from './shapes.js';
@@ -49,6 +49,7 @@ export const createDeployment: AdminRoute = {
         if (!identity.policy.allows(action, apigatewayArn(gateway.region, arnPath))) {
           throw new GatewayError('ACCESS_DENIED', `User ${identity.name} is not authorized to perform ${action} on ${arnPath}`);
         }
+        if (!existing) checkNewStage(api);
         const stage: Record<string, unknown> = existing ? { ...existing } : { variables: {}, cacheClusterEnabled: false, methodSettings: {} };
         if (!existing && stageDescription !== undefined) stage.description = stageDescription;
         if (cacheClusterEnabled !== undefined) stage.cacheClusterEnabled = cacheClusterEnabled;

@@ -16,6 +16,12 @@ export const MAX_RESOURCES_PER_API = 300;
 export const MAX_DEPLOYMENTS_PER_API = 50;
 /** AWS: at most 50 tags per resource, keys up to 128 characters, values up to 256. */
 export const MAX_TAGS = 50;
+/**
+ * AWS's default quota: 10 stages per API. Each cache-enabled stage takes one of the memory store's
+ * stage slots (4096, shared by every API and plug-in space); unbounded, one API's caller could
+ * take them all and leave later stages of other APIs silently uncached.
+ */
+export const MAX_STAGES_PER_API = 10;
 /** AWS: at most 100 stage variables per stage, names ≤64 characters, values ≤512. */
 export const MAX_STAGE_VARIABLES = 100;
 export const MAX_STAGE_VARIABLE_VALUE = 512;
@@ -141,4 +147,11 @@ export function checkStageName(name: string): string {
 export function checkVariableName(name: string): void {
   // AWS: stage variable names are letters, digits and underscores.
   if (!/^[A-Za-z0-9_]{1,64}$/.test(name) || name === '__proto__') throw new GatewayError('INVALID_INPUT', `Invalid stage variable name ${name}: use letters, digits and _`);
+}
+
+/** Before adding a stage to `api`: LimitExceededException at MAX_STAGES_PER_API. */
+export function checkNewStage(api: MutableApi): void {
+  if (Object.keys(api.stages).length >= MAX_STAGES_PER_API) {
+    throw new GatewayError('LIMIT_EXCEEDED', `An API has at most ${MAX_STAGES_PER_API} stages; delete one first`);
+  }
 }

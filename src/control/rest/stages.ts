@@ -2,7 +2,7 @@
 import { GatewayError } from '../../errors.js';
 import { changeApis, editableApi, editableStage, findApi, findStage } from './changes.js';
 import { metadataOf } from './metadata.js';
-import { checkStageName, checkTags, checkVariables } from './model.js';
+import { checkNewStage, checkStageName, checkTags, checkVariables } from './model.js';
 import { applyStagePatch, readPatchOperations } from './patch.js';
 import { optionalBoolean, optionalString, optionalStringMap, parseJsonObject } from './request-body.js';
 import { sendJson, type AdminRoute } from './route.js';
@@ -59,6 +59,7 @@ export const createStage: AdminRoute = {
     await changeApis(gateway, (apis) => {
       const api = editableApi(apis, apiId);
       if (Object.hasOwn(api.stages, stageName)) throw new GatewayError('CONFLICT', 'Stage already exists');
+      checkNewStage(api);
       if (!api.deployments || !Object.hasOwn(api.deployments, deploymentId)) {
         throw new GatewayError('INVALID_INPUT', `Invalid deployment identifier specified: ${deploymentId}`);
       }
