@@ -26,6 +26,7 @@ import { ADMIN, ADMIN_API_KEY, identities, petstore, REGION } from '../control/r
 import { MAX_DEFINITIONS_BYTES } from '../../src/control/rest/changes.js';
 
 const LIMITED = { accessKeyId: 'AKIDLIMITEDSTAGE', secretAccessKey: 'limited-stage-secret' };
+const DEPLOYER = { accessKeyId: 'AKIDDEPLOYERONLY', secretAccessKey: 'deployer-only-secret' };
 const arn = (path: string) => `arn:aws:apigateway:${REGION}::${path}`;
 const client = (endpoint: string, credentials: { accessKeyId: string; secretAccessKey: string }) =>
   new APIGatewayClient({ endpoint, region: REGION, credentials: { ...credentials }, maxAttempts: 1 });
@@ -43,6 +44,8 @@ describe('control plane under attack: the resource model', () => {
       identities: [
         ...identities(),
         // Everything on petstore except its prod stage.
+        // A deployer role as AWS documents it: CreateDeployment on the deployments ARN only.
+        { name: 'deployer', ...DEPLOYER, policy: [{ effect: 'Allow', action: 'apigateway:POST', resource: arn('/restapis/petstore/deployments') }] },
         {
           name: 'limited', ...LIMITED, policy: [
             { effect: 'Allow', action: 'apigateway:*', resource: arn('/restapis/petstore/*') },
@@ -74,6 +77,19 @@ describe('control plane under attack: the resource model', () => {
     // What the policy allows still works: a deployment to a stage it may create, and one without a stage.
     await limited.send(new CreateDeploymentCommand({ restApiId: 'petstore', stageName: 'canary' }));
     await limited.send(new CreateDeploymentCommand({ restApiId: 'petstore' }));
+  });
+
+  it('CreateDeployment with stageName needs only the deployments ARN when nothing denies the stage (as on AWS)', async () => {
+    const deployer = client(gateway.adminUrl, DEPLOYER);
+    try {
+      const deployment = await deployer.send(new CreateDeploymentCommand({ restApiId: 'petstore', stageName: 'beta' }));
+      const stage = await sdk.send(new GetStageCommand({ restApiId: 'petstore', stageName: 'beta' }));
+      assert.equal(stage.deploymentId, deployment.id);
+      // The role names nothing else: UpdateStage itself stays refused.
+      assert.equal(await errorName(deployer.send(new UpdateStageCommand({ restApiId: 'petstore', stageName: 'beta', patchOperations: [{ op: 'replace', path: '/description', value: 'x' }] }))), 'AccessDeniedException');
+    } finally {
+      deployer.destroy();
+    }
   });
 
   it('a long UpdateStage patch list answers at once (bounded), not after minutes of event-loop time', async () => {

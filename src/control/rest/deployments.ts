@@ -41,12 +41,14 @@ export const createDeployment: AdminRoute = {
       addDeployment(api, id, { createdDate, ...(description !== undefined ? { description } : {}), resources: structuredClone(api.resources) });
       if (stageName !== undefined) {
         const existing = Object.hasOwn(api.stages, stageName) ? api.stages[stageName] : undefined;
-        // The stage changes too: the caller needs what UpdateStage (an existing stage) or CreateStage
-        // (a new one) would need, or a Deny on a stage is bypassed through its API's deployments.
+        // The stage changes too. AWS authorises CreateDeployment on the deployments ARN alone (a
+        // deployer role naming only it keeps working here), but an explicit Deny of what UpdateStage
+        // (an existing stage) or CreateStage (a new one) needs is honoured: otherwise a Deny on a
+        // stage is bypassed through its API's deployments (issue 13's class: one decision per resource).
         const [action, arnPath] = existing
           ? ['apigateway:PATCH', `/restapis/${apiId}/stages/${stageName}`]
           : ['apigateway:POST', `/restapis/${apiId}/stages`];
-        if (!identity.policy.allows(action, apigatewayArn(gateway.region, arnPath))) {
+        if (identity.policy.denies(action, apigatewayArn(gateway.region, arnPath))) {
           throw new GatewayError('ACCESS_DENIED', `User ${identity.name} is not authorized to perform ${action} on ${arnPath}`);
         }
         if (!existing) checkNewStage(api);
