@@ -152,6 +152,13 @@ export class CacheStep implements DataPlaneCacheStep {
       ctx.res.end('{"message":"Not in cache (only-if-cached)"}');
       return;
     }
+    if (request.passThrough) {
+      // An unsafe method under httpCache shares its URL's key but never its answers: it neither
+      // leads the key's flight (GETs would queue behind a POST's upload and processing) nor marks
+      // or clears the key's hit-for-pass.
+      await this.fetchAlone(request, outcome, previous, staleUsable, undefined, undefined);
+      return;
+    }
     const passId = HitForPass.id(flightKey);
     const timeoutMs = integrationTimeoutMs(ctx);
     // SPEC §7 Guarantees: no caller waits beyond its integration timeout, counted from its arrival.
@@ -197,7 +204,7 @@ export class CacheStep implements DataPlaneCacheStep {
    * One caller's own integration call: marks the key hit-for-pass when the answer cannot be
    * shared (or the call failed), clears the mark when it can; resolves with what may be shared.
    */
-  private async fetchAlone(request: CacheRequest, outcome: ForwardOutcome, previous: CacheEntry | undefined, staleUsable: boolean, passId: string, link: DeadlineLink | undefined): Promise<Shared> {
+  private async fetchAlone(request: CacheRequest, outcome: ForwardOutcome, previous: CacheEntry | undefined, staleUsable: boolean, passId: string | undefined, link: DeadlineLink | undefined): Promise<Shared> {
     const { ctx } = request;
     ctx.cacheOutcome = outcome;
     ctx.metrics.misses.inc();
@@ -215,7 +222,7 @@ export class CacheStep implements DataPlaneCacheStep {
       link?.disarm();
     }
     if (entry) {
-      this.passes.clear(passId);
+      if (passId !== undefined) this.passes.clear(passId);
       this.deps.metrics.hitForPassKeys.set(this.passes.size);
       return { entry, outcome };
     }
@@ -223,7 +230,8 @@ export class CacheStep implements DataPlaneCacheStep {
     return undefined;
   }
 
-  private markUnshareable(passId: string): void {
+  private markUnshareable(passId: string | undefined): void {
+    if (passId === undefined) return;
     this.passes.mark(passId);
     this.deps.metrics.hitForPassKeys.set(this.passes.size);
   }
