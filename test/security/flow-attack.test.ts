@@ -77,3 +77,64 @@ describe('httpCache: an unsafe request for a URL never holds the GETs of that UR
     assert.equal((await post).status, 201);
   });
 });
+
+describe('a leader whose caller goes away does not throw its waiters onto the backend (flow-attack 2)', () => {
+  let backend: CountingBackend;
+  let gateway: Gateway;
+  let port: number;
+  let running = 0;
+  let maxRunning = 0;
+
+  before(async () => {
+    backend = await startBackend((req, res, _body, n) => {
+      running++;
+      maxRunning = Math.max(maxRunning, running);
+      const done = () => running--;
+      res.once('close', done);
+      setTimeout(() => res.writeHead(200, { 'content-type': 'text/plain' }).end(`answer ${n} for ${req.url}`), 400);
+    });
+    gateway = await startGateway({
+      apis: [{
+        id: 'api',
+        resources: { '/{proxy+}': { GET: { integration: { type: 'HTTP_PROXY', uri: `${backend.url}/{proxy}`, timeoutMs: 3000 } } } },
+        stages: { prod: { cacheClusterEnabled: true, methodSettings: { '*/*': { cacheTtlInSeconds: 60 } } } },
+      }],
+    });
+    port = Number(new URL(gateway.dataUrl).port);
+  });
+  after(async () => {
+    await gateway?.close();
+    await backend?.close();
+  });
+
+  it('an attacker who leads a hot key and hangs up leaves one backend call, shared by every waiter, and no hit-for-pass mark', async () => {
+    const attacker = await hold(port, 'GET /prod/hot/1 HTTP/1.1\r\nHost: x\r\n\r\n');
+    await sleep(50);
+    running = maxRunning = 0;
+    const calls = backend.calls;
+    const waiters = Array.from({ length: 8 }, () => call(`${gateway.dataUrl}/prod/hot/1`));
+    await sleep(100);
+    attacker.destroy();
+    const answers = await Promise.all(waiters);
+    assert.ok(answers.every((answer) => answer.status === 200), answers.map((answer) => answer.status).join());
+    assert.equal(new Set(answers.map((answer) => answer.text)).size, 1, 'every waiter got the one shared answer');
+    assert.ok(backend.calls - calls <= 1, `${backend.calls - calls} more backend calls after the leader hung up (8 waiters)`);
+    const metrics = (await call(`${gateway.adminUrl}/metrics`)).text;
+    assert.doesNotMatch(metrics, /cachegate_cache_hit_for_pass_keys [1-9]/, 'a caller hanging up says nothing about the key');
+    // The key still coalesces: a fresh burst after a flush makes one call.
+    await gateway.flushStage('api', 'prod');
+    const before = backend.calls;
+    await Promise.all(Array.from({ length: 5 }, () => call(`${gateway.dataUrl}/prod/hot/1`)));
+    assert.equal(backend.calls - before, 1);
+  });
+
+  it('a leader that hangs up with nobody waiting releases the backend call', async () => {
+    running = 0;
+    const attacker = await hold(port, 'GET /prod/alone/1 HTTP/1.1\r\nHost: x\r\n\r\n');
+    await sleep(100);
+    assert.equal(running, 1);
+    attacker.destroy();
+    await sleep(150);
+    assert.equal(running, 0, 'the backend request was cancelled');
+  });
+});
