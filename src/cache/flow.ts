@@ -17,7 +17,7 @@ import type { Logger } from 'pino';
 import { GatewayError } from '../errors.js';
 import type { RequestContext } from '../gateway/context.js';
 import { writeIntegrationResponse, type CacheStep as DataPlaneCacheStep } from '../gateway/data-plane.js';
-import { IntegrationError, type IntegrationResponse } from '../integrations/integration.js';
+import { IntegrationError, type CallerLink, type IntegrationResponse } from '../integrations/integration.js';
 import type { GatewayMetrics } from '../metrics/metrics.js';
 import { collectUpTo } from './body.js';
 import type { CachePolicy, CacheRequest } from './cache-policy.js';
@@ -191,10 +191,10 @@ export class CacheStep implements DataPlaneCacheStep {
       await this.fetchAlone(request, outcome, previous, staleUsable, passId, new DeadlineLink(ctx, deadline, timeoutMs));
       return;
     }
-    const settle = this.flights.lead(flightKey);
+    const { settle, link } = this.flights.lead(flightKey, ctx);
     let shared: Shared = undefined;
     try {
-      shared = await this.fetchAlone(request, outcome, previous, staleUsable, passId, undefined);
+      shared = await this.fetchAlone(request, outcome, previous, staleUsable, passId, link);
     } finally {
       settle(shared);
     }
@@ -204,7 +204,7 @@ export class CacheStep implements DataPlaneCacheStep {
    * One caller's own integration call: marks the key hit-for-pass when the answer cannot be
    * shared (or the call failed), clears the mark when it can; resolves with what may be shared.
    */
-  private async fetchAlone(request: CacheRequest, outcome: ForwardOutcome, previous: CacheEntry | undefined, staleUsable: boolean, passId: string | undefined, link: DeadlineLink | undefined): Promise<Shared> {
+  private async fetchAlone(request: CacheRequest, outcome: ForwardOutcome, previous: CacheEntry | undefined, staleUsable: boolean, passId: string | undefined, link: CallerLink | undefined): Promise<Shared> {
     const { ctx } = request;
     ctx.cacheOutcome = outcome;
     ctx.metrics.misses.inc();
@@ -212,14 +212,15 @@ export class CacheStep implements DataPlaneCacheStep {
     try {
       entry = await this.fetch(request, outcome, previous, staleUsable, true, link);
     } catch (error) {
-      this.markUnshareable(passId);
+      // A caller hanging up says nothing about the key's answers.
+      if (!ctx.callerGone) this.markUnshareable(passId);
       if (error instanceof IntegrationError) {
         // Issue 16: a 502/504 of a cache-enabled method carries Cache-Status too (SPEC §5).
         setStatusForFailure(ctx.res, cacheStatus({ fwd: forwardReason(outcome), detail: `integration-${error.kind}` }));
       }
       throw error;
     } finally {
-      link?.disarm();
+      if (link instanceof DeadlineLink) link.disarm();
     }
     if (entry) {
       if (passId !== undefined) this.passes.clear(passId);
@@ -254,7 +255,7 @@ export class CacheStep implements DataPlaneCacheStep {
    * Calls the integration, stores the answer when the policy admits it, and (when `respond`)
    * writes it to the caller. Resolves with the entry others may share, if any.
    */
-  private async fetch(request: CacheRequest, outcome: ForwardOutcome, previous: CacheEntry | undefined, staleUsable: boolean, respond: boolean, link: DeadlineLink | undefined): Promise<CacheEntry | undefined> {
+  private async fetch(request: CacheRequest, outcome: ForwardOutcome, previous: CacheEntry | undefined, staleUsable: boolean, respond: boolean, link: CallerLink | undefined): Promise<CacheEntry | undefined> {
     const { ctx } = request;
     const { req, res } = ctx;
     const stale = staleUsable ? previous : undefined;
@@ -271,7 +272,7 @@ export class CacheStep implements DataPlaneCacheStep {
     try {
       // A caller that waited for another request calls with what is left of its own timeout.
       response = await ctx.invoke(link ? { ...call, caller: link } : call);
-      link?.disarm();
+      if (link instanceof DeadlineLink) link.disarm();
     } catch (error) {
       if (stale && respond && (error instanceof IntegrationError || error instanceof GatewayError)) return this.serveStaleOnError(request, stale, undefined);
       throw error;
