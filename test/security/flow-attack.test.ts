@@ -138,3 +138,61 @@ describe('a leader whose caller goes away does not throw its waiters onto the ba
     assert.equal(running, 0, 'the backend request was cancelled');
   });
 });
+
+describe('httpCache: a request whose own answer cannot be shared neither leads a URL nor marks it hit-for-pass (flow-attack 3)', () => {
+  let backend: CountingBackend;
+  let gateway: Gateway;
+  const host = { host: 'web.local' };
+
+  before(async () => {
+    backend = await startBackend((req, res, _body, n) => setTimeout(() => {
+      if (req.headers['if-none-match']) return void res.writeHead(304, { etag: '"x"', 'cache-control': 'max-age=60' }).end();
+      if (req.headers.range) return void res.writeHead(206, { 'content-type': 'text/plain', 'content-range': 'bytes 0-0/8', 'cache-control': 'max-age=60' }).end('a');
+      res.writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'max-age=60' }).end(`answer ${n}`);
+    }, 300));
+    gateway = await startGateway({
+      httpCaches: { std: { capacityBytes: 1024 * 1024, maxTtl: 3600 } },
+      apis: [{
+        id: 'web',
+        resources: { '/{proxy+}': { ANY: { httpCache: 'std', integration: { type: 'HTTP_PROXY', uri: `${backend.url}/{proxy}`, timeoutMs: 3000 } } } },
+        stages: { prod: {} },
+      }],
+    });
+  });
+  after(async () => {
+    await gateway?.close();
+    await backend?.close();
+  });
+
+  const attacks: [string, Record<string, string>][] = [
+    ['Range', { range: 'bytes=0-0' }],
+    ['Cache-Control: no-store', { 'cache-control': 'no-store' }],
+    ['Authorization', { authorization: 'Bearer attacker' }],
+    ['If-None-Match', { 'if-none-match': '"x"' }],
+  ];
+  let n = 0;
+  for (const [name, headers] of attacks) {
+    it(`an attacker's ${name} request arriving first does not make the GETs behind it queue and then stampede`, async () => {
+      const path = `${gateway.dataUrl}/prod/hot/${++n}`;
+      const calls = backend.calls;
+      const attacker = call(path, { headers: { ...host, ...headers } });
+      await sleep(50);
+      const started = Date.now();
+      const answers = await Promise.all(Array.from({ length: 8 }, () => call(path, { headers: host })));
+      const ms = Date.now() - started;
+      await attacker;
+      assert.ok(answers.every((answer) => answer.status === 200));
+      assert.equal(backend.calls - calls, 2, `the attacker's call and one for the 8 GETs (got ${backend.calls - calls - 1} for them)`);
+      assert.ok(ms < 550, `the GETs waited ${ms} ms (the backend answers in 300 ms)`);
+    });
+
+    it(`an attacker's ${name} request leaves no hit-for-pass mark that stops the next GETs coalescing`, async () => {
+      const path = `${gateway.dataUrl}/prod/hot/${++n}`;
+      await call(path, { headers: { ...host, ...headers } });
+      const calls = backend.calls;
+      const answers = await Promise.all(Array.from({ length: 8 }, () => call(path, { headers: host })));
+      assert.ok(answers.every((answer) => answer.status === 200));
+      assert.equal(backend.calls - calls, 1, 'eight concurrent GET misses make one call');
+    });
+  }
+});
