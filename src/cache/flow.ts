@@ -160,13 +160,15 @@ export class CacheStep implements DataPlaneCacheStep {
       return;
     }
     const passId = HitForPass.id(flightKey);
+    // What an answer to this request says about the key (hit-for-pass): nothing, when its own headers made it.
+    const markId = request.ownAnswer ? undefined : passId;
     const timeoutMs = integrationTimeoutMs(ctx);
     // SPEC §7 Guarantees: no caller waits beyond its integration timeout, counted from its arrival.
     const deadline = ctx.receivedAt + timeoutMs;
     if (!request.refresh && this.passes.has(passId)) {
       // The key's answers are not shareable: no queue behind a leader (Varnish hit-for-miss).
       this.deps.metrics.hitForPass.inc({ api: ctx.labels.api, stage: ctx.labels.stage });
-      await this.fetchAlone(request, outcome, previous, staleUsable, passId, undefined);
+      await this.fetchAlone(request, outcome, previous, staleUsable, markId, undefined);
       return;
     }
     const flight = request.refresh ? undefined : this.flights.get(flightKey);
@@ -188,7 +190,11 @@ export class CacheStep implements DataPlaneCacheStep {
       }
       // The leader's answer could not be shared (the key is now marked): every waiter goes on
       // its own, all at once, within what is left of its own timeout.
-      await this.fetchAlone(request, outcome, previous, staleUsable, passId, new DeadlineLink(ctx, deadline, timeoutMs));
+      await this.fetchAlone(request, outcome, previous, staleUsable, markId, new DeadlineLink(ctx, deadline, timeoutMs));
+      return;
+    }
+    if (request.ownAnswer) {
+      await this.fetchAlone(request, outcome, previous, staleUsable, undefined, undefined);
       return;
     }
     const { settle, link } = this.flights.lead(flightKey, ctx);
