@@ -21,7 +21,7 @@
  *   refuses, moving the stage on past the highest generation it has seen (scripts.ts).
  */
 import { randomBytes } from 'node:crypto';
-import type { Cluster, Redis } from 'ioredis';
+import { ReplyError, type Cluster, type Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { StoreConfig } from '../../../config/schema.js';
 import { silentLogger } from '../../../logging.js';
@@ -557,7 +557,9 @@ class Attempt {
       circuit.answered();
     }, (error: unknown) => {
       done();
-      if (!this.over) circuit.failed(this.operation, error);
+      // An error reply is an answer: the node is there (circuit.ts refused).
+      if (error instanceof ReplyError) circuit.refused(this.operation, error);
+      else if (!this.over) circuit.failed(this.operation, error);
     });
     return pending;
   }
