@@ -196,3 +196,48 @@ describe('httpCache: a request whose own answer cannot be shared neither leads a
     });
   }
 });
+
+describe('a waiter whose leader was answered in time is not given a 504 while the body streams (flow-attack 4)', () => {
+  let backend: CountingBackend;
+  let gateway: Gateway;
+
+  before(async () => {
+    backend = await startBackend((_req, res, _body, n) => {
+      // The head at once, then 8 × 8 KiB, one every 150 ms (1.2 s in all), no Content-Length.
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      let sent = 0;
+      const timer = setInterval(() => {
+        res.write(Buffer.alloc(8192, 48 + (n % 10)));
+        if (++sent === 8) {
+          clearInterval(timer);
+          res.end();
+        }
+      }, 150);
+      res.once('close', () => clearInterval(timer));
+    });
+    gateway = await startGateway({
+      apis: [{
+        id: 'api',
+        resources: { '/{proxy+}': { GET: { integration: { type: 'HTTP_PROXY', uri: `${backend.url}/{proxy}`, timeoutMs: 800 } } } },
+        stages: { prod: { cacheClusterEnabled: true, methodSettings: { '*/*': { cacheTtlInSeconds: 60 } } }, dev: { cacheClusterEnabled: false } },
+      }],
+    });
+  });
+  after(async () => {
+    await gateway?.close();
+    await backend?.close();
+  });
+
+  it('uncached, every caller gets the 64 KiB answer; cached, the waiters get it too (one backend call), not 504s', async () => {
+    const uncached = await Promise.all(Array.from({ length: 3 }, () => call(`${gateway.dataUrl}/dev/report/1`)));
+    assert.ok(uncached.every((answer) => answer.status === 200 && answer.text.length === 65536));
+    const calls = backend.calls;
+    const leader = call(`${gateway.dataUrl}/prod/report/1`);
+    await sleep(50);
+    const waiters = await Promise.all(Array.from({ length: 4 }, () => call(`${gateway.dataUrl}/prod/report/1`)));
+    assert.equal((await leader).status, 200);
+    assert.deepEqual(waiters.map((answer) => answer.status), [200, 200, 200, 200], String(waiters.map((answer) => answer.headers['cache-status'])));
+    assert.ok(waiters.every((answer) => answer.text.length === 65536));
+    assert.equal(backend.calls - calls, 1);
+  });
+});
