@@ -28,6 +28,12 @@ export const DEADLINE = Symbol('deadline');
  */
 export class Flight {
   waiters = 0;
+  /**
+   * The leader's integration answered (its head arrived) within the leader's timeout: from then on
+   * a waiter's deadline no longer applies, as on its own call (its body is bounded by the
+   * integration's time between chunks, and by the 1 MB a shareable answer can have).
+   */
+  answered = false;
   private readonly idle = new Set<() => void>();
 
   constructor(readonly promise: Promise<Shared>) {}
@@ -93,10 +99,12 @@ export class Flights {
 /** Waits for `flight` until `deadline` (epoch ms, real time). */
 export function waitForFlight(flight: Flight, deadline: number): Promise<NonNullable<Shared> | typeof UNSHARED | typeof DEADLINE> {
   const left = deadline - Date.now();
-  if (left <= 0) return Promise.resolve(DEADLINE);
+  if (left <= 0 && !flight.answered) return Promise.resolve(DEADLINE);
   const leave = flight.join();
   return new Promise((resolve) => {
     const timer = setTimeout(() => {
+      // Answered in time: wait for the body, as this caller's own call would.
+      if (flight.answered) return;
       leave();
       resolve(DEADLINE);
     }, left);
@@ -109,8 +117,13 @@ export function waitForFlight(flight: Flight, deadline: number): Promise<NonNull
 }
 
 /** The leader's caller as its integration sees it: gone only when nobody else waits for the answer. */
-class LeaderLink implements CallerLink {
+export class LeaderLink implements CallerLink {
   constructor(private readonly leader: CallerLink, private readonly flight: Flight) {}
+
+  /** The integration's head arrived: the waiters' deadlines no longer apply. */
+  answered(): void {
+    this.flight.answered = true;
+  }
 
   get goneReason(): Error | undefined {
     return this.flight.waiters === 0 ? this.leader.goneReason : undefined;

@@ -29,7 +29,7 @@ import {
   ageSeconds, cacheStatus, collapsedStatus, forwardReason, forwardStatus, hitStatus, staleIfErrorStatus, staleWhileRevalidateStatus, ttlSeconds,
   type CacheOutcome, type ForwardOutcome,
 } from './status.js';
-import { DEADLINE, deadlineError, DeadlineLink, Flights, UNSHARED, waitForFlight, type Shared } from './coalescing.js';
+import { DEADLINE, deadlineError, DeadlineLink, Flights, LeaderLink, UNSHARED, waitForFlight, type Shared } from './coalescing.js';
 import { HitForPass } from './hit-for-pass.js';
 import type { CacheStore } from './store.js';
 import { entryTags } from './tags.js';
@@ -190,7 +190,9 @@ export class CacheStep implements DataPlaneCacheStep {
       }
       // The leader's answer could not be shared (the key is now marked): every waiter goes on
       // its own, all at once, within what is left of its own timeout.
-      await this.fetchAlone(request, outcome, previous, staleUsable, markId, new DeadlineLink(ctx, deadline, timeoutMs));
+      // (A waiter held past its deadline by an answered leader's body gets a whole timeout of its own.)
+      const own = flight.answered ? Math.max(deadline, Date.now() + timeoutMs) : deadline;
+      await this.fetchAlone(request, outcome, previous, staleUsable, markId, new DeadlineLink(ctx, own, timeoutMs));
       return;
     }
     if (request.ownAnswer) {
@@ -279,6 +281,7 @@ export class CacheStep implements DataPlaneCacheStep {
       // A caller that waited for another request calls with what is left of its own timeout.
       response = await ctx.invoke(link ? { ...call, caller: link } : call);
       if (link instanceof DeadlineLink) link.disarm();
+      else if (link instanceof LeaderLink) link.answered();
     } catch (error) {
       if (stale && respond && (error instanceof IntegrationError || error instanceof GatewayError)) return this.serveStaleOnError(request, stale, undefined);
       throw error;
