@@ -191,7 +191,8 @@ export class CacheStep implements DataPlaneCacheStep {
       // The leader's answer could not be shared (the key is now marked): every waiter goes on
       // its own, all at once, within what is left of its own timeout.
       // (A waiter held past its deadline by an answered leader's body gets a whole timeout of its own.)
-      const own = flight.answered ? Math.max(deadline, Date.now() + timeoutMs) : deadline;
+      const now = Date.now();
+      const own = flight.answered && now >= deadline ? now + timeoutMs : deadline;
       await this.fetchAlone(request, outcome, previous, staleUsable, markId, new DeadlineLink(ctx, own, timeoutMs));
       return;
     }
