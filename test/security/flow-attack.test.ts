@@ -241,3 +241,37 @@ describe('a waiter whose leader was answered in time is not given a 504 while th
     assert.equal(backend.calls - calls, 1);
   });
 });
+
+describe('AWS POST caching: a caller uploading its body slowly never leads the key (flow-attack 5)', () => {
+  let backend: CountingBackend;
+  let gateway: Gateway;
+  let port: number;
+  const sockets: Socket[] = [];
+
+  before(async () => {
+    backend = await startBackend((_req, res, body, n) => res.writeHead(200, { 'content-type': 'text/plain' }).end(`answer ${n} to ${body.length} bytes`));
+    gateway = await startGateway({
+      apis: [{
+        id: 'api',
+        resources: { '/search': { POST: { integration: { type: 'HTTP_PROXY', uri: `${backend.url}/search`, timeoutMs: 1500 } } } },
+        stages: { prod: { cacheClusterEnabled: true, methodSettings: { 'search/POST': { cachingEnabled: true, cacheTtlInSeconds: 60 } } } },
+      }],
+    });
+    port = Number(new URL(gateway.dataUrl).port);
+  });
+  after(async () => {
+    for (const socket of sockets) socket.destroy();
+    await gateway?.close();
+    await backend?.close();
+  });
+
+  it('POSTs with the same key are answered at once while an attacker trickles the body of another', async () => {
+    sockets.push(await hold(port, 'POST /prod/search HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n\r\nq'));
+    await sleep(50);
+    const started = Date.now();
+    const answer = await call(`${gateway.dataUrl}/prod/search`, { method: 'POST', body: 'query', headers: { 'content-type': 'text/plain' } });
+    const ms = Date.now() - started;
+    assert.equal(answer.status, 200, `answered ${answer.status} ${String(answer.headers['cache-status'])} after ${ms} ms`);
+    assert.ok(ms < 700, `the POST waited ${ms} ms behind the attacker's upload`);
+  });
+});
