@@ -275,3 +275,39 @@ describe('AWS POST caching: a caller uploading its body slowly never leads the k
     assert.ok(ms < 700, `the POST waited ${ms} ms behind the attacker's upload`);
   });
 });
+
+describe('a backend cutting its body short: no waiter gets a truncated body, nothing is stored (flow-attack, held up)', () => {
+  let backend: CountingBackend;
+  let gateway: Gateway;
+
+  before(async () => {
+    backend = await startBackend((req, res) => {
+      const chunked = req.url!.includes('chunked');
+      res.writeHead(200, chunked ? { 'content-type': 'text/plain' } : { 'content-type': 'text/plain', 'content-length': '200000' });
+      res.write(Buffer.alloc(chunked ? 70_000 : 100_000, 'a'));
+      setTimeout(() => res.destroy(), 150);
+    });
+    gateway = await startGateway({
+      apis: [{
+        id: 'api',
+        resources: { '/{proxy+}': { GET: { integration: { type: 'HTTP_PROXY', uri: `${backend.url}/{proxy}`, timeoutMs: 2000 } } } },
+        stages: { prod: { cacheClusterEnabled: true, methodSettings: { '*/*': { cacheTtlInSeconds: 60 } } } },
+      }],
+    });
+  });
+  after(async () => {
+    await gateway?.close();
+    await backend?.close();
+  });
+
+  for (const kind of ['length', 'chunked']) {
+    it(`${kind}: leader and waiters get an error or a cut connection, never a short 200; the next request goes to the backend`, async () => {
+      const path = `${gateway.dataUrl}/prod/cut/${kind}`;
+      const results = await Promise.all(Array.from({ length: 4 }, () => call(path).then((answer) => answer, () => undefined)));
+      for (const answer of results) if (answer) assert.notEqual(answer.status, 200, `a ${answer.text.length}-byte 200 was served`);
+      const calls = backend.calls;
+      await call(path).catch(() => undefined);
+      assert.equal(backend.calls, calls + 1, 'nothing was stored');
+    });
+  }
+});
