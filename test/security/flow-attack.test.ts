@@ -311,3 +311,41 @@ describe('a backend cutting its body short: no waiter gets a truncated body, not
     });
   }
 });
+
+describe('stale-if-error: a failing backend is not stampeded by the waiters of a key with a stale entry (flow-attack 6)', () => {
+  let backend: CountingBackend;
+  let gateway: Gateway;
+  const clock = { now: Date.now() };
+  let failing = false;
+
+  before(async () => {
+    backend = await startBackend((_req, res, _body, n) => setTimeout(() => {
+      if (failing) return void res.writeHead(503, { 'content-type': 'text/plain' }).end('down');
+      res.writeHead(200, { 'content-type': 'text/plain' }).end(`answer ${n}`);
+    }, 300));
+    gateway = await startGateway({
+      apis: [{
+        id: 'api',
+        resources: { '/{proxy+}': { GET: { integration: { type: 'HTTP_PROXY', uri: `${backend.url}/{proxy}`, timeoutMs: 3000 } } } },
+        stages: { prod: { cacheClusterEnabled: true, methodSettings: { '*/*': { cacheTtlInSeconds: 1, staleIfErrorSeconds: 600 } } } },
+      }],
+    }, { now: () => clock.now });
+  });
+  after(async () => {
+    await gateway?.close();
+    await backend?.close();
+  });
+
+  it('eight concurrent requests on an expired entry make one call to the failing backend and all get the stale answer; so does the next burst', async () => {
+    const path = `${gateway.dataUrl}/prod/stale/1`;
+    const first = await call(path);
+    clock.now += 5000;
+    failing = true;
+    for (let round = 0; round < 2; round++) {
+      const calls = backend.calls;
+      const answers = await Promise.all(Array.from({ length: 8 }, () => call(path)));
+      assert.ok(answers.every((answer) => answer.status === 200 && answer.text === first.text), answers.map((answer) => `${answer.status} ${String(answer.headers['cache-status'])}`).join(' | '));
+      assert.equal(backend.calls - calls, 1, `round ${round}: ${backend.calls - calls} calls to the failing backend for 8 concurrent requests`);
+    }
+  });
+});
