@@ -16,8 +16,14 @@ import { IntegrationError } from '../integrations/integration.js';
 import type { CacheEntry } from './entry.js';
 import type { ForwardOutcome } from './status.js';
 
-/** What a leader's integration call produced for its waiters: an entry to share, or nothing. */
-export type Shared = { entry: CacheEntry; outcome: ForwardOutcome } | undefined;
+/**
+ * What a leader's integration call produced for its waiters: an entry to share, `FAILED_STALE`
+ * (the integration failed and the leader served its stale entry: each waiter serves its own stale
+ * entry too, if it may), or nothing.
+ */
+export type Shared = { entry: CacheEntry; outcome: ForwardOutcome } | typeof FAILED_STALE | undefined;
+
+export const FAILED_STALE = Symbol('failed-stale');
 
 export const UNSHARED = Symbol('unshared');
 export const DEADLINE = Symbol('deadline');

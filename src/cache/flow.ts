@@ -29,7 +29,7 @@ import {
   ageSeconds, cacheStatus, collapsedStatus, forwardReason, forwardStatus, hitStatus, staleIfErrorStatus, staleWhileRevalidateStatus, ttlSeconds,
   type CacheOutcome, type ForwardOutcome,
 } from './status.js';
-import { DEADLINE, deadlineError, DeadlineLink, Flights, LeaderLink, UNSHARED, waitForFlight, type Shared } from './coalescing.js';
+import { DEADLINE, deadlineError, DeadlineLink, FAILED_STALE, Flights, LeaderLink, UNSHARED, waitForFlight, type Shared } from './coalescing.js';
 import { HitForPass } from './hit-for-pass.js';
 import type { CacheStore } from './store.js';
 import { entryTags } from './tags.js';
@@ -180,9 +180,15 @@ export class CacheStep implements DataPlaneCacheStep {
         setStatusForFailure(ctx.res, cacheStatus({ fwd: forwardReason(outcome), collapsed: true, detail: 'integration-timeout' }));
         throw deadlineError(timeoutMs);
       }
+      // The integration failed and the leader served stale (stale-if-error): so does a waiter that
+      // may, without calling a failing integration again; one that may not goes on its own.
+      if (waited === FAILED_STALE && staleUsable && previous) {
+        this.serveStaleOnError(request, previous, undefined);
+        return;
+      }
       // An answer chosen by request headers (Vary) goes only to waiters it was chosen for; another
       // waiter goes forward on its own at once, like the waiters of an unshareable answer.
-      if (waited !== UNSHARED && (!request.policy.shares || request.policy.shares(request, waited.entry))) {
+      if (waited !== UNSHARED && waited !== FAILED_STALE && (!request.policy.shares || request.policy.shares(request, waited.entry))) {
         ctx.cacheOutcome = 'collapsed';
         ctx.metrics.hits.inc();
         const extra = ['cache-status', collapsedStatus(waited.outcome), 'x-amzn-requestid', ctx.requestId, ...request.extraHeaders];
@@ -236,6 +242,9 @@ export class CacheStep implements DataPlaneCacheStep {
       this.deps.metrics.hitForPassKeys.set(this.passes.size);
       return { entry, outcome };
     }
+    // Served stale on an integration failure: its waiters may do the same, and the key stays
+    // coalesced (a mark would send every later request to the failing integration on its own).
+    if ((ctx.cacheOutcome as string) === 'stale-if-error') return FAILED_STALE;
     this.markUnshareable(passId);
     return undefined;
   }
