@@ -37,6 +37,13 @@ export interface CacheRequest {
   readonly refresh: boolean;
   /** With `refresh`: not a client's refresh but a request that never uses the cache (an unsafe method under httpCache). */
   readonly passThrough?: boolean;
+  /**
+   * The request's own headers may make its answer one only it can use (a Range, its validators,
+   * Authorization, a request no-store), or its call depends on its caller (a body still streaming
+   * from it): it may wait for another's call, but it never leads its key's flight, and an
+   * unshareable answer to it says nothing about the key (no hit-for-pass).
+   */
+  readonly ownAnswer?: boolean;
   /** RFC 9111 §5.2.1.7 only-if-cached: answer 504 rather than go to the integration. */
   readonly onlyIfCached?: boolean;
   readonly windows: StaleWindows;

@@ -197,7 +197,9 @@ export function writeIntegrationResponse(res: ServerResponse, response: Integrat
   if (Buffer.isBuffer(body)) {
     if (!res.hasHeader('content-length')) res.setHeader('content-length', body.length);
     res.end(headOnly ? undefined : body);
-  } else if (headOnly) {
+  } else if (headOnly || res.destroyed) {
+    // A caller already gone (a coalescing leader whose call went on for its waiters) never reads
+    // it: release the backend at once ('close' will not fire again to do it).
     body.destroy();
     res.end();
   } else {

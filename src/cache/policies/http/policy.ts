@@ -108,6 +108,7 @@ export class HttpCachePolicy implements CachePolicy {
       // An unsafe request never reads the cache: it goes forward, alone (no coalescing).
       refresh: invalidates,
       passThrough: invalidates,
+      ownAnswer: !invalidates && ownAnswer(ctx.req.headers),
       onlyIfCached: !invalidates && requestDirectives(ctx.req.headers).onlyIfCached,
       windows: ENTRY_WINDOWS,
       extraHeaders: NONE,
@@ -209,6 +210,18 @@ export class HttpCachePolicy implements CachePolicy {
     }
     return plan;
   }
+}
+
+/**
+ * Request fields forwarded end to end that can make the answer this caller's alone (206, 304,
+ * §3.5, §5.2.1.5): such a request must not lead its URL's flight (coalescing.ts), or any caller
+ * could hold a URL's misses behind an answer that cannot be shared and mark it hit-for-pass.
+ */
+function ownAnswer(headers: RequestContext['req']['headers']): boolean {
+  return headers.range !== undefined || headers.authorization !== undefined
+    || headers['if-none-match'] !== undefined || headers['if-modified-since'] !== undefined
+    || headers['if-match'] !== undefined || headers['if-unmodified-since'] !== undefined
+    || (headers['cache-control'] !== undefined && parseCacheControl(headers['cache-control']).has('no-store'));
 }
 
 /** The key: method class (GET/HEAD), host and request target (path and whole query), length-prefixed. */
