@@ -66,6 +66,9 @@ export class AppRegistry {
     if (nonce === undefined || nonce === '') return required('X-Ca-Nonce');
     if (nonce.length > MAX_NONCE_LENGTH) return rejected('APP_INVALID_HEADER', `Invalid Header \`X-Ca-Nonce\` longer than ${MAX_NONCE_LENGTH} characters`);
     const signed = signedHeaderNames(headers);
+    // Each listed name adds its header's value to the StringToSign (echoed back on a mismatch):
+    // a name listed twice, in any spelling, would let a small request build a huge one.
+    if (new Set(signed).size !== signed.length) return rejected('APP_INVALID_HEADER', 'Invalid Header `X-Ca-Signature-Headers` lists a header twice');
     if (!signed.includes('x-ca-timestamp') || !signed.includes('x-ca-nonce')) {
       return rejected('APP_INVALID_HEADER', 'Invalid Header `X-Ca-Signature-Headers` must list X-Ca-Timestamp and X-Ca-Nonce');
     }

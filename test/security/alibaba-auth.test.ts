@@ -1,0 +1,57 @@
+/**
+ * Attack pass on the Alibaba listener's authentication (docs/notes/attack-alibaba.md): what an
+ * outsider who knows only an AppKey (it travels in every request, it is no secret) can make the
+ * gateway do, through real sockets.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { Gateway } from '../../src/gateway/gateway.js';
+import { startBackend, type CountingBackend } from '../helpers/backend.js';
+import { startGateway } from '../helpers/gateway.js';
+import { call, rawExchange } from '../helpers/http.js';
+import { signed, type App } from '../alibaba/signing.js';
+
+const A: App = { id: '1001', appKey: 'key-a', appSecret: 'secret-a' };
+const statusOf = (raw: string) => Number(/^HTTP\/1\.1 (\d{3})/.exec(raw)?.[1]);
+
+describe('Alibaba auth under attack', () => {
+  let backend: CountingBackend;
+  let gateway: Gateway;
+  let port: number;
+
+  before(async () => {
+    backend = await startBackend();
+    gateway = await startGateway({
+      apps: [A],
+      apis: [{
+        id: 'shop',
+        appAuth: 'required',
+        resources: { '/items': { GET: { integration: { type: 'HTTP_PROXY', uri: `${backend.url}/items` } } } },
+        stages: { prod: {} },
+      }],
+    });
+    port = Number(new URL(gateway.dataUrl).port);
+  });
+  after(async () => {
+    await gateway.close();
+    await backend.close();
+  });
+
+  it('a 15 KB request cannot make a multi-megabyte StringToSign (X-Ca-Signature-Headers naming one header thousands of times)', async () => {
+    // Found: every listed name added its header's value again, and a signature mismatch echoes
+    // the whole StringToSign in X-Ca-Error-Message and the body: 15 KB in, 56 MB out, +330 MB RSS.
+    const spellings = ['a', 'A', 'a', ' a'];
+    const names = Array.from({ length: 3000 }, (_, i) => spellings[i % spellings.length]).join(',') + ',x-ca-timestamp,x-ca-nonce';
+    const request = `GET /prod/items HTTP/1.1\r\nHost: x\r\nx-ca-key: ${A.appKey}\r\nx-ca-signature: AAAA\r\n`
+      + `x-ca-timestamp: ${Date.now()}\r\nx-ca-nonce: n-amplify\r\nx-ca-signature-headers: ${names}\r\na: ${'v'.repeat(6000)}\r\nConnection: close\r\n\r\n`;
+    const answer = await rawExchange(port, request, 20_000);
+    assert.equal(statusOf(answer), 400);
+    assert.ok(answer.length < 64 * 1024, `answer of ${answer.length} bytes to a ${request.length}-byte request`);
+    assert.match(answer, /x-ca-error-code: I400HD/);
+  });
+
+  it('the SDK-style signed request still passes', async () => {
+    const answer = await call(`${gateway.dataUrl}/prod/items`, { headers: signed(A, '/prod/items', Date.now()) });
+    assert.equal(answer.status, 200, answer.text);
+  });
+});
