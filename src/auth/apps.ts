@@ -24,6 +24,7 @@ export type AppCaller =
   | { readonly kind: 'app'; readonly appId: string }
   | { readonly kind: 'rejected'; readonly code: ErrorCode; readonly message: string };
 
+const NONE: readonly string[] = [];
 const ANONYMOUS: AppCaller = Object.freeze({ kind: 'anonymous' });
 const TIMESTAMP = /^\d{1,15}$/;
 
@@ -38,8 +39,12 @@ export class AppRegistry {
     }
   }
 
-  /** The caller's app; `rejected` (with Alibaba's error) when it claims an app it cannot prove. */
-  identify(request: SignedRequest, now: number): AppCaller | Promise<AppCaller> {
+  /**
+   * The caller's app; `rejected` (with Alibaba's error) when it claims an app it cannot prove.
+   * `mustSign`: headers that steer the request (X-Ca-Stage on an API that takes its stage from it)
+   * and so must be in X-Ca-Signature-Headers whenever a signed request carries them.
+   */
+  identify(request: SignedRequest, now: number, mustSign: readonly string[] = NONE): AppCaller | Promise<AppCaller> {
     const { headers } = request;
     const authorization = single(headers.authorization);
     const appCode = authorization && /^APPCODE\s+/i.test(authorization) ? authorization.replace(/^APPCODE\s+/i, '').trim() : appCodeFromQuery(request.rawUrl);
@@ -71,6 +76,9 @@ export class AppRegistry {
     if (new Set(signed).size !== signed.length) return rejected('APP_INVALID_HEADER', 'Invalid Header `X-Ca-Signature-Headers` lists a header twice');
     if (!signed.includes('x-ca-timestamp') || !signed.includes('x-ca-nonce')) {
       return rejected('APP_INVALID_HEADER', 'Invalid Header `X-Ca-Signature-Headers` must list X-Ca-Timestamp and X-Ca-Nonce');
+    }
+    for (const name of mustSign) {
+      if (headers[name] !== undefined && !signed.includes(name)) return rejected('APP_INVALID_HEADER', `Invalid Header \`X-Ca-Signature-Headers\` must list ${name}`);
     }
 
     const algorithm = (single(headers['x-ca-signature-method']) ?? 'HmacSHA256').toLowerCase();

@@ -55,3 +55,49 @@ describe('Alibaba auth under attack', () => {
     assert.equal(answer.status, 200, answer.text);
   });
 });
+
+describe('Alibaba auth: X-Ca-Stage on an API that takes its stage from it', () => {
+  let backend: CountingBackend;
+  let gateway: Gateway;
+
+  before(async () => {
+    backend = await startBackend((req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end(`backend ${req.url}`);
+    });
+    gateway = await startGateway({
+      apps: [A],
+      apis: [{
+        id: 'shop',
+        stageFrom: 'header',
+        appAuth: 'required',
+        resources: { '/items': { GET: { integration: { type: 'HTTP_PROXY', uri: `${backend.url}/\${stageVariables.env}/items` } } } },
+        stages: { RELEASE: { variables: { env: 'production' } }, TEST: { variables: { env: 'test' } } },
+      }],
+    });
+  });
+  after(async () => {
+    await gateway.close();
+    await backend.close();
+  });
+
+  it('a signed request cannot be moved to another stage by an unsigned X-Ca-Stage', async () => {
+    // Found: X-Ca-Stage chose the stage (another backend, other data) but needed no signature, so
+    // whoever held a signed TEST request could send it to RELEASE (or add X-Ca-Stage to one signed without it).
+    const signedNames = ['x-ca-key', 'x-ca-nonce', 'x-ca-signature-method', 'x-ca-timestamp'];
+    const moved = signed(A, '/items', Date.now(), { extra: { 'x-ca-stage': 'TEST' }, signedNames });
+    moved['x-ca-stage'] = 'RELEASE';
+    const answer = await call(`${gateway.dataUrl}/items`, { headers: moved });
+    assert.equal(answer.status, 400, answer.text);
+    assert.match(String(answer.headers['x-ca-error-message']), /x-ca-stage/i);
+    const added = { ...signed(A, '/items', Date.now()), 'x-ca-stage': 'TEST' };
+    assert.equal((await call(`${gateway.dataUrl}/items`, { headers: added })).status, 400);
+  });
+
+  it('signed X-Ca-Stage (as the SDK sends it) and no X-Ca-Stage at all still work', async () => {
+    const test = await call(`${gateway.dataUrl}/items`, { headers: signed(A, '/items', Date.now(), { extra: { 'x-ca-stage': 'TEST' } }) });
+    assert.equal(test.text, 'backend /test/items');
+    const release = await call(`${gateway.dataUrl}/items`, { headers: signed(A, '/items', Date.now()) });
+    assert.equal(release.text, 'backend /production/items');
+  });
+});
