@@ -101,3 +101,19 @@ describe('Alibaba auth: X-Ca-Stage on an API that takes its stage from it', () =
     assert.equal(release.text, 'backend /production/items');
   });
 });
+
+describe('Alibaba auth: one AppCode, one app', () => {
+  it('a config giving two apps the same AppCode is refused (the second app silently took the first one\'s callers)', async () => {
+    // Found: appKeys were checked for duplicates, AppCodes not: callers of app 1001 were
+    // identified as app 1002 (its authorizedApps, its varyByApp cache entries).
+    const { validateConfig } = await import('../../src/config/load.js');
+    const config = {
+      apps: [{ id: '1001', appCode: 'same-code-0123456789' }, { id: '1002', appCode: 'same-code-0123456789' }],
+      apis: [{ id: 'shop', resources: { '/items': { GET: { integration: { type: 'MOCK', statusCode: 200 } } } }, stages: { prod: {} } }],
+    };
+    assert.throws(() => validateConfig(config, { source: '<test>', baseDir: process.cwd() }), (error: { lines?: () => string[] }) => {
+      assert.match(error.lines?.().join('\n') ?? String(error), /apps\[1\]\.appCode: duplicate AppCode/);
+      return true;
+    });
+  });
+});
