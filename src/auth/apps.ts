@@ -12,7 +12,7 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { AppConfig } from '../config/schema.js';
 import type { ErrorCode } from '../errors.js';
-import { signedHeaderNames, single, stringToSign, type SignedRequest } from './alibaba-signature.js';
+import { repeatedSignedHeader, signedHeaderNames, single, stringToSign, type SignedRequest } from './alibaba-signature.js';
 import { appCodeFromQuery } from './app-code.js';
 import { MAX_NONCE_LENGTH, NONCE_WINDOW_MS, type NonceStore, type NonceVerdict } from './nonces/nonce-store.js';
 import { MemoryNonceStore } from './nonces/memory.js';
@@ -77,6 +77,8 @@ export class AppRegistry {
     if (!signed.includes('x-ca-timestamp') || !signed.includes('x-ca-nonce')) {
       return rejected('APP_INVALID_HEADER', 'Invalid Header `X-Ca-Signature-Headers` must list X-Ca-Timestamp and X-Ca-Nonce');
     }
+    const repeated = request.rawHeaders && repeatedSignedHeader(request.rawHeaders, signed);
+    if (repeated !== undefined) return rejected('APP_INVALID_HEADER', `Invalid Header \`${repeated}\` sent more than once`);
     for (const name of mustSign) {
       if (headers[name] !== undefined && !signed.includes(name)) return rejected('APP_INVALID_HEADER', `Invalid Header \`X-Ca-Signature-Headers\` must list ${name}`);
     }

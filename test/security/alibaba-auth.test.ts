@@ -117,3 +117,46 @@ describe('Alibaba auth: one AppCode, one app', () => {
     });
   });
 });
+
+describe('Alibaba auth: a header the signature covers, sent twice', () => {
+  let backend: CountingBackend;
+  let gateway: Gateway;
+  let port: number;
+
+  before(async () => {
+    backend = await startBackend();
+    gateway = await startGateway({
+      apps: [A],
+      apis: [{
+        id: 'shop',
+        appAuth: 'required',
+        resources: { '/items': { ANY: { integration: { type: 'HTTP_PROXY', uri: `${backend.url}/items` } } } },
+        stages: { prod: {} },
+      }],
+    });
+    port = Number(new URL(gateway.dataUrl).port);
+  });
+  after(async () => {
+    await gateway.close();
+    await backend.close();
+  });
+
+  it('a second Content-Type (or signed header) line is refused, not forwarded unsigned', async () => {
+    // Found: Node keeps the first Content-Type (and User-Agent, Authorization, …) for the
+    // StringToSign, while the integration was sent every line: whoever held a signed request
+    // could add a second Content-Type that a backend reading the last line would act on.
+    const xCa = ['x-ca-key', 'x-ca-nonce', 'x-ca-signature-method', 'x-ca-timestamp'];
+    const cases = [
+      { name: 'content-type', headers: signed(A, '/prod/items', Date.now()), first: 'Content-Type: \r\n', second: 'Content-Type: application/x-www-form-urlencoded\r\n' },
+      { name: 'user-agent', headers: signed(A, '/prod/items', Date.now(), { extra: { 'user-agent': 'sdk' }, signedNames: [...xCa, 'user-agent'] }), first: '', second: 'User-Agent: evil\r\n' },
+      { name: 'x-ca-nonce', headers: signed(A, '/prod/items', Date.now()), first: '', second: 'X-Ca-Nonce: other\r\n' },
+    ];
+    for (const { name, headers, first, second } of cases) {
+      const lines = Object.entries(headers).map(([key, value]) => `${key}: ${value}\r\n`).join('');
+      const calls = backend.calls;
+      const answer = await rawExchange(port, `GET /prod/items HTTP/1.1\r\nHost: x\r\n${first}${lines}${second}Connection: close\r\n\r\n`);
+      assert.equal(statusOf(answer), 400, `${name}: ${answer.slice(0, 400)}`);
+      assert.equal(backend.calls, calls, `${name}: the integration was called`);
+    }
+  });
+});

@@ -35,7 +35,7 @@ export class AlibabaAppGate implements CachePolicy {
     answerAsAlibaba(ctx.res, ctx.requestId);
     // X-Ca-Stage picks the stage (backend, data) of an API with stageFrom: header: a signature must cover it.
     const mustSign = ctx.route.api.config.stageFrom === 'header' ? STAGE_HEADER : undefined;
-    const caller = this.deps.apps().identify({ method: ctx.method, rawUrl: ctx.req.url ?? '/', headers: ctx.req.headers }, this.deps.now(), mustSign);
+    const caller = this.deps.apps().identify({ method: ctx.method, rawUrl: ctx.req.url ?? '/', headers: ctx.req.headers, rawHeaders: ctx.req.rawHeaders }, this.deps.now(), mustSign);
     if (caller instanceof Promise) return caller.then((settled) => this.pass(ctx, settled));
     return this.pass(ctx, caller);
   }
