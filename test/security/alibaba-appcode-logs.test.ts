@@ -14,7 +14,7 @@ import { call } from '../helpers/http.js';
 
 const CODE = 'c0de5ecret0123456789abcdef';
 
-describe('AppCode never reaches the logs', () => {
+describe('AppCode never reaches the logs nor the backend', () => {
   let backend: CountingBackend;
   let gateway: Gateway;
   let lines = '';
@@ -27,7 +27,10 @@ describe('AppCode never reaches the logs', () => {
       apis: [{
         id: 'shop',
         appAuth: 'required',
-        resources: { '/items': { GET: { integration: { type: 'HTTP_PROXY', uri: `${backend.url}/items` } } } },
+        resources: {
+          '/items': { GET: { integration: { type: 'HTTP_PROXY', uri: `${backend.url}/items` } } },
+          '/fn': { ANY: { integration: { type: 'HTTP_PROXY', uri: `${backend.url}/fn` } } },
+        },
         stages: { prod: {} },
       }],
     }, { logger: pino({ level: 'info' }, sink) });
@@ -50,4 +53,18 @@ describe('AppCode never reaches the logs', () => {
       assert.ok(lines.includes('x=1'), lines);
     });
   }
+
+  it('an APPCODE Authorization header is not forwarded to the integration (as ?AppCode= is not)', async () => {
+    // Found: the query AppCode was removed as a credential, the header one was sent on to the
+    // backend of every uncached method, which could then call any API of the gateway as the app.
+    for (const method of ['GET', 'POST', 'DELETE']) {
+      const calls = backend.calls;
+      const answer = await call(`${gateway.dataUrl}/prod/fn`, { method, headers: { authorization: `APPCODE ${CODE}`, 'x-kept': 'yes' } });
+      assert.equal(answer.status, 200, answer.text);
+      assert.equal(backend.calls, calls + 1);
+      const seen = backend.seen.at(-1)!;
+      assert.equal(seen.headers.authorization, undefined, `${method}: the backend got the AppCode`);
+      assert.equal(seen.headers['x-kept'], 'yes');
+    }
+  });
 });
