@@ -8,7 +8,7 @@
  * count too); the published totals (squid 262, ATS 259, …) are counted the same way here.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
@@ -120,7 +120,11 @@ function gatewayConfig(measured: Policy, port: number): unknown {
  */
 function linkUndici(dir: string): void {
   const own = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'node_modules');
-  if (!existsSync(join(dir, 'node_modules')) && existsSync(join(own, 'undici'))) symlinkSync(own, join(dir, 'node_modules'));
+  const link = join(dir, 'node_modules');
+  if (existsSync(link) || !existsSync(join(own, 'undici'))) return;
+  // A link left dangling (this checkout moved or deleted) is replaced, not tripped over.
+  if (lstatSync(link, { throwIfNoEntry: false })?.isSymbolicLink()) unlinkSync(link);
+  symlinkSync(own, link);
 }
 
 function spawnNode(script: string, cwd: string, env: Record<string, string>, flags: string[] = []): ChildProcess {

@@ -260,6 +260,9 @@ async function main(): Promise<void> {
     redis?.stop();
   };
   process.once('exit', stopAll);
+  // Ctrl-C (or a timeout's SIGTERM) ends Node without running 'exit' handlers, and nginx and
+  // varnishd are daemons of their own: exit properly so stopAll stops them.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
   const cpuAtStart = cpuCounters();
 
   try {

@@ -321,25 +321,35 @@ function collectQuery(plan: KeyPlan, rawQuery: string): void {
     queryScratch[i] = '';
     queryCounts[i] = 0;
   }
-  const end = rawQuery.length;
-  let start = 0;
-  while (start < end) {
-    let amp = rawQuery.indexOf('&', start);
-    if (amp < 0) amp = end;
-    if (amp > start) {
-      let eq = rawQuery.indexOf('=', start);
-      if (eq < 0 || eq > amp) eq = amp;
-      const slot = pairSlot(plan, rawQuery, start, eq);
-      if (slot >= 0) {
-        const valueStart = eq < amp ? eq + 1 : amp;
-        const value = decodeFormComponent(rawQuery, valueStart, amp);
-        const entry = value === undefined ? `${amp - valueStart}~${rawQuery.slice(valueStart, amp)}` : lengthPrefixed(value);
-        queryScratch[slot] += variantName === undefined ? entry : `!${lengthPrefixed(variantName)}${entry}`;
-        queryCounts[slot]!++;
-      }
-    }
-    start = amp + 1;
+  for (let start = 0; start < rawQuery.length; start = pairEnd + 1) {
+    if (!nextPair(rawQuery, start)) continue;
+    const slot = pairSlot(plan, rawQuery, start, pairEq);
+    if (slot < 0) continue;
+    const value = decodeFormComponent(rawQuery, pairValue, pairEnd);
+    const entry = value === undefined ? `${pairEnd - pairValue}~${rawQuery.slice(pairValue, pairEnd)}` : lengthPrefixed(value);
+    queryScratch[slot] += variantName === undefined ? entry : `!${lengthPrefixed(variantName)}${entry}`;
+    queryCounts[slot]!++;
   }
+}
+
+/** Set by nextPair: the pair's name is [start, pairEq), its value [pairValue, pairEnd); `&` or the end at pairEnd. */
+let pairEq = 0;
+let pairValue = 0;
+let pairEnd = 0;
+
+/**
+ * Splits the query pair that starts at `start` (the one splitting rule of keying and forwarding, so
+ * both read the same pairs); false for an empty pair (`&&`). Module state, not an object: hot path.
+ */
+function nextPair(text: string, start: number): boolean {
+  let amp = text.indexOf('&', start);
+  if (amp < 0) amp = text.length;
+  let eq = text.indexOf('=', start);
+  if (eq < 0 || eq > amp) eq = amp;
+  pairEq = eq;
+  pairValue = eq < amp ? eq + 1 : amp;
+  pairEnd = amp;
+  return amp > start;
 }
 
 /** Set by pairSlot: the decoded name when it matched a keyed name in another case, else undefined. */
@@ -393,26 +403,18 @@ function unicodeFold(bytes: string): string {
 function forwardedQuery(plan: KeyPlan, rawQuery: string, strip: boolean): string {
   const keyed: string[] = plan.queryNames.map(() => '');
   let unkeyed = '';
-  const end = rawQuery.length;
-  let start = 0;
-  while (start < end) {
-    let amp = rawQuery.indexOf('&', start);
-    if (amp < 0) amp = end;
-    if (amp > start) {
-      let eq = rawQuery.indexOf('=', start);
-      if (eq < 0 || eq > amp) eq = amp;
-      const slot = plan.queryNames.length > 0 ? pairSlot(plan, rawQuery, start, eq) : -1;
-      if (slot >= 0) {
-        // The exact keyed name is sent as configured; a variant keeps its own spelling (it is keyed so).
-        const name = variantName === undefined ? formEncode(plan.queryNames[slot]!) : formEncode(variantName);
-        const pair = `${name}=${canonicalPart(rawQuery, eq < amp ? eq + 1 : amp, amp)}`;
-        keyed[slot] = keyed[slot] === '' ? pair : `${keyed[slot]}&${pair}`;
-      } else if (!strip) {
-        const pair = `${canonicalPart(rawQuery, start, eq)}=${canonicalPart(rawQuery, eq < amp ? eq + 1 : amp, amp)}`;
-        unkeyed = unkeyed === '' ? pair : `${unkeyed}&${pair}`;
-      }
+  for (let start = 0; start < rawQuery.length; start = pairEnd + 1) {
+    if (!nextPair(rawQuery, start)) continue;
+    const slot = plan.queryNames.length > 0 ? pairSlot(plan, rawQuery, start, pairEq) : -1;
+    if (slot >= 0) {
+      // The exact keyed name is sent as configured; a variant keeps its own spelling (it is keyed so).
+      const name = variantName === undefined ? formEncode(plan.queryNames[slot]!) : formEncode(variantName);
+      const pair = `${name}=${canonicalPart(rawQuery, pairValue, pairEnd)}`;
+      keyed[slot] = keyed[slot] === '' ? pair : `${keyed[slot]}&${pair}`;
+    } else if (!strip) {
+      const pair = `${canonicalPart(rawQuery, start, pairEq)}=${canonicalPart(rawQuery, pairValue, pairEnd)}`;
+      unkeyed = unkeyed === '' ? pair : `${unkeyed}&${pair}`;
     }
-    start = amp + 1;
   }
   let query = '';
   for (const group of keyed) if (group !== '') query = query === '' ? group : `${query}&${group}`;

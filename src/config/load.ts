@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseDocument, type YAMLError } from 'yaml';
 import { z } from 'zod';
-import { apiSchema, configSchema, KNOWN_FIELDS, ROUTE_METHODS, type ApiConfig, type Config } from './schema.js';
+import { apiSchema, configSchema, FIELD_SECTIONS, KNOWN_FIELDS, ROUTE_METHODS, type ApiConfig, type Config } from './schema.js';
 import { ConfigError, closest, describeValue, formatPath, type ConfigIssue, type PathSegment } from './errors.js';
 import { checkSemantics } from './semantics.js';
 import { importOpenApi, mergeResources } from './openapi.js';
@@ -39,7 +39,11 @@ export function parseConfigText(
   // The yaml parser reads JSON too (JSON is YAML 1.2), with line numbers in its errors.
   const document = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (document.errors.length > 0) {
-    throw new ConfigError(options.source, document.errors.map((error) => ({ path: [], message: syntaxMessage(error, text) })));
+    // The first syntax error is the cause; YAML's parser then reports every token after it (one
+    // unquoted `${VAR}` in a `{ … }` map gave 298 lines), so the rest is counted, not listed.
+    const more = document.errors.length - 1;
+    const message = syntaxMessage(document.errors[0]!, text) + (more > 0 ? ` (${more} more syntax error${more === 1 ? '' : 's'} after it, most likely caused by it)` : '');
+    throw new ConfigError(options.source, [{ path: [], message }]);
   }
   const raw: unknown = document.toJS();
   if (raw === null || raw === undefined) {
@@ -55,7 +59,9 @@ function syntaxMessage(error: YAMLError, text: string): string {
   if (!position) return `syntax error: ${reason}`;
   const line = text.split(/\r?\n/)[position.line - 1]?.trim();
   const near = line ? ` (near ${describeValue(line)})` : '';
-  return `syntax error at line ${position.line}, column ${position.col}: ${reason}${near}`;
+  // `{ key: ${VAR} }`: in a flow map YAML reads the `{` of an unquoted ${VAR} as a nested map.
+  const quote = line && /\{[^}]*[:,]\s*\$\{/.test(line) ? '; quote "${VAR}" inside a { … } map' : '';
+  return `syntax error at line ${position.line}, column ${position.col}: ${reason}${near}${quote}`;
 }
 
 /**
@@ -206,6 +212,9 @@ function toConfigIssues(issue: z.core.$ZodIssue): ConfigIssue[] {
     const isResource = path.length === 4 && path[0] === 'apis' && path[2] === 'resources';
     return issue.keys.map((key) => {
       if (isResource) return { path: [...path, key], message: `method must be one of ${ROUTE_METHODS.join(', ')}, got ${describeValue(key)}` };
+      // A real field in the wrong section: say where it belongs rather than "did you mean" itself.
+      const places = FIELD_SECTIONS.get(key);
+      if (places) return { path: [...path, key], message: `unknown field here ("${key}" belongs in ${places.join(' or ')})` };
       const hint = closest(key, KNOWN_FIELDS);
       return { path: [...path, key], message: `unknown field${hint ? ` (did you mean "${hint}"?)` : ''}` };
     });

@@ -356,3 +356,24 @@ export const KNOWN_FIELDS: ReadonlySet<string> = new Set(
     apiSchema, stageSchema, methodSchema, methodSettingSchema, httpProxyIntegration, mockIntegration, functionIntegration,
   ].flatMap((schema) => Object.keys(schema.shape)).concat(['mode', 'apps']),
 );
+
+/** Where each field name belongs, for an unknown-field message whose field exists elsewhere (`gateway.minVersion`). */
+export const FIELD_SECTIONS: ReadonlyMap<string, readonly string[]> = (() => {
+  const sections: [string, { shape: object }][] = [
+    ['the top level', configSchema], ['gateway', gatewaySchema], ['gateway.throttle', throttleSchema],
+    ['gateway.tls (or dataTls, adminTls)', tlsSchema], ['store', storeSchema], ['identities[]', identitySchema],
+    ['identities[].policy[]', policyStatement], ['apps[]', appSchema], ['cachePlugins.NAME', cachePluginSchema],
+    ['httpCaches.NAME', httpCacheSchema], ['apis[]', apiSchema], ['apis[].stages.NAME', stageSchema],
+    ['apis[].resources.PATH.METHOD', methodSchema], ['methodSettings', methodSettingSchema],
+    ['integration', httpProxyIntegration], ['integration', mockIntegration], ['integration', functionIntegration],
+  ];
+  const places = new Map<string, string[]>();
+  for (const [label, schema] of sections) {
+    for (const field of Object.keys(schema.shape)) {
+      const list = places.get(field) ?? [];
+      if (!list.includes(label)) list.push(label);
+      places.set(field, list);
+    }
+  }
+  return places;
+})();

@@ -144,9 +144,9 @@ export function configHints(config: Config): ConfigIssue[] {
         if (cachedIn.length === 0) continue;
         hints.push({
           path: ['apis', apiIndex, 'resources', resourcePath, method],
-          message: `cached on ${cachedIn.join(', ')}, and query parameter${unkeyed.length === 1 ? '' : 's'} ${unkeyed.join(', ')} ` +
-            'reach the integration without being in cacheKeyParameters (AWS behaviour: one caller\'s value can shape the entry others get); ' +
-            'add them to cacheKeyParameters, or set cacheForwarding: keyed-only to strip them from cached requests',
+          message: `cached on ${cachedIn.join(', ')}, and query parameter${unkeyed.length === 1 ? ` ${unkeyed[0]} reaches` : `s ${unkeyed.join(', ')} reach`} ` +
+            'the integration without being in cacheKeyParameters (AWS behaviour: one caller\'s value can shape the entry others get); ' +
+            `add ${unkeyed.length === 1 ? 'it' : 'them'} to cacheKeyParameters, or set cacheForwarding: keyed-only to strip ${unkeyed.length === 1 ? 'it' : 'them'} from cached requests`,
         });
       }
     }

@@ -14,6 +14,12 @@ export interface ListenerLimits {
   readonly headersTimeoutMs: number;
   readonly requestTimeoutMs: number;
   readonly keepAliveTimeoutMs: number;
+  /**
+   * A whole answer handed to the socket must reach the kernel within this (nginx's send_timeout):
+   * a caller that stops reading would otherwise pin up to one stored body per connection for as
+   * long as it keeps the connection open (SPEC §7, test/security/slow-readers.test.ts).
+   */
+  readonly sendTimeoutMs: number;
 }
 
 /** Limits against slow and oversized requests (slowloris, header floods). */
@@ -22,14 +28,9 @@ export const LISTENER_LIMITS: ListenerLimits = Object.freeze({
   headersTimeoutMs: 10_000,
   requestTimeoutMs: 60_000,
   keepAliveTimeoutMs: 5_000,
+  sendTimeoutMs: 60_000,
 });
 
-/**
- * Most requests of one connection in flight at once. Node hands every pipelined request to the
- * handler as soon as it is parsed: without a cap one connection becomes thousands of concurrent
- * integration calls. The next one is refused (after the earlier answers), then the connection closes.
- */
-export const MAX_PIPELINED = 32;
 
 export class ListenError extends Error {
   constructor(message: string) {
@@ -65,17 +66,12 @@ export function createListener(handler: (req: IncomingMessage, res: ServerRespon
     // RFC 9112 §3.2: origin-form only. An absolute-form (or authority/asterisk-form) target is for
     // forward proxies; a front proxy may route it by its host while we route by Host: close.
     if (req.url?.charCodeAt(0) !== 47 /* / */) return refuse(req, res, 'Request target must start with /');
-    const socket = req.socket;
-    const inFlightCount = (pipelined.get(socket) ?? 0) + 1;
-    if (inFlightCount > MAX_PIPELINED) return refuse(req, res, `More than ${MAX_PIPELINED} pipelined requests in flight on one connection`);
-    pipelined.set(socket, inFlightCount);
-    res.once('close', () => pipelined.set(socket, (pipelined.get(socket) ?? 1) - 1));
     handler(req, res);
   };
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     // A request pipelined behind a refused one is never served: its bytes are suspect.
     if (refusedSockets.has(req.socket)) return;
-    inTurn(req, res, serve);
+    inTurn(req, res, serve, limits.sendTimeoutMs);
   };
   const server: Server = tls ? createTlsServer({ ...options, ...tls }, onRequest) : createServer(options, onRequest);
   server.on('clientError', answerClientError);
@@ -101,9 +97,6 @@ function ambiguousFraming(req: IncomingMessage): boolean {
 }
 
 const refusedSockets = new WeakSet<Socket>();
-/** Requests of a connection handed to the handler and not yet answered (MAX_PIPELINED). */
-const pipelined = new WeakMap<Socket, number>();
-
 /** Sockets refused by `refuse` (a request the handler saw), as opposed to a parse error after it. */
 const refusedHere = new WeakSet<Socket>();
 
@@ -120,7 +113,7 @@ export const MAX_PIPELINED_WAITING = 32;
 interface Turns { busy: boolean; readonly waiting: Array<() => void> }
 const turns = new WeakMap<Socket, Turns>();
 
-function inTurn(req: IncomingMessage, res: ServerResponse, serve: (req: IncomingMessage, res: ServerResponse) => void): void {
+function inTurn(req: IncomingMessage, res: ServerResponse, serve: (req: IncomingMessage, res: ServerResponse) => void, sendTimeoutMs: number): void {
   const { socket } = req;
   let queue = turns.get(socket);
   if (queue === undefined) turns.set(socket, (queue = { busy: false, waiting: [] }));
@@ -139,6 +132,11 @@ function inTurn(req: IncomingMessage, res: ServerResponse, serve: (req: Incoming
     };
     res.once('finish', next);
     res.once('close', next);
+    // No socket deadline while the answer is prepared (the integration timeout bounds that); once
+    // it is all handed over, Node's socket timeout destroys a connection whose reader stalls. An
+    // earlier answer's deadline must not cut this one's integration call: cleared here.
+    socket.setTimeout(0);
+    res.once('prefinish', () => socket.setTimeout(sendTimeoutMs));
     serve(req, res);
   };
   if (!queue.busy) return run();

@@ -122,22 +122,11 @@ export class SharedBucket implements Bucket {
     }
     if (now < this.emptyUntil) return false;
     if (now < this.useFallbackUntil) return this.fallback.take();
-    // One lease call at a time per bucket; requests arriving meanwhile wait for it, then try again.
+    // One lease call at a time per bucket; requests arriving meanwhile wait for it, then decide again:
+    // a leased token, a local refusal, the fallback (Redis down), or — the renewal's tokens went to
+    // earlier waiters — another renewal (each round grants tokens or sets emptyUntil).
     this.pending ??= this.renew().finally(() => (this.pending = undefined));
-    return this.pending.then(() => this.takeAfterRenewal());
-  }
-
-  /** After a renewal: a leased token, a local refusal, or (Redis down) the fallback bucket. */
-  private takeAfterRenewal(): boolean | Promise<boolean> {
-    const now = this.now();
-    if (this.leased > 0 && now < this.leaseExpiresAt) {
-      this.leased--;
-      return true;
-    }
-    if (now < this.emptyUntil) return false;
-    if (now < this.useFallbackUntil) return this.fallback.take();
-    // The renewal's tokens went to earlier waiters: renew again (each round grants or sets emptyUntil).
-    return this.take();
+    return this.pending.then(() => this.take());
   }
 
   private async renew(): Promise<void> {

@@ -103,6 +103,14 @@ describe('cachegate start', () => {
     const purged = spawnSync('sh', ['-c', purge.replace('curl -i', 'curl -s')], { encoding: 'utf8' });
     assert.deepEqual(JSON.parse(purged.stdout), { purged: 1 });
     assert.match((await call(`${dataUrl}/prod/pets?type=dog`)).headers['cache-status'] as string, /fwd=uri-miss/);
+    // The banner's URLs with a query run as printed in a shell that refuses an unmatched glob (zsh
+    // does, and `?` is a glob): they are quoted.
+    const withQuery = banner.split('\n').map((line) => line.trim().split('   #')[0]!.replace(/\s+#.*$/, '')).filter((line) => line.startsWith('curl') && line.includes('?'));
+    assert.ok(withQuery.length >= 3, banner);
+    for (const command of withQuery) {
+      const ran = spawnSync('bash', ['-O', 'failglob', '-c', command.replace('curl -i', 'curl -s -o /dev/null -w %{http_code}')], { encoding: 'utf8' });
+      assert.equal(ran.stdout, '200', `${command}: ${ran.stderr}`);
+    }
     const metrics = banner.split('\n').find((line) => line.includes('/metrics'))!.trim();
     assert.match(spawnSync('sh', ['-c', metrics], { encoding: 'utf8' }).stdout, /cachegate_cache_hit_count_total/);
     const consoleUrl = /Web console: (\S+)\s+\(sign in with the API key (\S+)\)/.exec(banner)!;

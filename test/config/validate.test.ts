@@ -127,6 +127,8 @@ describe('config validation', () => {
     ['stage variables not strings', (c) => (c.apis[0].stages.prod.variables = { backend: 3 }), 'apis[0].stages.prod.variables.backend: must be a string, got 3'],
     ['bad stage name', (c) => (c.apis[0].stages['pro d'] = {}), 'stage name must be letters, digits, - or _'],
     ['unknown top-level field', (c) => (c.gatway = {}), 'gatway: unknown field (did you mean "gateway"?)'],
+    ['a field of another section', (c) => (c.gateway.minVersion = 'TLSv1.3'),
+      'gateway.minVersion: unknown field here ("minVersion" belongs in gateway.tls (or dataTls, adminTls))'],
   ];
 
   for (const [name, breakIt, expected] of cases) {
@@ -172,6 +174,17 @@ describe('config validation', () => {
     assert.throws(() => parseConfigText('apis: [\n  - id: a\n', { source: 'bad.yaml', baseDir: dir }), (error: ConfigError) =>
       /^syntax error at line \d+, column \d+: \S/.test(error.lines()[0]!) && !error.lines()[0]!.includes('\n') && !error.lines()[0]!.endsWith(':'));
     assert.throws(() => loadConfigFile(join(dir, 'missing.yaml')), (error: ConfigError) => error.lines()[0]!.includes('file not found'));
+  });
+
+  it('reports the first syntax error and counts the ones it causes; an unquoted ${VAR} in a { } map gets a hint', () => {
+    const text = 'apps:\n  - { id: "1", appKey: k, appSecret: ${APP_SECRET} }\napis:\n  - id: a\n    resources: { /x: { GET: { integration: { type: MOCK } } } }\n    stages: { prod: {} }\n';
+    assert.throws(() => parseConfigText(text, { source: 'bad.yaml', baseDir: dir }), (error: ConfigError) => {
+      const lines = error.lines();
+      assert.equal(lines.filter((line) => line.includes('syntax error')).length, 1, lines.join('\n'));
+      assert.match(lines[0]!, /^syntax error at line 2, column \d+: .*; quote "\$\{VAR\}" inside a \{ … \} map \(\d+ more syntax errors after it, most likely caused by it\)$/);
+      return true;
+    });
+    assert.equal(parseConfigText(text.replace('${APP_SECRET}', '"${APP_SECRET}"'), { source: 'ok.yaml', baseDir: dir, env: { APP_SECRET: 'secret' } }).config.apps[0]!.appSecret, 'secret');
   });
 
   it('reports shape errors and cross-reference errors in one run', () => {

@@ -163,7 +163,7 @@ describe('hostile input: HTTP framing, size and time limits', () => {
 
   describe('slow requests', () => {
     it('the data listener runs with the documented limits', () => {
-      assert.deepEqual({ ...LISTENER_LIMITS }, { maxHeaderSize: 16_384, headersTimeoutMs: 10_000, requestTimeoutMs: 60_000, keepAliveTimeoutMs: 5_000 });
+      assert.deepEqual({ ...LISTENER_LIMITS }, { maxHeaderSize: 16_384, headersTimeoutMs: 10_000, requestTimeoutMs: 60_000, keepAliveTimeoutMs: 5_000, sendTimeoutMs: 60_000 });
     });
 
     /** The gateway's listener with short budgets; behaviour is the same as with the 10 s / 60 s ones. */
@@ -200,6 +200,38 @@ describe('hostile input: HTTP framing, size and time limits', () => {
         assert.ok(answer.closedByServer, 'socket left open');
         assert.ok(answer.statuses.length === 0 || answer.statuses[0] === 408, answer.text);
         assert.ok(answer.elapsedMs < 4_000, `closed after ${Math.round(answer.elapsedMs)} ms (request timeout 1 s)`);
+      } finally {
+        server.closeAllConnections();
+        server.close();
+      }
+    });
+
+    it('a caller that stops reading a whole answer is cut at the send timeout; one that waits for a slow answer is not', async () => {
+      const body = Buffer.alloc(8_000_000, 'x');
+      const server = createListener((req, res) => {
+        // /slow: the answer is prepared for longer than the send timeout (an integration call).
+        const delay = req.url === '/slow' ? 900 : 0;
+        setTimeout(() => res.end(req.url === '/slow' ? 'ok' : body), delay);
+      }, { ...LISTENER_LIMITS, sendTimeoutMs: 300 });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const sendPort = (server.address() as { port: number }).port;
+      try {
+        const stalled = connect(sendPort, '127.0.0.1');
+        stalled.on('error', () => undefined);
+        await new Promise<void>((resolve) => stalled.once('connect', resolve));
+        stalled.pause(); // never reads: the 8 MB answer cannot reach the kernel
+        stalled.write('GET /big HTTP/1.1\r\nHost: a\r\n\r\n');
+        const started = Date.now();
+        let open = 1;
+        for (;;) {
+          open = await new Promise<number>((resolve) => server.getConnections((_e, n) => resolve(n)));
+          if (open === 0 || Date.now() - started > 5_000) break;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        stalled.destroy();
+        assert.equal(open, 0, 'a reader that never reads kept its connection and its 8 MB answer');
+        const slow = await exchange(sendPort, ['GET /slow HTTP/1.1\r\nHost: a\r\n\r\n', 'GET /slow HTTP/1.1\r\nHost: a\r\n\r\n'], { timeoutMs: 4_000 });
+        assert.deepEqual(slow.statuses, [200, 200], 'a slow answer (and the one pipelined behind it) is not cut by the send timeout');
       } finally {
         server.closeAllConnections();
         server.close();
