@@ -83,6 +83,12 @@ export class AppRegistry {
       if (headers[name] !== undefined && !signed.includes(name)) return rejected('APP_INVALID_HEADER', `Invalid Header \`X-Ca-Signature-Headers\` must list ${name}`);
     }
 
+    // The StringToSign decodes the path: an encoded `?` there would spell the same text as a query,
+    // so one signature would cover two resources (`/files?name=a` and the file `files?name=a`).
+    const query = request.rawUrl.indexOf('?');
+    if (/%3f/i.test(query < 0 ? request.rawUrl : request.rawUrl.slice(0, query))) {
+      return rejected('APP_INVALID_SIGNATURE', 'Invalid Signature: a path holding an encoded "?" (%3F) cannot be signed unambiguously');
+    }
     const algorithm = (single(headers['x-ca-signature-method']) ?? 'HmacSHA256').toLowerCase();
     if (algorithm !== 'hmacsha256' && algorithm !== 'hmacsha1') return rejected('APP_INVALID_HEADER', 'Invalid Header `X-Ca-Signature-Method` must be HmacSHA256 or HmacSHA1');
     const text = stringToSign(request);

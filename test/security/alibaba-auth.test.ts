@@ -160,3 +160,35 @@ describe('Alibaba auth: a header the signature covers, sent twice', () => {
     }
   });
 });
+
+describe('Alibaba auth: a path that decodes to a query', () => {
+  let backend: CountingBackend;
+  let gateway: Gateway;
+
+  before(async () => {
+    backend = await startBackend();
+    gateway = await startGateway({
+      apps: [A],
+      apis: [{
+        id: 'shop',
+        appAuth: 'required',
+        resources: { '/{proxy+}': { GET: { integration: { type: 'HTTP_PROXY', uri: `${backend.url}/{proxy}` } } } },
+        stages: { prod: {} },
+      }],
+    });
+  });
+  after(async () => {
+    await gateway.close();
+    await backend.close();
+  });
+
+  it('a signature for `/prod/files?name=a` does not also cover `/prod/files%3Fname=a` (another resource)', async () => {
+    // Found: the StringToSign decodes the path, so an encoded `?` in it spelled the same text as a
+    // query: a held signed request could be turned into one for a file named `files?name=a`.
+    const headers = signed(A, '/prod/files?name=a', Date.now());
+    const answer = await call(`${gateway.dataUrl}/prod/files%3Fname=a`, { headers });
+    assert.equal(answer.status, 400, `the backend got ${backend.seen.at(-1)?.url}`);
+    // The request as signed still passes.
+    assert.equal((await call(`${gateway.dataUrl}/prod/files?name=a`, { headers })).status, 200);
+  });
+});
