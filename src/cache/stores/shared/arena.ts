@@ -12,12 +12,54 @@ import {
   type SharedStoreViews,
 } from './layout.js';
 
-/** FNV-1a over bytes, 32 bits: cheap, and the full key is compared on a match anyway. */
-export function hashBytes(bytes: Uint8Array, length: number, seed: number): number {
-  let hash = (0x811c9dc5 ^ seed) >>> 0;
-  for (let i = 0; i < length; i++) hash = Math.imul(hash ^ bytes[i]!, 0x01000193);
-  // Signed, as an Int32Array cell reads back; 0 never names a hash (a freed record cannot match).
-  return hash | 0 || 1;
+/**
+ * HalfSipHash-c-d (Aumasson & Bernstein, the 32-bit SipHash of their reference implementation and
+ * of Linux's hsiphash) of bytes[0..length) under the 64-bit key (k0, k1): a keyed hash, so
+ * nobody who does not know the store's key (CONTROL_HASH_KEY_*, random per store) can pick keys
+ * that collide. FNV-1a, used before, is public: an outsider crafted thousands of keys with one
+ * home cell and every probe walked them (test/security/offheap-store.test.ts). c = 1, d = 3 as
+ * hsiphash; the reference 2-4 is checked against its published vectors in the same test.
+ */
+export function keyedHash(bytes: Uint8Array, length: number, k0: number, k1: number, c = 1, d = 3): number {
+  let v0 = k0 | 0;
+  let v1 = k1 | 0;
+  let v2 = 0x6c796765 ^ k0;
+  let v3 = 0x74656462 ^ k1;
+  const end = length - (length & 3);
+  // Whole 4-byte words (little-endian), then one last word: the tail bytes and the length's low byte on top.
+  for (let i = 0; i <= end; i += 4) {
+    let m: number;
+    if (i < end) {
+      m = bytes[i]! | (bytes[i + 1]! << 8) | (bytes[i + 2]! << 16) | (bytes[i + 3]! << 24);
+    } else {
+      m = length << 24;
+      const left = length & 3;
+      if (left >= 3) m |= bytes[i + 2]! << 16;
+      if (left >= 2) m |= bytes[i + 1]! << 8;
+      if (left >= 1) m |= bytes[i]!;
+    }
+    v3 ^= m;
+    for (let r = 0; r < c; r++) {
+      v0 = (v0 + v1) | 0; v1 = (v1 << 5) | (v1 >>> 27); v1 ^= v0; v0 = (v0 << 16) | (v0 >>> 16);
+      v2 = (v2 + v3) | 0; v3 = (v3 << 8) | (v3 >>> 24); v3 ^= v2;
+      v0 = (v0 + v3) | 0; v3 = (v3 << 7) | (v3 >>> 25); v3 ^= v0;
+      v2 = (v2 + v1) | 0; v1 = (v1 << 13) | (v1 >>> 19); v1 ^= v2; v2 = (v2 << 16) | (v2 >>> 16);
+    }
+    v0 ^= m;
+  }
+  v2 ^= 0xff;
+  for (let r = 0; r < d; r++) {
+    v0 = (v0 + v1) | 0; v1 = (v1 << 5) | (v1 >>> 27); v1 ^= v0; v0 = (v0 << 16) | (v0 >>> 16);
+    v2 = (v2 + v3) | 0; v3 = (v3 << 8) | (v3 >>> 24); v3 ^= v2;
+    v0 = (v0 + v3) | 0; v3 = (v3 << 7) | (v3 >>> 25); v3 ^= v0;
+    v2 = (v2 + v1) | 0; v1 = (v1 << 13) | (v1 >>> 19); v1 ^= v2; v2 = (v2 << 16) | (v2 >>> 16);
+  }
+  return v1 ^ v3;
+}
+
+/** A key's hash as the records keep it: signed (as an Int32Array cell reads back) and never 0 (a freed record cannot match). */
+export function hashBytes(bytes: Uint8Array, length: number, k0: number, k1: number): number {
+  return keyedHash(bytes, length, k0, k1) | 0 || 1;
 }
 
 export class Arena {

@@ -15,6 +15,8 @@
  * arena costs address space, not memory, until it fills.
  */
 
+import { randomBytes } from 'node:crypto';
+
 export interface SharedStoreSizes {
   /** Bytes of entry data (keys, tags, heads, bodies) the whole store can hold, all stages together. */
   readonly arenaBytes: number;
@@ -53,6 +55,12 @@ export const CONTROL_WRITE_CLOCK = 10;
  * a consistent store without taking the lock (a seqlock; see SharedStore.getKnown).
  */
 export const CONTROL_SEQUENCE = 11;
+/**
+ * The 64-bit key of the index's hash (arena.ts keyedHash), random per store and set once when the
+ * buffers are made: keys an outsider picks cannot be made to collide (hash flooding).
+ */
+export const CONTROL_HASH_KEY_0 = 12;
+export const CONTROL_HASH_KEY_1 = 13;
 const CONTROL_CELLS = 16;
 
 // Record fields (Int32 cells, RECORD_STRIDE per record).
@@ -143,8 +151,11 @@ export function resolveSizes(requested: Partial<SharedStoreSizes> = {}): SharedS
   if (!Number.isInteger(blockBytes) || blockBytes < 16 || blockBytes > 65_536) throw new RangeError(`shared store: blockBytes must be 16..65536, got ${blockBytes}`);
   const arenaBytes = Math.floor((requested.arenaBytes ?? MAX_ARENA_BYTES) / blockBytes) * blockBytes;
   if (!(arenaBytes >= blockBytes) || arenaBytes > MAX_ARENA_BYTES) throw new RangeError(`shared store: arenaBytes must be ${blockBytes}..${MAX_ARENA_BYTES}, got ${requested.arenaBytes}`);
-  // One entry per KiB of arena by default: 1 KiB responses fill both at once; smaller ones are bounded by the count.
-  const maxEntries = requested.maxEntries ?? Math.max(1024, Math.min(2 ** 24, Math.floor(arenaBytes / 1024)));
+  // As many records as the arena can hold of the smallest entries (one block plus its record), so the
+  // count never binds before the bytes: with one record per KiB, tiny entries in one stage (within its
+  // budget) used up the store-wide records and evicted other stages' entries (test/security/offheap-store).
+  // Records, deleteAt and table cost ≤ 72 B per record, committed as used (the table as it spreads).
+  const maxEntries = requested.maxEntries ?? Math.max(1024, Math.min(2 ** 26, Math.floor(arenaBytes / (blockBytes + RECORD_OVERHEAD_BYTES))));
   if (!Number.isInteger(maxEntries) || maxEntries < 1 || maxEntries > 2 ** 26) throw new RangeError(`shared store: maxEntries must be 1..${2 ** 26}, got ${maxEntries}`);
   const maxStages = requested.maxStages ?? DEFAULT_MAX_STAGES;
   if (!Number.isInteger(maxStages) || maxStages < 1 || maxStages > 65_536) throw new RangeError(`shared store: maxStages must be 1..65536, got ${maxStages}`);
@@ -171,5 +182,8 @@ export function allocateBuffers(sizes: SharedStoreSizes): SharedStoreBuffers {
   control[CONTROL_FREE_RECORD] = -1;
   control[CONTROL_FREE_BLOCK] = -1;
   control[CONTROL_GARBAGE] = -1;
+  const hashKey = randomBytes(8);
+  control[CONTROL_HASH_KEY_0] = hashKey.readInt32LE(0);
+  control[CONTROL_HASH_KEY_1] = hashKey.readInt32LE(4);
   return buffers;
 }

@@ -27,13 +27,14 @@
  * spliced onto a garbage list; records of old generations never match a lookup, and later writes
  * reclaim them a few at a time (or all they need when the arena is full).
  */
-import type { CacheEntry } from '../../entry.js';
+import { entrySize, type CacheEntry } from '../../entry.js';
 import type { CacheStore, StageStats } from '../../store.js';
+import { keyTooLong } from '../../limits.js';
 import { purgeTags, type PurgeMatch } from '../../tags.js';
 import { decodeEntry, encodeEntry } from '../entry-codec.js';
 import { Arena, hashBytes } from './arena.js';
 import {
-  allocateBuffers, CONTROL_RECORD_BUMP, CONTROL_SEQUENCE, CONTROL_USE_CLOCK, CONTROL_WRITE_CLOCK, RECORD_USED, RECORD_WRITE, CONTROL_GARBAGE, CONTROL_GENERATION, CONTROL_LOCK, RECORD_FIRST_BLOCK,
+  allocateBuffers, CONTROL_HASH_KEY_0, CONTROL_HASH_KEY_1, CONTROL_RECORD_BUMP, CONTROL_SEQUENCE, CONTROL_USE_CLOCK, CONTROL_WRITE_CLOCK, RECORD_USED, RECORD_WRITE, CONTROL_GARBAGE, CONTROL_GENERATION, CONTROL_LOCK, RECORD_FIRST_BLOCK,
   RECORD_GENERATION, RECORD_HASH, RECORD_KEY_LENGTH, RECORD_LENGTH, RECORD_NEWER, RECORD_OLDER, RECORD_OVERHEAD_BYTES,
   RECORD_STRIDE, RECORD_TAGS_LENGTH, resolveSizes, SharedStoreViews, STAGE_BYTES, STAGE_CAPACITY,
   STAGE_ENTRIES, STAGE_EVICTIONS, STAGE_EXPIRATIONS, STAGE_FLOAT_STRIDE, STAGE_GENERATION,
@@ -76,6 +77,9 @@ export class SharedStore implements CacheStore {
   private readonly now: () => number;
   private readonly blockBytes: number;
   private keyBytes = Buffer.allocUnsafeSlow(1024);
+  /** The store's hash key (CONTROL_HASH_KEY_*), fixed when the buffers were made. */
+  private readonly hashKey0: number;
+  private readonly hashKey1: number;
   /** This thread's decoded entries by stage slot and key, oldest first (Map order). */
   private readonly decoded = new Map<string, Decoded>();
   private decodedBytes = 0;
@@ -88,6 +92,8 @@ export class SharedStore implements CacheStore {
     this.stages = new StageDirectory(this.views);
     this.now = options.now ?? Date.now;
     this.blockBytes = this.buffers.sizes.blockBytes;
+    this.hashKey0 = this.views.control[CONTROL_HASH_KEY_0]!;
+    this.hashKey1 = this.views.control[CONTROL_HASH_KEY_1]!;
   }
 
   /** This thread's handle on a store another thread made (its `buffers`, passed at worker start). */
@@ -96,6 +102,9 @@ export class SharedStore implements CacheStore {
   }
 
   get(stage: string, key: string): CacheEntry | undefined {
+    // No such key is ever stored (limits.ts): answered before it is encoded into the thread's
+    // scratch buffer (which would keep 3 bytes a character) or hashed under the lock.
+    if (keyTooLong(key)) return undefined;
     const keyLength = this.encodeKey(key);
     const { control, records, stageInts } = this.views;
     const sequence = Atomics.load(control, CONTROL_SEQUENCE);
@@ -114,7 +123,7 @@ export class SharedStore implements CacheStore {
       const slot = this.stages.find(stage);
       if (slot === -1) return undefined;
       const generation = stageInts[slot * STAGE_INT_STRIDE + STAGE_GENERATION]!;
-      record = this.arena.find(hashBytes(this.keyBytes, keyLength, generation), generation, this.keyBytes, keyLength);
+      record = this.arena.find(this.hash(keyLength, generation), generation, this.keyBytes, keyLength);
       if (record === -1) return undefined;
       if (this.now() >= this.views.deleteAt[record]!) {
         this.beginChange();
@@ -138,7 +147,12 @@ export class SharedStore implements CacheStore {
     // Decoding happens on this thread's private copy: no lock needed, nothing shared is read.
     const entry = decodeEntry(tagsLength === 0 ? copy : copy.subarray(tagsLength)) as { tags?: readonly string[] } & CacheEntry | undefined;
     if (entry !== undefined && tagsLength > 0) entry.tags = decodeTags(copy, tagsLength);
-    if (entry !== undefined && copy.length <= DECODED_MAX_ENTRY_BYTES) this.keepDecoded(name, { record, write, entry, size: copy.length }, known);
+    if (entry !== undefined) {
+      // What the copy keeps on this thread's heap: its name (the key: up to 8 KiB for a few bytes of
+      // entry) and the decoded objects, not the encoded bytes (SPEC §7: counted, whatever the keys).
+      const size = entrySize(name, entry);
+      if (size <= DECODED_MAX_ENTRY_BYTES) this.keepDecoded(name, { record, write, entry, size }, known);
+    }
     return entry;
   }
 
@@ -156,7 +170,7 @@ export class SharedStore implements CacheStore {
     if (slot === -1) return undefined;
     const ints = slot * STAGE_INT_STRIDE;
     const generation = stageInts[ints + STAGE_GENERATION]!;
-    const record = this.arena.find(hashBytes(this.keyBytes, keyLength, generation), generation, this.keyBytes, keyLength);
+    const record = this.arena.find(this.hash(keyLength, generation), generation, this.keyBytes, keyLength);
     if (record === -1 || stageInts[ints + STAGE_NEWEST] !== record) return undefined;
     const known = this.decoded.get(`${slot}|${key}`);
     if (known === undefined || known.record !== record || known.write !== records[record * RECORD_STRIDE + RECORD_WRITE]) return undefined;
@@ -186,8 +200,9 @@ export class SharedStore implements CacheStore {
     }
   }
 
-  /** Stores or replaces; a stage never configured stores nothing. */
+  /** Stores or replaces; a stage never configured stores nothing, nor does a key over MAX_CACHE_KEY_LENGTH. */
   set(stage: string, key: string, entry: CacheEntry): void {
+    if (keyTooLong(key)) return;
     const keyLength = this.encodeKey(key);
     const payload = encodePayload(this.keyBytes, keyLength, entry);
     const blocks = this.arena.blocksFor(payload.bytes.length);
@@ -201,7 +216,7 @@ export class SharedStore implements CacheStore {
       const ints = slot * STAGE_INT_STRIDE;
       const floats = slot * STAGE_FLOAT_STRIDE;
       const generation = stageInts[ints + STAGE_GENERATION]!;
-      const hash = hashBytes(this.keyBytes, keyLength, generation);
+      const hash = this.hash(keyLength, generation);
       // The old response is outdated whatever happens next: never serve it after a failed replace.
       const existing = this.arena.find(hash, generation, this.keyBytes, keyLength);
       if (existing !== -1) this.removeLive(slot, existing);
@@ -235,12 +250,13 @@ export class SharedStore implements CacheStore {
   }
 
   delete(stage: string, key: string): void {
+    if (keyTooLong(key)) return;
     const keyLength = this.encodeKey(key);
     this.locked(() => {
       const slot = this.stages.find(stage);
       if (slot === -1) return;
       const generation = this.views.stageInts[slot * STAGE_INT_STRIDE + STAGE_GENERATION]!;
-      const record = this.arena.find(hashBytes(this.keyBytes, keyLength, generation), generation, this.keyBytes, keyLength);
+      const record = this.arena.find(this.hash(keyLength, generation), generation, this.keyBytes, keyLength);
       if (record !== -1) this.removeLive(slot, record);
     });
   }
@@ -366,10 +382,21 @@ export class SharedStore implements CacheStore {
     }
   }
 
-  /** UTF-8 of the key into this thread's scratch buffer; returns its length. */
+  /** The key in the scratch buffer hashed for a space's generation (keyed: see arena.ts keyedHash). */
+  private hash(keyLength: number, generation: number): number {
+    return hashBytes(this.keyBytes, keyLength, this.hashKey0 ^ generation, this.hashKey1);
+  }
+
+  /**
+   * The key's bytes into this thread's scratch buffer; returns their length. UTF-8 for a
+   * well-formed key; a key with a lone surrogate (which UTF-8 would turn into U+FFFD, giving two
+   * keys one entry) is 0xFF — never a byte of UTF-8, so no well-formed key's spelling — then UTF-16LE.
+   */
   private encodeKey(key: string): number {
-    if (key.length * 3 > this.keyBytes.length) this.keyBytes = Buffer.allocUnsafeSlow(key.length * 3);
-    return this.keyBytes.write(key, 0, 'utf8');
+    if (key.length * 3 + 1 > this.keyBytes.length) this.keyBytes = Buffer.allocUnsafeSlow(key.length * 3 + 1);
+    if ((key as string & { isWellFormed(): boolean }).isWellFormed()) return this.keyBytes.write(key, 0, 'utf8');
+    this.keyBytes[0] = 0xff;
+    return 1 + this.keyBytes.write(key, 1, 'utf16le');
   }
 
   private cost(record: number): number {

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { hashBytes } from './arena.js';
 import {
-  MAX_STAGE_NAME_BYTES, STAGE_EPOCH, STAGE_INT_STRIDE, STAGE_IN_USE, STAGE_NAME_HASH, STAGE_NAME_LENGTH,
+  CONTROL_HASH_KEY_0, CONTROL_HASH_KEY_1, MAX_STAGE_NAME_BYTES, STAGE_EPOCH, STAGE_INT_STRIDE, STAGE_IN_USE, STAGE_NAME_HASH, STAGE_NAME_LENGTH,
   type SharedStoreViews,
 } from './layout.js';
 
@@ -19,7 +19,11 @@ export class StageDirectory {
     this.maxStages = views.buffers.sizes.maxStages;
   }
 
-  /** The slot of a stage space, or -1. Caller holds the lock. */
+  /**
+   * The slot of a stage space, or -1. Normally under the lock; the lock-free hit calls it without,
+   * and validates what it read by the store's change sequence — what is remembered here must hold
+   * anyway (see the epoch below).
+   */
   find(name: string): number {
     const { stageInts } = this.views;
     const known = this.known.get(name);
@@ -29,11 +33,15 @@ export class StageDirectory {
       this.known.delete(name);
     }
     const bytes = nameBytes(name);
-    const hash = hashBytes(bytes, bytes.length, 0);
+    const hash = hashBytes(bytes, bytes.length, this.views.control[CONTROL_HASH_KEY_0]!, this.views.control[CONTROL_HASH_KEY_1]!);
     for (let slot = 0; slot < this.maxStages; slot++) {
       const at = slot * STAGE_INT_STRIDE;
+      // The epoch is read before the name (an atomic read, so it stays first): the lock-free hit
+      // calls this without the lock, and a slot dropped and made another stage's after the name
+      // matched must not be remembered under this name with the new stage's epoch.
+      const epoch = Atomics.load(stageInts, at + STAGE_EPOCH);
       if (stageInts[at + STAGE_IN_USE] === 1 && stageInts[at + STAGE_NAME_HASH] === hash && this.nameEquals(slot, bytes)) {
-        this.remember(name, slot);
+        this.known.set(name, { slot, epoch });
         return slot;
       }
     }
@@ -49,7 +57,7 @@ export class StageDirectory {
       if (stageInts[at + STAGE_IN_USE] === 1) continue;
       stageNames.set(bytes, slot * MAX_STAGE_NAME_BYTES);
       stageInts[at + STAGE_NAME_LENGTH] = bytes.length;
-      stageInts[at + STAGE_NAME_HASH] = hashBytes(bytes, bytes.length, 0);
+      stageInts[at + STAGE_NAME_HASH] = hashBytes(bytes, bytes.length, this.views.control[CONTROL_HASH_KEY_0]!, this.views.control[CONTROL_HASH_KEY_1]!);
       stageInts[at + STAGE_EPOCH]!++;
       stageInts[at + STAGE_IN_USE] = 1;
       this.remember(name, slot);
