@@ -13,6 +13,29 @@ export interface SignedRequest {
   /** The request target as received (path and query). */
   readonly rawUrl: string;
   readonly headers: IncomingHttpHeaders;
+  /** `req.rawHeaders` (name, value, …): every line as sent, to refuse a covered header sent twice. */
+  readonly rawHeaders?: readonly string[];
+}
+
+/** Headers with their own line in the string to sign. */
+export const LINE_HEADERS: readonly string[] = ['accept', 'content-md5', 'content-type', 'date'];
+
+/**
+ * A header the signature covers that was sent on more than one line, else undefined. Node keeps
+ * only the first line of some (Content-Type, User-Agent, Authorization, …) for the StringToSign,
+ * while the integration may be sent every line: the signature must cover what is forwarded.
+ */
+export function repeatedSignedHeader(rawHeaders: readonly string[], signed: readonly string[]): string | undefined {
+  // A Set: thousands of header lines against thousands of listed names must stay linear.
+  const covered = new Set([...LINE_HEADERS, ...signed]);
+  const seen = new Set<string>();
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!.toLowerCase();
+    if (!covered.has(name)) continue;
+    if (seen.has(name)) return name;
+    seen.add(name);
+  }
+  return undefined;
 }
 
 /** Headers that have their own line in the string to sign, or are the signature itself. */

@@ -12,7 +12,7 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { AppConfig } from '../config/schema.js';
 import type { ErrorCode } from '../errors.js';
-import { signedHeaderNames, single, stringToSign, type SignedRequest } from './alibaba-signature.js';
+import { repeatedSignedHeader, signedHeaderNames, single, stringToSign, type SignedRequest } from './alibaba-signature.js';
 import { appCodeFromQuery } from './app-code.js';
 import { MAX_NONCE_LENGTH, NONCE_WINDOW_MS, type NonceStore, type NonceVerdict } from './nonces/nonce-store.js';
 import { MemoryNonceStore } from './nonces/memory.js';
@@ -24,6 +24,7 @@ export type AppCaller =
   | { readonly kind: 'app'; readonly appId: string }
   | { readonly kind: 'rejected'; readonly code: ErrorCode; readonly message: string };
 
+const NONE: readonly string[] = [];
 const ANONYMOUS: AppCaller = Object.freeze({ kind: 'anonymous' });
 const TIMESTAMP = /^\d{1,15}$/;
 
@@ -38,8 +39,12 @@ export class AppRegistry {
     }
   }
 
-  /** The caller's app; `rejected` (with Alibaba's error) when it claims an app it cannot prove. */
-  identify(request: SignedRequest, now: number): AppCaller | Promise<AppCaller> {
+  /**
+   * The caller's app; `rejected` (with Alibaba's error) when it claims an app it cannot prove.
+   * `mustSign`: headers that steer the request (X-Ca-Stage on an API that takes its stage from it)
+   * and so must be in X-Ca-Signature-Headers whenever a signed request carries them.
+   */
+  identify(request: SignedRequest, now: number, mustSign: readonly string[] = NONE): AppCaller | Promise<AppCaller> {
     const { headers } = request;
     const authorization = single(headers.authorization);
     const appCode = authorization && /^APPCODE\s+/i.test(authorization) ? authorization.replace(/^APPCODE\s+/i, '').trim() : appCodeFromQuery(request.rawUrl);
@@ -66,10 +71,24 @@ export class AppRegistry {
     if (nonce === undefined || nonce === '') return required('X-Ca-Nonce');
     if (nonce.length > MAX_NONCE_LENGTH) return rejected('APP_INVALID_HEADER', `Invalid Header \`X-Ca-Nonce\` longer than ${MAX_NONCE_LENGTH} characters`);
     const signed = signedHeaderNames(headers);
+    // Each listed name adds its header's value to the StringToSign (echoed back on a mismatch):
+    // a name listed twice, in any spelling, would let a small request build a huge one.
+    if (new Set(signed).size !== signed.length) return rejected('APP_INVALID_HEADER', 'Invalid Header `X-Ca-Signature-Headers` lists a header twice');
     if (!signed.includes('x-ca-timestamp') || !signed.includes('x-ca-nonce')) {
       return rejected('APP_INVALID_HEADER', 'Invalid Header `X-Ca-Signature-Headers` must list X-Ca-Timestamp and X-Ca-Nonce');
     }
+    const repeated = request.rawHeaders && repeatedSignedHeader(request.rawHeaders, signed);
+    if (repeated !== undefined) return rejected('APP_INVALID_HEADER', `Invalid Header \`${repeated}\` sent more than once`);
+    for (const name of mustSign) {
+      if (headers[name] !== undefined && !signed.includes(name)) return rejected('APP_INVALID_HEADER', `Invalid Header \`X-Ca-Signature-Headers\` must list ${name}`);
+    }
 
+    // The StringToSign decodes the path: an encoded `?` there would spell the same text as a query,
+    // so one signature would cover two resources (`/files?name=a` and the file `files?name=a`).
+    const query = request.rawUrl.indexOf('?');
+    if (/%3f/i.test(query < 0 ? request.rawUrl : request.rawUrl.slice(0, query))) {
+      return rejected('APP_INVALID_SIGNATURE', 'Invalid Signature: a path holding an encoded "?" (%3F) cannot be signed unambiguously');
+    }
     const algorithm = (single(headers['x-ca-signature-method']) ?? 'HmacSHA256').toLowerCase();
     if (algorithm !== 'hmacsha256' && algorithm !== 'hmacsha1') return rejected('APP_INVALID_HEADER', 'Invalid Header `X-Ca-Signature-Method` must be HmacSHA256 or HmacSHA1');
     const text = stringToSign(request);

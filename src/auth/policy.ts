@@ -10,6 +10,8 @@ import type { PolicyStatement } from '../config/schema.js';
 export interface CompiledPolicy {
   /** True when some statement allows `action` on `resource` and none denies it. */
   allows(action: string, resource: string): boolean;
+  /** True when some statement explicitly denies `action` on `resource`. */
+  denies(action: string, resource: string): boolean;
 }
 
 interface CompiledStatement {
@@ -32,6 +34,9 @@ export function compilePolicy(statements: readonly PolicyStatement[]): CompiledP
       // IAM: an explicit Deny overrides every Allow.
       if (denies.some((statement) => matches(statement, action, resource))) return false;
       return allows.some((statement) => matches(statement, action, resource));
+    },
+    denies(action: string, resource: string): boolean {
+      return denies.some((statement) => matches(statement, action, resource));
     },
   });
 }

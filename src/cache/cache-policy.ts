@@ -38,12 +38,12 @@ export interface CacheRequest {
   /** With `refresh`: not a client's refresh but a request that never uses the cache (an unsafe method under httpCache). */
   readonly passThrough?: boolean;
   /**
-   * The request's own fields (Authorization, Range, conditionals, a request no-store) may make its
-   * answer unshareable: such an answer marks nothing hit-for-pass (it says nothing about the key's
-   * answers to other callers). It may still lead a flight (callers that all send Authorization
-   * still coalesce on `public` answers); its waiters then go on at once, as for any unshared answer.
+   * The request's own headers may make its answer one only it can use (a Range, its validators,
+   * Authorization, a request no-store), or its call depends on its caller (a body still streaming
+   * from it): it may wait for another's call, but it never leads its key's flight, and an
+   * unshareable answer to it says nothing about the key (no hit-for-pass).
    */
-  readonly personal?: boolean;
+  readonly ownAnswer?: boolean;
   /** RFC 9111 §5.2.1.7 only-if-cached: answer 504 rather than go to the integration. */
   readonly onlyIfCached?: boolean;
   readonly windows: StaleWindows;

@@ -16,17 +16,57 @@ import { IntegrationError } from '../integrations/integration.js';
 import type { CacheEntry } from './entry.js';
 import type { ForwardOutcome } from './status.js';
 
-/** What a leader's integration call produced for its waiters: an entry to share, or nothing. */
-export type Shared = { entry: CacheEntry; outcome: ForwardOutcome } | undefined;
+/**
+ * What a leader's integration call produced for its waiters: an entry to share, `FAILED_STALE`
+ * (the integration failed and the leader served its stale entry: each waiter serves its own stale
+ * entry too, if it may), or nothing.
+ */
+export type Shared = { entry: CacheEntry; outcome: ForwardOutcome } | typeof FAILED_STALE | undefined;
+
+export const FAILED_STALE = Symbol('failed-stale');
 
 export const UNSHARED = Symbol('unshared');
 export const DEADLINE = Symbol('deadline');
 
+/**
+ * One call under way for a key, and how many callers wait for it. The leader's integration call
+ * goes on while anyone waits, even if the leader's own caller has gone (LeaderLink).
+ */
+export class Flight {
+  waiters = 0;
+  /**
+   * The leader's integration answered (its head arrived) within the leader's timeout: from then on
+   * a waiter's deadline no longer applies, as on its own call (its body is bounded by the
+   * integration's time between chunks, and by the 1 MB a shareable answer can have).
+   */
+  answered = false;
+  private readonly idle = new Set<() => void>();
+
+  constructor(readonly promise: Promise<Shared>) {}
+
+  /** Counts one more waiter; the result says it no longer waits (once). */
+  join(): () => void {
+    this.waiters++;
+    let left = false;
+    return () => {
+      if (left) return;
+      left = true;
+      if (--this.waiters === 0) for (const listener of [...this.idle]) listener();
+    };
+  }
+
+  /** Calls `listener` each time the last waiter stops waiting; the result stops listening. */
+  whenIdle(listener: () => void): () => void {
+    this.idle.add(listener);
+    return () => this.idle.delete(listener);
+  }
+}
+
 /** The calls under way, one per key (bounded by the requests in flight: one entry per leader). */
 export class Flights {
-  private readonly flights = new Map<string, Promise<Shared>>();
+  private readonly flights = new Map<string, Flight>();
 
-  get(key: string): Promise<Shared> | undefined {
+  get(key: string): Flight | undefined {
     return this.flights.get(key);
   }
 
@@ -34,20 +74,27 @@ export class Flights {
     return this.flights.has(key);
   }
 
-  /** Registers `flight` for `key` until it settles. */
-  add(key: string, flight: Promise<Shared>): void {
+  /** Registers `promise` as the flight of `key` until it settles. */
+  add(key: string, promise: Promise<Shared>): Flight {
+    const flight = new Flight(promise);
     this.flights.set(key, flight);
     const forget = (): void => {
       if (this.flights.get(key) === flight) this.flights.delete(key);
     };
-    flight.then(forget, forget);
+    promise.then(forget, forget);
+    return flight;
   }
 
-  /** Starts a flight for `key`; the caller settles it with what its waiters may share. */
-  lead(key: string): (shared: Shared) => void {
+  /**
+   * Starts a flight for `key` led by `leader`: the caller settles it with what its waiters may
+   * share, and calls the integration with `link`, which is gone only once the leader's caller has
+   * gone and nobody waits for the answer (Varnish and nginx finish such a fetch too): a caller
+   * that hangs up after leading a hot key cannot throw every waiter onto the integration.
+   */
+  lead(key: string, leader: CallerLink): { settle: (shared: Shared) => void; link: CallerLink } {
     let settle!: (shared: Shared) => void;
-    this.add(key, new Promise<Shared>((resolve) => (settle = resolve)));
-    return settle;
+    const flight = this.add(key, new Promise<Shared>((resolve) => (settle = resolve)));
+    return { settle, link: new LeaderLink(leader, flight) };
   }
 
   get size(): number {
@@ -56,16 +103,56 @@ export class Flights {
 }
 
 /** Waits for `flight` until `deadline` (epoch ms, real time). */
-export function waitForFlight(flight: Promise<Shared>, deadline: number): Promise<NonNullable<Shared> | typeof UNSHARED | typeof DEADLINE> {
+export function waitForFlight(flight: Flight, deadline: number): Promise<NonNullable<Shared> | typeof UNSHARED | typeof DEADLINE> {
   const left = deadline - Date.now();
-  if (left <= 0) return Promise.resolve(DEADLINE);
+  if (left <= 0 && !flight.answered) return Promise.resolve(DEADLINE);
+  const leave = flight.join();
   return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(DEADLINE), left);
-    flight.then((shared) => {
+    const timer = setTimeout(() => {
+      // Answered in time: wait for the body, as this caller's own call would.
+      if (flight.answered) return;
+      leave();
+      resolve(DEADLINE);
+    }, left);
+    flight.promise.then((shared) => {
       clearTimeout(timer);
+      leave();
       resolve(shared ?? UNSHARED);
     });
   });
+}
+
+/** The leader's caller as its integration sees it: gone only when nobody else waits for the answer. */
+export class LeaderLink implements CallerLink {
+  constructor(private readonly leader: CallerLink, private readonly flight: Flight) {}
+
+  /** The integration's head arrived: the waiters' deadlines no longer apply. */
+  answered(): void {
+    this.flight.answered = true;
+  }
+
+  get goneReason(): Error | undefined {
+    return this.flight.waiters === 0 ? this.leader.goneReason : undefined;
+  }
+
+  onGone(listener: (reason: Error) => void): () => void {
+    let stopIdle = (): void => undefined;
+    const stopLeader = this.leader.onGone((reason) => {
+      if (this.flight.waiters === 0) return listener(reason);
+      stopIdle = this.flight.whenIdle(() => {
+        stopIdle();
+        listener(reason);
+      });
+    });
+    return () => {
+      stopLeader();
+      stopIdle();
+    };
+  }
+
+  interim(statusCode: number, headers: Record<string, string | string[]>): void {
+    this.leader.interim?.(statusCode, headers);
+  }
 }
 
 /** A 504 for a caller whose own integration timeout ran out (SPEC §4: integration timeout → 504). */

@@ -17,7 +17,7 @@ import type { Logger } from 'pino';
 import { GatewayError } from '../errors.js';
 import type { RequestContext } from '../gateway/context.js';
 import { writeIntegrationResponse, type CacheStep as DataPlaneCacheStep } from '../gateway/data-plane.js';
-import { IntegrationError, type IntegrationResponse } from '../integrations/integration.js';
+import { IntegrationError, type CallerLink, type IntegrationResponse } from '../integrations/integration.js';
 import type { GatewayMetrics } from '../metrics/metrics.js';
 import { collectUpTo } from './body.js';
 import type { CachePolicy, CacheRequest } from './cache-policy.js';
@@ -29,7 +29,7 @@ import {
   ageSeconds, cacheStatus, collapsedStatus, forwardReason, forwardStatus, hitStatus, staleIfErrorStatus, staleWhileRevalidateStatus, ttlSeconds,
   type CacheOutcome, type ForwardOutcome,
 } from './status.js';
-import { DEADLINE, deadlineError, DeadlineLink, Flights, UNSHARED, waitForFlight, type Shared } from './coalescing.js';
+import { DEADLINE, deadlineError, DeadlineLink, FAILED_STALE, Flights, LeaderLink, UNSHARED, waitForFlight, type Shared } from './coalescing.js';
 import { HitForPass } from './hit-for-pass.js';
 import type { CacheStore } from './store.js';
 import { entryTags } from './tags.js';
@@ -152,14 +152,23 @@ export class CacheStep implements DataPlaneCacheStep {
       ctx.res.end('{"message":"Not in cache (only-if-cached)"}');
       return;
     }
+    if (request.passThrough) {
+      // An unsafe method under httpCache shares its URL's key but never its answers: it neither
+      // leads the key's flight (GETs would queue behind a POST's upload and processing) nor marks
+      // or clears the key's hit-for-pass.
+      await this.fetchAlone(request, outcome, previous, staleUsable, undefined, undefined);
+      return;
+    }
     const passId = HitForPass.id(flightKey);
+    // What an answer to this request says about the key (hit-for-pass): nothing, when its own headers made it.
+    const markId = request.ownAnswer ? undefined : passId;
     const timeoutMs = integrationTimeoutMs(ctx);
     // SPEC §7 Guarantees: no caller waits beyond its integration timeout, counted from its arrival.
     const deadline = ctx.receivedAt + timeoutMs;
     if (!request.refresh && this.passes.has(passId)) {
       // The key's answers are not shareable: no queue behind a leader (Varnish hit-for-miss).
       this.deps.metrics.hitForPass.inc({ api: ctx.labels.api, stage: ctx.labels.stage });
-      await this.fetchAlone(request, outcome, previous, staleUsable, passId, undefined);
+      await this.fetchAlone(request, outcome, previous, staleUsable, markId, undefined);
       return;
     }
     const flight = request.refresh ? undefined : this.flights.get(flightKey);
@@ -171,9 +180,15 @@ export class CacheStep implements DataPlaneCacheStep {
         setStatusForFailure(ctx.res, cacheStatus({ fwd: forwardReason(outcome), collapsed: true, detail: 'integration-timeout' }));
         throw deadlineError(timeoutMs);
       }
+      // The integration failed and the leader served stale (stale-if-error): so does a waiter that
+      // may, without calling a failing integration again; one that may not goes on its own.
+      if (waited === FAILED_STALE && staleUsable && previous) {
+        this.serveStaleOnError(request, previous, undefined);
+        return;
+      }
       // An answer chosen by request headers (Vary) goes only to waiters it was chosen for; another
       // waiter goes forward on its own at once, like the waiters of an unshareable answer.
-      if (waited !== UNSHARED && (!request.policy.shares || request.policy.shares(request, waited.entry))) {
+      if (waited !== UNSHARED && waited !== FAILED_STALE && (!request.policy.shares || request.policy.shares(request, waited.entry))) {
         ctx.cacheOutcome = 'collapsed';
         ctx.metrics.hits.inc();
         const extra = ['cache-status', collapsedStatus(waited.outcome), 'x-amzn-requestid', ctx.requestId, ...request.extraHeaders];
@@ -181,13 +196,20 @@ export class CacheStep implements DataPlaneCacheStep {
       }
       // The leader's answer could not be shared (the key is now marked): every waiter goes on
       // its own, all at once, within what is left of its own timeout.
-      await this.fetchAlone(request, outcome, previous, staleUsable, passId, new DeadlineLink(ctx, deadline, timeoutMs));
+      // (A waiter held past its deadline by an answered leader's body gets a whole timeout of its own.)
+      const now = Date.now();
+      const own = flight.answered && now >= deadline ? now + timeoutMs : deadline;
+      await this.fetchAlone(request, outcome, previous, staleUsable, markId, new DeadlineLink(ctx, own, timeoutMs));
       return;
     }
-    const settle = this.flights.lead(flightKey);
+    if (request.ownAnswer) {
+      await this.fetchAlone(request, outcome, previous, staleUsable, undefined, undefined);
+      return;
+    }
+    const { settle, link } = this.flights.lead(flightKey, ctx);
     let shared: Shared = undefined;
     try {
-      shared = await this.fetchAlone(request, outcome, previous, staleUsable, passId, undefined);
+      shared = await this.fetchAlone(request, outcome, previous, staleUsable, passId, link);
     } finally {
       settle(shared);
     }
@@ -197,7 +219,7 @@ export class CacheStep implements DataPlaneCacheStep {
    * One caller's own integration call: marks the key hit-for-pass when the answer cannot be
    * shared (or the call failed), clears the mark when it can; resolves with what may be shared.
    */
-  private async fetchAlone(request: CacheRequest, outcome: ForwardOutcome, previous: CacheEntry | undefined, staleUsable: boolean, passId: string, link: DeadlineLink | undefined): Promise<Shared> {
+  private async fetchAlone(request: CacheRequest, outcome: ForwardOutcome, previous: CacheEntry | undefined, staleUsable: boolean, passId: string | undefined, link: CallerLink | undefined): Promise<Shared> {
     const { ctx } = request;
     ctx.cacheOutcome = outcome;
     ctx.metrics.misses.inc();
@@ -205,26 +227,31 @@ export class CacheStep implements DataPlaneCacheStep {
     try {
       entry = await this.fetch(request, outcome, previous, staleUsable, true, link);
     } catch (error) {
-      this.markUnshareable(passId);
+      // A caller hanging up says nothing about the key's answers.
+      if (!ctx.callerGone) this.markUnshareable(passId);
       if (error instanceof IntegrationError) {
         // Issue 16: a 502/504 of a cache-enabled method carries Cache-Status too (SPEC §5).
         setStatusForFailure(ctx.res, cacheStatus({ fwd: forwardReason(outcome), detail: `integration-${error.kind}` }));
       }
       throw error;
     } finally {
-      link?.disarm();
+      if (link instanceof DeadlineLink) link.disarm();
     }
     if (entry) {
-      this.passes.clear(passId);
+      if (passId !== undefined) this.passes.clear(passId);
       this.deps.metrics.hitForPassKeys.set(this.passes.size);
       return { entry, outcome };
     }
-    // An answer unshareable because of this request's own fields says nothing about the key.
-    if (!request.personal) this.markUnshareable(passId);
+    // Served stale on an integration failure: its waiters may do the same, and the key stays
+    // coalesced (a mark would send every later request to the failing integration on its own).
+    if ((ctx.cacheOutcome as string) === 'stale-if-error') return FAILED_STALE;
+    // The policy may learn only from the answer that this request's own headers made it (ownAnswer set in admit).
+    if (!request.ownAnswer) this.markUnshareable(passId);
     return undefined;
   }
 
-  private markUnshareable(passId: string): void {
+  private markUnshareable(passId: string | undefined): void {
+    if (passId === undefined) return;
     this.passes.mark(passId);
     this.deps.metrics.hitForPassKeys.set(this.passes.size);
   }
@@ -247,7 +274,7 @@ export class CacheStep implements DataPlaneCacheStep {
    * Calls the integration, stores the answer when the policy admits it, and (when `respond`)
    * writes it to the caller. Resolves with the entry others may share, if any.
    */
-  private async fetch(request: CacheRequest, outcome: ForwardOutcome, previous: CacheEntry | undefined, staleUsable: boolean, respond: boolean, link: DeadlineLink | undefined): Promise<CacheEntry | undefined> {
+  private async fetch(request: CacheRequest, outcome: ForwardOutcome, previous: CacheEntry | undefined, staleUsable: boolean, respond: boolean, link: CallerLink | undefined): Promise<CacheEntry | undefined> {
     const { ctx } = request;
     const { req, res } = ctx;
     const stale = staleUsable ? previous : undefined;
@@ -264,7 +291,8 @@ export class CacheStep implements DataPlaneCacheStep {
     try {
       // A caller that waited for another request calls with what is left of its own timeout.
       response = await ctx.invoke(link ? { ...call, caller: link } : call);
-      link?.disarm();
+      if (link instanceof DeadlineLink) link.disarm();
+      else if (link instanceof LeaderLink) link.answered();
     } catch (error) {
       if (stale && respond && (error instanceof IntegrationError || error instanceof GatewayError)) return this.serveStaleOnError(request, stale, undefined);
       throw error;

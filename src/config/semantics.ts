@@ -24,6 +24,8 @@ export function checkSemantics(config: Config, baseDir: string): ConfigIssue[] {
   checkUnique(config.identities.map((identity) => identity.apiKey), (i) => add(['identities', i, 'apiKey'], 'duplicate API key (two identities cannot share one)'));
   checkUnique(config.apps.map((app) => app.id), (i, id) => add(['apps', i, 'id'], `duplicate app id ${describeValue(id)}`));
   checkUnique(config.apps.map((app) => app.appKey), (i, key) => add(['apps', i, 'appKey'], `duplicate appKey ${describeValue(key)}`));
+  // An AppCode is a secret (not echoed): two apps sharing one would make one app's callers the other's.
+  checkUnique(config.apps.map((app) => app.appCode), (i) => add(['apps', i, 'appCode'], 'duplicate AppCode (two apps cannot share one)'));
 
   const appIds = new Set(config.apps.map((app) => app.id));
   for (const [name, plugin] of Object.entries(config.cachePlugins)) {

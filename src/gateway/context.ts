@@ -55,14 +55,17 @@ export class RequestContext implements CallerLink {
     body?: Buffer | Readable | null;
   } = {}): IntegrationRequest {
     const { req } = this;
+    // SPEC §6: an AppCode is a credential for the gateway, removed before forwarding — from the
+    // query (data-plane.ts) and from `Authorization: APPCODE …` here.
+    const appCode = this.route.api.usesApps && req.rawHeaders.some((value, i) => i % 2 === 1 && APP_CODE_AUTHORIZATION.test(value) && /^authorization$/i.test(req.rawHeaders[i - 1]!));
     return {
       method: overrides.method ?? this.method,
       path: this.path,
       resourcePath: this.route.resourcePath,
       pathParameters: this.pathParameters,
       rawQuery: overrides.rawQuery ?? this.rawQuery,
-      headers: overrides.headers ?? req.headers,
-      rawHeaders: overrides.rawHeaders ?? req.rawHeaders,
+      headers: overrides.headers ?? (appCode ? withoutAuthorization(req.headers) : req.headers),
+      rawHeaders: overrides.rawHeaders ?? (appCode ? withoutAppCodeLines(req.rawHeaders) : req.rawHeaders),
       body: overrides.body !== undefined ? overrides.body : this.hasBody ? req : null,
       apiId: this.route.api.id,
       stage: this.stage.name,
@@ -123,3 +126,20 @@ export class RequestContext implements CallerLink {
 }
 
 function noop(): void {}
+
+const APP_CODE_AUTHORIZATION = /^APPCODE\s/i;
+
+function withoutAuthorization(headers: IncomingHttpHeaders): IncomingHttpHeaders {
+  const { authorization: _credential, ...rest } = headers;
+  return rest;
+}
+
+/** rawHeaders without its `Authorization: APPCODE …` lines. */
+function withoutAppCodeLines(raw: readonly string[]): string[] {
+  const kept: string[] = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    if (/^authorization$/i.test(raw[i]!) && APP_CODE_AUTHORIZATION.test(raw[i + 1]!)) continue;
+    kept.push(raw[i]!, raw[i + 1]!);
+  }
+  return kept;
+}

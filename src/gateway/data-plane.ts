@@ -152,7 +152,7 @@ export class DataPlane {
     // Drain what the caller is still sending so the connection can be reused.
     req.resume();
     sendError(res, code, message, headers);
-    this.deps.logger.info({ method: req.method, url: req.url, status: res.statusCode, ms: round(performance.now() - started) }, 'request rejected');
+    this.deps.logger.info({ method: req.method, url: loggedUrl(req.url), status: res.statusCode, ms: round(performance.now() - started) }, 'request rejected');
   }
 
   private fail(res: ServerResponse, error: unknown, ctx: RequestContext | undefined): void {
@@ -178,11 +178,17 @@ export class DataPlane {
     ctx.metrics.record(status, ctx.cacheOutcome ?? 'none', seconds);
     if (logger.isLevelEnabled('info')) {
       logger.info({
-        requestId: ctx.requestId, method: ctx.method, path: ctx.req.url, api: ctx.labels.api, stage: ctx.labels.stage,
+        requestId: ctx.requestId, method: ctx.method, path: loggedUrl(ctx.req.url), api: ctx.labels.api, stage: ctx.labels.stage,
         resource: ctx.labels.resource, status, ms: round(seconds * 1000), cache: ctx.cacheOutcome, key: ctx.cacheKey && keyHash(ctx.cacheKey),
       }, 'request');
     }
   }
+}
+
+/** A request target as logged: an AppCode in the query is a credential (SPEC §6), never written to a log. */
+function loggedUrl(url: string | undefined): string | undefined {
+  const query = url?.indexOf('?') ?? -1;
+  return query < 0 ? url : `${url!.slice(0, query + 1)}${withoutAppCode(url!.slice(query + 1))}`;
 }
 
 /**
@@ -197,7 +203,9 @@ export function writeIntegrationResponse(res: ServerResponse, response: Integrat
   if (Buffer.isBuffer(body)) {
     if (!res.hasHeader('content-length')) res.setHeader('content-length', body.length);
     res.end(headOnly ? undefined : body);
-  } else if (headOnly) {
+  } else if (headOnly || res.destroyed) {
+    // A caller already gone (a coalescing leader whose call went on for its waiters) never reads
+    // it: release the backend at once ('close' will not fire again to do it).
     body.destroy();
     res.end();
   } else {

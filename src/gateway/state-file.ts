@@ -22,8 +22,26 @@ export function readStateFile(file: string, config: Config, baseDir: string): re
   return validateApis(config, saved.apis, baseDir);
 }
 
-export async function writeStateFile(file: string, apis: readonly ApiConfig[]): Promise<void> {
-  const temporary = `${file}.${process.pid}.tmp`;
-  await writeFile(temporary, JSON.stringify({ version: STATE_VERSION, savedAt: new Date().toISOString(), apis }, null, 2));
-  await rename(temporary, file);
+/** Writes in flight per file: one at a time, in the order they were asked for. */
+const writes = new Map<string, Promise<void>>();
+let sequence = 0;
+
+/**
+ * Saves `apis` (serialised now, so the order of calls is the order of saves). Writes to one file
+ * are queued: a SIGHUP reload and a control-plane change saving at once used to write the same
+ * temporary file together, leaving a file that was not JSON (and a gateway that could not start).
+ */
+export function writeStateFile(file: string, apis: readonly ApiConfig[]): Promise<void> {
+  const text = JSON.stringify({ version: STATE_VERSION, savedAt: new Date().toISOString(), apis }, null, 2);
+  const next = (writes.get(file) ?? Promise.resolve()).catch(() => undefined).then(async () => {
+    const temporary = `${file}.${process.pid}.${++sequence}.tmp`;
+    await writeFile(temporary, text);
+    await rename(temporary, file);
+  });
+  writes.set(file, next);
+  const forget = () => {
+    if (writes.get(file) === next) writes.delete(file);
+  };
+  next.then(forget, forget);
+  return next;
 }

@@ -15,6 +15,15 @@ export type MutableStage = StageConfig & Record<string, unknown>;
 
 const queues = new WeakMap<Gateway, Promise<unknown>>();
 
+/**
+ * All API definitions together, deployments included, as JSON. Every deployment copies its API's
+ * resources and each edit may add up to an admin body (16 MiB), so without a bound a caller with
+ * PutIntegration and CreateDeployment rights grows the heap by hundreds of MiB (and each later edit
+ * clones all of it). An edit that leaves more than this, and more than before, is refused.
+ */
+export const MAX_DEFINITIONS_BYTES = 32 * 1024 * 1024;
+
+
 export function findApi(gateway: Gateway, apiId: string): ApiConfig {
   const api = gateway.apis.find((candidate) => candidate.id === apiId);
   if (!api) throw new GatewayError('NOT_FOUND', `Invalid API identifier specified ${apiId}`);
@@ -36,6 +45,7 @@ export function changeApis<T>(gateway: Gateway, edit: (apis: MutableApi[]) => T)
   const next = previous.catch(() => undefined).then(async () => {
     const apis = structuredClone(gateway.apis) as MutableApi[];
     const result = edit(apis);
+    checkDefinitionsSize(gateway.apis, apis);
     try {
       await gateway.applyApis(apis);
     } catch (error) {
@@ -59,4 +69,12 @@ export function editableStage(api: MutableApi, stageName: string): MutableStage 
   const stage = Object.hasOwn(api.stages, stageName) ? api.stages[stageName] : undefined;
   if (!stage) throw new GatewayError('NOT_FOUND', `Invalid Stage identifier specified`);
   return stage as MutableStage;
+}
+
+function checkDefinitionsSize(before: readonly unknown[], after: readonly unknown[]): void {
+  const bytes = (apis: readonly unknown[]) => Buffer.byteLength(JSON.stringify(apis));
+  const afterBytes = bytes(after);
+  if (afterBytes > MAX_DEFINITIONS_BYTES && afterBytes > bytes(before)) {
+    throw new GatewayError('LIMIT_EXCEEDED', `API definitions (deployments included) are limited to ${MAX_DEFINITIONS_BYTES} bytes; delete unused deployments or APIs`);
+  }
 }

@@ -5,9 +5,10 @@
  * creates or updates that stage and points it at the new deployment.
  */
 import { GatewayError } from '../../errors.js';
+import { apigatewayArn } from '../../auth/policy.js';
 import { changeApis, editableApi, findApi } from './changes.js';
 import { metadataOf } from './metadata.js';
-import { addDeployment, newDeploymentId } from './model.js';
+import { addDeployment, checkNewStage, checkStageName, checkVariables, newDeploymentId } from './model.js';
 import { optionalBoolean, optionalString, optionalStringMap, page, parseJsonObject } from './request-body.js';
 import { sendJson, type AdminRoute } from './route.js';
 import { deploymentShape } from './shapes.js';
@@ -16,15 +17,17 @@ export const createDeployment: AdminRoute = {
   method: 'POST',
   path: '/restapis/{restapi_id}/deployments',
   operation: 'CreateDeployment',
-  async handle({ params, body, gateway, res }) {
+  async handle({ params, body, gateway, res, identity }) {
     const input = parseJsonObject(body);
     const apiId = params.restapi_id!;
     const stageName = optionalString(input, 'stageName');
+    if (stageName !== undefined) checkStageName(stageName);
     const stageDescription = optionalString(input, 'stageDescription');
     const description = optionalString(input, 'description');
     const cacheClusterEnabled = optionalBoolean(input, 'cacheClusterEnabled');
     const cacheClusterSize = optionalString(input, 'cacheClusterSize');
     const variables = optionalStringMap(input, 'variables');
+    if (variables !== undefined) checkVariables(variables); // alone first: a huge map is refused before it is merged
     const tracingEnabled = optionalBoolean(input, 'tracingEnabled');
     const createdDate = metadataOf(gateway).seconds();
     const record = await changeApis(gateway, (apis) => {
@@ -38,12 +41,23 @@ export const createDeployment: AdminRoute = {
       addDeployment(api, id, { createdDate, ...(description !== undefined ? { description } : {}), resources: structuredClone(api.resources) });
       if (stageName !== undefined) {
         const existing = Object.hasOwn(api.stages, stageName) ? api.stages[stageName] : undefined;
+        // The stage changes too. AWS authorises CreateDeployment on the deployments ARN alone (a
+        // deployer role naming only it keeps working here), but an explicit Deny of what UpdateStage
+        // (an existing stage) or CreateStage (a new one) needs is honoured: otherwise a Deny on a
+        // stage is bypassed through its API's deployments (issue 13's class: one decision per resource).
+        const [action, arnPath] = existing
+          ? ['apigateway:PATCH', `/restapis/${apiId}/stages/${stageName}`]
+          : ['apigateway:POST', `/restapis/${apiId}/stages`];
+        if (identity.policy.denies(action, apigatewayArn(gateway.region, arnPath))) {
+          throw new GatewayError('ACCESS_DENIED', `User ${identity.name} is not authorized to perform ${action} on ${arnPath}`);
+        }
+        if (!existing) checkNewStage(api);
         const stage: Record<string, unknown> = existing ? { ...existing } : { variables: {}, cacheClusterEnabled: false, methodSettings: {} };
         if (!existing && stageDescription !== undefined) stage.description = stageDescription;
         if (cacheClusterEnabled !== undefined) stage.cacheClusterEnabled = cacheClusterEnabled;
         if (cacheClusterSize !== undefined) stage.cacheClusterSize = cacheClusterSize;
         if (tracingEnabled !== undefined) stage.tracingEnabled = tracingEnabled;
-        if (variables !== undefined) stage.variables = { ...(existing?.variables ?? {}), ...variables };
+        if (variables !== undefined) stage.variables = checkVariables({ ...(existing?.variables ?? {}), ...variables });
         stage.deploymentId = id;
         api.stages = { ...api.stages, [stageName]: stage as (typeof api.stages)[string] };
       }

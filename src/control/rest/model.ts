@@ -16,6 +16,15 @@ export const MAX_RESOURCES_PER_API = 300;
 export const MAX_DEPLOYMENTS_PER_API = 50;
 /** AWS: at most 50 tags per resource, keys up to 128 characters, values up to 256. */
 export const MAX_TAGS = 50;
+/**
+ * AWS's default quota: 10 stages per API. Each cache-enabled stage takes one of the memory store's
+ * stage slots (4096, shared by every API and plug-in space); unbounded, one API's caller could
+ * take them all and leave later stages of other APIs silently uncached.
+ */
+export const MAX_STAGES_PER_API = 10;
+/** AWS: at most 100 stage variables per stage, names ≤64 characters, values ≤512. */
+export const MAX_STAGE_VARIABLES = 100;
+export const MAX_STAGE_VARIABLE_VALUE = 512;
 /** Largest GetExport answer. */
 export const MAX_EXPORT_BYTES = 8 * 1024 * 1024;
 
@@ -106,8 +115,43 @@ export function checkTags(tags: Record<string, string>): Record<string, string> 
   const entries = Object.entries(tags);
   if (entries.length > MAX_TAGS) throw new GatewayError('INVALID_INPUT', `At most ${MAX_TAGS} tags per resource`);
   for (const [key, value] of entries) {
-    if (key.length < 1 || key.length > 128 || key.startsWith('aws:')) throw new GatewayError('INVALID_INPUT', `Invalid tag key ${JSON.stringify(key)}: 1..128 characters, not starting with aws:`);
+    if (key.length < 1 || key.length > 128 || key.startsWith('aws:') || key === '__proto__') throw new GatewayError('INVALID_INPUT', `Invalid tag key ${JSON.stringify(key)}: 1..128 characters, not starting with aws:`);
     if (value.length > 256) throw new GatewayError('INVALID_INPUT', `Invalid tag value for ${key}: at most 256 characters`);
   }
   return tags;
+}
+
+/**
+ * Validated stage variables (AWS limits), or BadRequestException. `__proto__` is refused: assigned
+ * into a map it would set the prototype instead of a variable (answered 200, silently lost).
+ */
+export function checkVariables(variables: Readonly<Record<string, string>>): Record<string, string> {
+  const entries = Object.entries(variables);
+  if (entries.length > MAX_STAGE_VARIABLES) throw new GatewayError('INVALID_INPUT', `At most ${MAX_STAGE_VARIABLES} stage variables per stage`);
+  for (const [name, value] of entries) {
+    checkVariableName(name);
+    if (typeof value !== 'string' || value.length > MAX_STAGE_VARIABLE_VALUE) throw new GatewayError('INVALID_INPUT', `Invalid value of stage variable ${name}: at most ${MAX_STAGE_VARIABLE_VALUE} characters`);
+  }
+  return { ...variables };
+}
+
+/**
+ * A new stage's name, or BadRequestException. The config schema drops a `__proto__` key of a map
+ * without a word, so CreateStage/CreateDeployment answered 201 for a stage that never existed.
+ */
+export function checkStageName(name: string): string {
+  if (name === '__proto__') throw new GatewayError('INVALID_INPUT', `Invalid stage name ${name}`);
+  return name;
+}
+
+export function checkVariableName(name: string): void {
+  // AWS: stage variable names are letters, digits and underscores.
+  if (!/^[A-Za-z0-9_]{1,64}$/.test(name) || name === '__proto__') throw new GatewayError('INVALID_INPUT', `Invalid stage variable name ${name}: use letters, digits and _`);
+}
+
+/** Before adding a stage to `api`: LimitExceededException at MAX_STAGES_PER_API. */
+export function checkNewStage(api: MutableApi): void {
+  if (Object.keys(api.stages).length >= MAX_STAGES_PER_API) {
+    throw new GatewayError('LIMIT_EXCEEDED', `An API has at most ${MAX_STAGES_PER_API} stages; delete one first`);
+  }
 }

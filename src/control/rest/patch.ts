@@ -10,6 +10,7 @@
 import { CACHE_CLUSTER_SIZES, MAX_AWS_TTL_SECONDS, ROUTE_METHODS, UNAUTHORIZED_STRATEGIES } from '../../config/schema.js';
 import type { MethodSettingInput, RouteMethod, StageConfig } from '../../config/schema.js';
 import { GatewayError } from '../../errors.js';
+import { checkVariableName, checkVariables } from './model.js';
 
 export interface PatchOperation {
   op: string;
@@ -56,10 +57,17 @@ const METHOD_SETTING_PATHS: Record<string, { field: keyof MethodSettingInput; co
   'throttling/rateLimit': { field: 'throttlingRateLimit', convert: toRateLimit },
 };
 
+/**
+ * Operations per Update* request. Each one costs a copy or a lookup; thousands in one body (a few
+ * hundred KB) took minutes of event-loop time before this bound.
+ */
+export const MAX_PATCH_OPERATIONS = 500;
+
 /** Validates the request's `patchOperations` member into a list. */
 export function readPatchOperations(body: Record<string, unknown>): PatchOperation[] {
   const operations = body.patchOperations ?? [];
   if (!Array.isArray(operations)) throw new GatewayError('INVALID_INPUT', 'patchOperations must be a list');
+  if (operations.length > MAX_PATCH_OPERATIONS) throw new GatewayError('INVALID_INPUT', `At most ${MAX_PATCH_OPERATIONS} patch operations per request`);
   return operations.map((operation: unknown) => {
     const candidate = operation as Record<string, unknown> | null;
     if (!candidate || typeof candidate !== 'object' || typeof candidate.op !== 'string' || typeof candidate.path !== 'string') {
@@ -75,7 +83,11 @@ export function readPatchOperations(body: Record<string, unknown>): PatchOperati
 /** Applies every operation in order to `stage` (mutated); all or nothing is up to the caller's copy. */
 export function applyStagePatch(stage: Stage, operations: readonly PatchOperation[], context: PatchContext): PatchOutcome {
   const outcome: PatchOutcome = {};
+  // Copied once, then edited in place: a copy per operation made a long list quadratic (or worse).
+  stage.variables = { ...stage.variables };
+  stage.methodSettings = { ...stage.methodSettings };
   for (const operation of operations) applyOne(stage, operation, context, outcome);
+  stage.variables = checkVariables(stage.variables);
   return outcome;
 }
 
@@ -125,13 +137,11 @@ function applyOne(stage: Stage, operation: PatchOperation, context: PatchContext
 
   if (path.startsWith('/variables/')) {
     const name = path.slice('/variables/'.length);
-    // AWS: stage variable names are letters, digits and underscores.
-    if (!/^[A-Za-z0-9_]{1,64}$/.test(name)) throw new GatewayError('INVALID_INPUT', `Invalid stage variable name ${name}: use letters, digits and _`);
-    const variables = { ...stage.variables };
+    checkVariableName(name);
+    const variables = stage.variables as Record<string, string>; // applyStagePatch's own copy
     if (op === 'remove') delete variables[name];
     else if (op === 'add' || op === 'replace') variables[name] = value();
     else throw invalidPath();
-    stage.variables = variables;
     return;
   }
 
@@ -147,16 +157,14 @@ function applyOne(stage: Stage, operation: PatchOperation, context: PatchContext
     if (op !== 'remove') throw invalidPath();
     // AWS answers BadRequest for removing a method setting that does not exist.
     if (!Object.hasOwn(stage.methodSettings, key)) throw new GatewayError('INVALID_INPUT', `Cannot remove method setting ${key} because there is no method setting for this method`);
-    const settings = { ...stage.methodSettings };
-    delete settings[key];
-    stage.methodSettings = settings;
+    delete (stage.methodSettings as Record<string, MethodSettingInput>)[key]; // applyStagePatch's own copy
     return;
   }
   if (op !== 'replace' && op !== 'add' && op !== 'remove') throw invalidPath();
   const setting: Record<string, unknown> = { ...(stage.methodSettings[key] ?? {}) };
   if (op === 'remove') delete setting[target.field];
   else setting[target.field] = target.convert(value(), path);
-  stage.methodSettings = { ...stage.methodSettings, [key]: setting as MethodSettingInput };
+  (stage.methodSettings as Record<string, MethodSettingInput>)[key] = setting as MethodSettingInput;
 }
 
 /** `*` + `*` → `*\/*`; `~1pets~1{petId}` + `GET` → `pets/{petId}/GET` (AWS methodSettings keys). */

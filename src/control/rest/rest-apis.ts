@@ -9,7 +9,7 @@ import { changeApis, editableApi, findApi, type MutableApi } from './changes.js'
 import { metadataOf, randomId } from './metadata.js';
 import { optionalString, page, parseJsonObject } from './request-body.js';
 import { readPatchOperations } from './patch.js';
-import { pinUndeployedStages } from './model.js';
+import { checkResourceCount, pinUndeployedStages } from './model.js';
 import { sendJson, type AdminRoute } from './route.js';
 import { restApiShape } from './shapes.js';
 
@@ -53,6 +53,7 @@ export const createOrImportRestApi: AdminRoute = {
       definition = { id, name, ...(description !== undefined ? { description } : {}), resources: {}, stages: {} } as MutableApi;
     }
     await changeApis(gateway, (apis) => {
+      checkResourceCount(definition);
       apis.push(definition);
     });
     const metadata = metadataOf(gateway);
@@ -83,9 +84,11 @@ export const putRestApi: AdminRoute = {
       pinUndeployedStages(api, now);
       if (mode === 'merge') {
         api.resources = mergeResources(api.resources, imported.resources) as MutableApi['resources'];
+        checkResourceCount(api);
         return;
       }
       api.resources = imported.resources as MutableApi['resources'];
+      checkResourceCount(api);
       if (imported.title !== undefined) api.name = imported.title;
       if (imported.description !== undefined) api.description = imported.description;
       // Method settings of methods that no longer exist would fail validation: drop them, say so.

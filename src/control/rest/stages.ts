@@ -2,7 +2,7 @@
 import { GatewayError } from '../../errors.js';
 import { changeApis, editableApi, editableStage, findApi, findStage } from './changes.js';
 import { metadataOf } from './metadata.js';
-import { checkTags } from './model.js';
+import { checkNewStage, checkStageName, checkTags, checkVariables } from './model.js';
 import { applyStagePatch, readPatchOperations } from './patch.js';
 import { optionalBoolean, optionalString, optionalStringMap, parseJsonObject } from './request-body.js';
 import { sendJson, type AdminRoute } from './route.js';
@@ -52,12 +52,14 @@ export const createStage: AdminRoute = {
     const tracingEnabled = optionalBoolean(input, 'tracingEnabled');
     const tags = optionalStringMap(input, 'tags');
     if (!stageName) throw new GatewayError('INVALID_INPUT', 'stageName is required');
+    checkStageName(stageName);
     // AWS requires a deployment (SPEC §8: a stage serves a deployment's snapshot, never live edits).
     if (!deploymentId) throw new GatewayError('INVALID_INPUT', 'deploymentId is required');
     const metadata = metadataOf(gateway);
     await changeApis(gateway, (apis) => {
       const api = editableApi(apis, apiId);
       if (Object.hasOwn(api.stages, stageName)) throw new GatewayError('CONFLICT', 'Stage already exists');
+      checkNewStage(api);
       if (!api.deployments || !Object.hasOwn(api.deployments, deploymentId)) {
         throw new GatewayError('INVALID_INPUT', `Invalid deployment identifier specified: ${deploymentId}`);
       }
@@ -65,7 +67,7 @@ export const createStage: AdminRoute = {
         ...api.stages,
         [stageName]: {
           ...(description !== undefined ? { description } : {}),
-          variables: variables ?? {},
+          variables: checkVariables(variables ?? {}),
           cacheClusterEnabled: cacheClusterEnabled ?? false,
           ...(cacheClusterSize !== undefined ? { cacheClusterSize } : {}),
           methodSettings: {},

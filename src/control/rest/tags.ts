@@ -39,6 +39,8 @@ export const tagResource: AdminRoute = {
     const target = targetOf(request);
     const tags = optionalStringMap(parseJsonObject(request.body), 'tags');
     if (!tags) throw new GatewayError('INVALID_INPUT', 'tags is required');
+    // Checked alone first: a map of 300k tags is refused before it is copied and merged.
+    checkTags(tags);
     await editTags(request, target, (current) => checkTags({ ...current, ...tags }));
     sendJson(request.res, 204, undefined);
   },

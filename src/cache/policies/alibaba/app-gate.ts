@@ -12,6 +12,7 @@ import type { RequestContext } from '../../../gateway/context.js';
 import type { IntegrationResponse } from '../../../integrations/integration.js';
 import type { Admission, CachePolicy, CacheRequest } from '../../cache-policy.js';
 
+const STAGE_HEADER: readonly string[] = ['x-ca-stage'];
 const callers = new WeakMap<RequestContext, AppCaller>();
 
 /** The app a request was authenticated as (anonymous when it named none, or went through no gate). */
@@ -32,7 +33,9 @@ export class AlibabaAppGate implements CachePolicy {
 
   begin(ctx: RequestContext): CacheRequest | undefined | Promise<CacheRequest | undefined> {
     answerAsAlibaba(ctx.res, ctx.requestId);
-    const caller = this.deps.apps().identify({ method: ctx.method, rawUrl: ctx.req.url ?? '/', headers: ctx.req.headers }, this.deps.now());
+    // X-Ca-Stage picks the stage (backend, data) of an API with stageFrom: header: a signature must cover it.
+    const mustSign = ctx.route.api.config.stageFrom === 'header' ? STAGE_HEADER : undefined;
+    const caller = this.deps.apps().identify({ method: ctx.method, rawUrl: ctx.req.url ?? '/', headers: ctx.req.headers, rawHeaders: ctx.req.rawHeaders }, this.deps.now(), mustSign);
     if (caller instanceof Promise) return caller.then((settled) => this.pass(ctx, settled));
     return this.pass(ctx, caller);
   }

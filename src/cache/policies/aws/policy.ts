@@ -115,6 +115,8 @@ export class AwsCachePolicy implements CachePolicy {
     ctx.cacheKey = key;
     return {
       ctx, policy: this, keyMethod, settings, key, body, refresh, forwardsBody, extraHeaders, forwarded,
+      // A body forwarded as it streams in: the call goes at the caller's pace, so others must not wait on it.
+      ownAnswer: forwardsBody && body === undefined,
       space: stageId(ctx.route.api.id, ctx.stage.name),
       store: settings.cacheDataEncrypted ? this.sealedStore! : this.deps.store,
       windows: settings,

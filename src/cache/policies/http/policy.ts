@@ -105,19 +105,6 @@ function backendView(forwardedRaw: readonly string[], sourceIp: string): readonl
   return [...forwardedRaw, 'x-forwarded-for', sourceIp, 'x-forwarded-proto', 'http'];
 }
 
-/**
- * Request fields that can make one caller's answer unshareable (a 304 or 412 to its conditionals, a
- * 206 to its Range, §3.5 Authorization, §5.2.1.5 no-store): such a request's unshareable answer marks
- * no key hit-for-pass, or any caller could switch coalescing off for everyone for 120 s.
- */
-const PERSONAL_FIELDS = ['authorization', 'range', 'if-none-match', 'if-modified-since', 'if-match', 'if-unmodified-since', 'if-range'] as const;
-
-function isPersonal(headers: RequestContext['req']['headers']): boolean {
-  for (const name of PERSONAL_FIELDS) if (headers[name] !== undefined) return true;
-  const cacheControl = headers['cache-control'];
-  return cacheControl !== undefined && parseCacheControl(cacheControl).has('no-store');
-}
-
 /** Whether the request sends a field named by `names` (varyNames) on several lines, or spelled with `_` for `-`. */
 function ambiguousSelection(rawHeaders: readonly string[], names: string): boolean {
   if (names === '' || names === '*') return false;
@@ -165,7 +152,7 @@ export class HttpCachePolicy implements CachePolicy {
       // An unsafe request never reads the cache: it goes forward, alone (no coalescing).
       refresh: invalidates,
       passThrough: invalidates,
-      personal: !invalidates && isPersonal(ctx.req.headers),
+      ownAnswer: !invalidates && ownAnswer(ctx.req.headers),
       onlyIfCached: !invalidates && requestDirectives(ctx.req.headers).onlyIfCached,
       windows: ENTRY_WINDOWS,
       extraHeaders: NONE,
@@ -203,7 +190,7 @@ export class HttpCachePolicy implements CachePolicy {
     // field; CGI/WSGI read `_` as `-`), so no normalisation matches what every backend saw. The
     // answer is this caller's only, and says nothing about the key (no hit-for-pass mark).
     if (ambiguousSelection(request.ctx.req.rawHeaders, varyNames(response.headers.vary))) {
-      (request as { personal?: boolean }).personal = true;
+      (request as { ownAnswer?: boolean }).ownAnswer = true;
       return { store: false, reason: 'vary' };
     }
     // A cookie is one caller's: such answers are not shared unless the backend says `public`, and even
@@ -286,6 +273,18 @@ export class HttpCachePolicy implements CachePolicy {
     }
     return plan;
   }
+}
+
+/**
+ * Request fields forwarded end to end that can make the answer this caller's alone (206, 304,
+ * §3.5, §5.2.1.5): such a request must not lead its URL's flight (coalescing.ts), or any caller
+ * could hold a URL's misses behind an answer that cannot be shared and mark it hit-for-pass.
+ */
+function ownAnswer(headers: RequestContext['req']['headers']): boolean {
+  return headers.range !== undefined || headers.authorization !== undefined
+    || headers['if-none-match'] !== undefined || headers['if-modified-since'] !== undefined
+    || headers['if-match'] !== undefined || headers['if-unmodified-since'] !== undefined
+    || (headers['cache-control'] !== undefined && parseCacheControl(headers['cache-control']).has('no-store'));
 }
 
 /** The key: method class (GET/HEAD), host and request target (path and whole query), length-prefixed. */

@@ -24,6 +24,9 @@ export const CIRCUIT_PROBE_MIN_MS = 250;
 /** Probes back off, doubling, to at most this interval while the node stays away. */
 export const CIRCUIT_PROBE_MAX_MS = 4_000;
 
+/** An error reply (the node answered, refusing) is logged at most this often per node. */
+export const CIRCUIT_REFUSAL_LOG_MS = 60_000;
+
 export type CircuitState = 'closed' | 'open' | 'half-open';
 
 export interface CircuitOptions {
@@ -48,6 +51,7 @@ export class Circuit {
   private stopped = false;
   /** The connection came back while a probe was under way: probe again at once if it fails. */
   private probeAgain = false;
+  private refusalLoggedAt = -Infinity;
 
   constructor(private readonly options: CircuitOptions) {}
 
@@ -63,6 +67,20 @@ export class Circuit {
   /** A command on this node was answered. */
   answered(): void {
     this.timeoutsInARow = 0;
+  }
+
+  /**
+   * The node answered a command with an error reply (OOM under maxmemory, READONLY, MISCONF, a
+   * script error): it is there, so the circuit stays as it is (opening it would bypass the reads
+   * it still serves, then close on the next PING, and flap); logged at most once a minute.
+   */
+  refused(operation: string, error: unknown): void {
+    this.timeoutsInARow = 0;
+    const now = Date.now();
+    if (now - this.refusalLoggedAt < CIRCUIT_REFUSAL_LOG_MS) return;
+    this.refusalLoggedAt = now;
+    this.options.logger.warn({ store: this.options.store, node: this.options.node, operation, err: errorMessage(error) },
+      'cache store refused a command; the request was served from the integration');
   }
 
   /** A call on this node failed or timed out: open (logged once per outage). */

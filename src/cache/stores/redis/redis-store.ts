@@ -21,7 +21,7 @@
  *   refuses, moving the stage on past the highest generation it has seen (scripts.ts).
  */
 import { randomBytes } from 'node:crypto';
-import type { Cluster, Redis } from 'ioredis';
+import { ReplyError, type Cluster, type Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { StoreConfig } from '../../../config/schema.js';
 import { silentLogger } from '../../../logging.js';
@@ -99,7 +99,12 @@ export class RedisStore implements CacheStore, SharedState {
     this.subscriber = subscriber;
 
     if (this.type === 'redis') client.on('error', (error: unknown) => this.circuit(STANDALONE_NODE).failed('connection', error));
-    else client.on('node error', (error: unknown, node: string) => this.circuit(node).failed('connection', error));
+    else {
+      client.on('node error', (error: unknown, node: string) => this.circuit(node).failed('connection', error));
+      // Cluster-wide failures ("Failed to refresh slots cache" while every node is away): the nodes'
+      // own errors open their circuits; unheard, ioredis prints each one with its stack to stderr.
+      client.on('error', (error: unknown) => this.logger.debug({ store: this.type, err: errorMessage(error) }, 'cache store cluster error'));
+    }
     client.on('ready', () => {
       for (const circuit of this.circuits.values()) circuit.probeSoon();
       // After a reconnect Redis may have restarted empty: re-create the stages and re-read generations.
@@ -557,7 +562,9 @@ class Attempt {
       circuit.answered();
     }, (error: unknown) => {
       done();
-      if (!this.over) circuit.failed(this.operation, error);
+      // An error reply is an answer: the node is there (circuit.ts refused).
+      if (error instanceof ReplyError) circuit.refused(this.operation, error);
+      else if (!this.over) circuit.failed(this.operation, error);
     });
     return pending;
   }
