@@ -9,6 +9,13 @@
  *   the backend refreshed the stale stored entry, pinning outdated content for everyone.
  * - With a store whose delete fails (Redis gone between two commands), dropping a ninth
  *   variant's oldest left an unhandled promise rejection (a crash under Node's default).
+ * - Invalidation keyed the re-encoded URL; a Host that is no URL authority gave a 500.
+ * - X-Forwarded-Port/Prefix/… and `_` spellings reached the backend unkeyed.
+ * - One caller's own conditionals/Range/Authorization marked a URL hit-for-pass for everyone.
+ * - With Redis down, Vary answers were not shared with the waiters they match.
+ * - A Vary-named field on several lines or spelled with `_` was matched unlike backends read it.
+ * And what held: hostile times, stale-while-revalidate over a hanging backend, 304 + Set-Cookie,
+ * ranges. docs/notes/attack-httpcache.md has the list with commits.
  */
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
