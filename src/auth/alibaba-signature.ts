@@ -15,6 +15,8 @@ export interface SignedRequest {
   readonly headers: IncomingHttpHeaders;
   /** `req.rawHeaders` (name, value, …): every line as sent, to refuse a covered header sent twice. */
   readonly rawHeaders?: readonly string[];
+  /** An `application/x-www-form-urlencoded` body: its parameters are signed with the query's. */
+  readonly form?: string;
 }
 
 /** Headers with their own line in the string to sign. */
@@ -54,16 +56,19 @@ export function stringToSign(request: SignedRequest): string {
   const { headers } = request;
   const line = (name: string) => `${single(headers[name]) ?? ''}\n`;
   const headerLines = signedHeaderNames(headers).map((name) => `${name}:${single(headers[name]) ?? ''}\n`).join('');
-  return `${request.method.toUpperCase()}\n${line('accept')}${line('content-md5')}${line('content-type')}${line('date')}${headerLines}${canonicalUrl(request.rawUrl)}`;
+  return `${request.method.toUpperCase()}\n${line('accept')}${line('content-md5')}${line('content-type')}${line('date')}${headerLines}${canonicalUrl(request.rawUrl, request.form)}`;
 }
 
-function canonicalUrl(rawUrl: string): string {
+function canonicalUrl(rawUrl: string, form = ''): string {
   const query = rawUrl.indexOf('?');
   // In a path `+` is a literal plus, not a space (that is form encoding, for the query only):
   // decoding it as a space let one signature cover both `/a+b` and `/a%20b`.
   const path = decodePath(query < 0 ? rawUrl : rawUrl.slice(0, query));
-  if (query < 0 || query === rawUrl.length - 1) return path;
-  const pairs = rawUrl.slice(query + 1).split('&').filter(Boolean).map((pair) => {
+  const queryText = query < 0 ? '' : rawUrl.slice(query + 1);
+  // Alibaba: form parameters are signed as if they were query parameters, sorted with them.
+  const parameters = form === '' ? queryText : queryText === '' ? form : `${queryText}&${form}`;
+  if (parameters === '') return path;
+  const pairs = parameters.split('&').filter(Boolean).map((pair) => {
     const eq = pair.indexOf('=');
     return eq < 0 ? [decodeSafe(pair), ''] : [decodeSafe(pair.slice(0, eq)), decodeSafe(pair.slice(eq + 1))];
   });

@@ -285,7 +285,7 @@ export class CacheStep implements DataPlaneCacheStep {
       rawQuery: request.forwarded.query,
       headers: forwarded.headers,
       rawHeaders: forwarded.rawHeaders,
-      body: request.forwardsBody ? request.body ?? req : null,
+      body: request.forwardsBody ? request.body ?? ctx.bufferedBody ?? req : null,
     });
     let response: IntegrationResponse;
     try {

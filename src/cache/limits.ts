@@ -16,3 +16,10 @@ export const MAX_CACHE_KEY_LENGTH = 8192;
 export function keyTooLong(key: string): boolean {
   return key.length > MAX_CACHE_KEY_LENGTH;
 }
+
+/**
+ * SPEC §7 "Bodies are read only after the caller is authenticated, or up to a small bound before
+ * it": what an anonymous caller (or one whose proof needs the body itself: SigV4, an Alibaba
+ * signature over a form body) can make the gateway hold per request. Beyond it: 413 JSON.
+ */
+export const MAX_KEYED_BODY_BYTES_BEFORE_AUTH = 64 * 1024;

@@ -15,6 +15,11 @@ export class RequestContext implements CallerLink {
   cacheOutcome: CacheOutcome | undefined;
   /** The cache key, when a cache policy keyed the request (its hash goes to the access log). */
   cacheKey: string | undefined;
+  /**
+   * The request body, when something had to read it before forwarding (an Alibaba form body the
+   * signature covers): forwarded from here, since the stream has been consumed.
+   */
+  bufferedBody: Buffer | undefined;
   private gone: Error | undefined;
 
   constructor(
@@ -66,7 +71,7 @@ export class RequestContext implements CallerLink {
       rawQuery: overrides.rawQuery ?? this.rawQuery,
       headers: overrides.headers ?? (appCode ? withoutAuthorization(req.headers) : req.headers),
       rawHeaders: overrides.rawHeaders ?? (appCode ? withoutAppCodeLines(req.rawHeaders) : req.rawHeaders),
-      body: overrides.body !== undefined ? overrides.body : this.hasBody ? req : null,
+      body: overrides.body !== undefined ? overrides.body : this.hasBody ? this.bufferedBody ?? req : null,
       apiId: this.route.api.id,
       stage: this.stage.name,
       stageVariables: this.stage.variables,

@@ -4,9 +4,11 @@
  * and reports errors from X-Ca-Request-Id / X-Ca-Error-Message. Real gateway, real backend.
  */
 import assert from 'node:assert/strict';
+import { createHmac, randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { gzipSync } from 'node:zlib';
 import { after, before, beforeEach, describe, it } from 'node:test';
+import { request } from 'undici';
 import type { Gateway } from '../../src/gateway/gateway.js';
 import { startBackend, type CountingBackend } from '../helpers/backend.js';
 import { startGateway } from '../helpers/gateway.js';
@@ -14,6 +16,7 @@ import { call } from '../helpers/http.js';
 
 interface SdkClient {
   get(url: string, options?: { headers?: Record<string, string>; query?: Record<string, string> }): Promise<unknown>;
+  post(url: string, options?: { headers?: Record<string, string>; query?: Record<string, string>; data?: unknown }): Promise<unknown>;
 }
 const sdk = createRequire(import.meta.url)('aliyun-api-gateway') as {
   Client: new (key: string, secret: string, stage?: string) => SdkClient;
@@ -51,7 +54,10 @@ describe('Alibaba SDK (aliyun-api-gateway) against cachegate', () => {
         {
           id: 'shop',
           stageFrom: 'header',
-          resources: { '/items': proxy('/items', 'perApp'), '/zipped': proxy('/zipped', 'shared'), '/plain': proxy('/plain') },
+          resources: {
+            '/items': proxy('/items', 'perApp'), '/zipped': proxy('/zipped', 'shared'), '/plain': proxy('/plain'),
+            '/orders': { POST: { integration: { type: 'HTTP_PROXY', uri: `${backend.url}/orders` } } },
+          },
           stages: { RELEASE: {}, preview: { alibabaStage: 'PRE', variables: { env: 'pre' } } },
         },
       ],
@@ -84,6 +90,26 @@ describe('Alibaba SDK (aliyun-api-gateway) against cachegate', () => {
     const test = await refusal(new sdk.Client(A.appKey, A.appSecret, 'TEST').get(url('/items')));
     assert.equal(test.code, 404);
     assert.match(test.message, /request id: [\w-]+, error message: No stage "TEST" on this API/);
+  });
+
+  it('verifies the SDK\'s form POST (form parameters are signed with the query) and forwards the body whole', async () => {
+    backend.handler = (req, res, body) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ path: req.url, type: req.headers['content-type'], body: body.toString() }));
+    const client = new sdk.Client(A.appKey, A.appSecret);
+    const form = await client.post(url('/orders'), { query: { page: '2' }, headers: { 'content-type': 'application/x-www-form-urlencoded' }, data: { item: 'tea & cake', qty: '3' } }) as { path: string; body: string };
+    assert.equal(form.path, '/orders?page=2');
+    assert.deepEqual(Object.fromEntries(new URLSearchParams(form.body)), { item: 'tea & cake', qty: '3' });
+    const json = await client.post(url('/orders'), { data: { item: 'tea' } }) as { body: string };
+    assert.deepEqual(JSON.parse(json.body), { item: 'tea' });
+    // The form is covered: a body other than the one signed is refused (the SDK cannot send one, so by hand).
+    const sendForm = async (signedForm: string, sentForm: string) => {
+      const headers = { 'x-ca-key': A.appKey, 'x-ca-timestamp': String(Date.now()), 'x-ca-nonce': randomUUID(), 'content-type': 'application/x-www-form-urlencoded', 'x-ca-signature-headers': 'x-ca-key,x-ca-nonce,x-ca-timestamp' };
+      const text = `POST\n\n\n${headers['content-type']}\n\nx-ca-key:${headers['x-ca-key']}\nx-ca-nonce:${headers['x-ca-nonce']}\nx-ca-timestamp:${headers['x-ca-timestamp']}\n/orders?${signedForm}`;
+      const answer = await request(url('/orders'), { method: 'POST', headers: { ...headers, 'x-ca-signature': createHmac('sha256', A.appSecret).update(text).digest('base64') }, body: sentForm });
+      await answer.body.text();
+      return { status: answer.statusCode, code: answer.headers['x-ca-error-code'] };
+    };
+    assert.deepEqual(await sendForm('qty=3', 'qty=3'), { status: 200, code: undefined });
+    assert.deepEqual(await sendForm('qty=3', 'qty=300'), { status: 400, code: 'I400SG' });
   });
 
   it('replays a gzip answer with its Content-Encoding: the SDK reads the hit as it read the miss', async () => {

@@ -10,9 +10,17 @@ import type { AppCaller, AppRegistry } from '../../../auth/apps.js';
 import { answerAsAlibaba, GatewayError } from '../../../errors.js';
 import type { RequestContext } from '../../../gateway/context.js';
 import type { IntegrationResponse } from '../../../integrations/integration.js';
+import { readRequestBody } from '../../body.js';
 import type { Admission, CachePolicy, CacheRequest } from '../../cache-policy.js';
+import { MAX_KEYED_BODY_BYTES_BEFORE_AUTH } from '../../limits.js';
 
 const STAGE_HEADER: readonly string[] = ['x-ca-stage'];
+
+/** A signed request with a form body (its parameters are part of the string to sign). */
+function signsForm(ctx: RequestContext): boolean {
+  const { headers } = ctx.req;
+  return ctx.hasBody && headers['x-ca-signature'] !== undefined && /^application\/x-www-form-urlencoded\b/i.test(headers['content-type'] ?? '');
+}
 const callers = new WeakMap<RequestContext, AppCaller>();
 
 /** The app a request was authenticated as (anonymous when it named none, or went through no gate). */
@@ -35,8 +43,21 @@ export class AlibabaAppGate implements CachePolicy {
     answerAsAlibaba(ctx.res, ctx.requestId);
     // X-Ca-Stage picks the stage (backend, data) of an API with stageFrom: header: a signature must cover it.
     const mustSign = ctx.route.api.config.stageFrom === 'header' ? STAGE_HEADER : undefined;
+    if (signsForm(ctx)) return this.beginWithForm(ctx, mustSign);
     const caller = this.deps.apps().identify({ method: ctx.method, rawUrl: ctx.req.url ?? '/', headers: ctx.req.headers, rawHeaders: ctx.req.rawHeaders }, this.deps.now(), mustSign);
     if (caller instanceof Promise) return caller.then((settled) => this.pass(ctx, settled));
+    return this.pass(ctx, caller);
+  }
+
+  /**
+   * Alibaba signs a form body's parameters with the query's (the SDKs' form POSTs): the body is read
+   * first — at most MAX_KEYED_BODY_BYTES_BEFORE_AUTH from a caller not yet authenticated (413
+   * beyond) — and forwarded from that buffer.
+   */
+  private async beginWithForm(ctx: RequestContext, mustSign: readonly string[] | undefined): Promise<CacheRequest | undefined> {
+    ctx.bufferedBody = await readRequestBody(ctx.req, MAX_KEYED_BODY_BYTES_BEFORE_AUTH);
+    const form = ctx.bufferedBody.toString('utf8');
+    const caller = await this.deps.apps().identify({ method: ctx.method, rawUrl: ctx.req.url ?? '/', headers: ctx.req.headers, rawHeaders: ctx.req.rawHeaders, form }, this.deps.now(), mustSign);
     return this.pass(ctx, caller);
   }
 

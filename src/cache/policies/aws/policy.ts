@@ -16,6 +16,7 @@ import { EncryptedStore } from '../../crypto.js';
 import { replayableHeaders } from '../../entry-writer.js';
 import { BODY_FRAMING_HEADERS } from '../../forwarded-headers.js';
 import { compileKeyPlan, keyRequest, type KeyPlan, type UnkeyedQuery } from '../../key.js';
+import { MAX_KEYED_BODY_BYTES_BEFORE_AUTH } from '../../limits.js';
 import { headerValues } from '../../../auth/sigv4.js';
 import { pathParameterNames } from '../../../config/naming.js';
 import { canonicalSegment } from '../../../gateway/router.js';
@@ -24,12 +25,6 @@ import { stageId, type CacheStore } from '../../store.js';
 
 /** Largest request body read to key on it or to verify a SigV4 payload hash, for an authenticated caller. */
 const MAX_KEYED_REQUEST_BODY_BYTES = 10 * 1024 * 1024;
-/**
- * SPEC §7 "Bodies are read only after the caller is authenticated, or up to a small bound before
- * it": what an anonymous caller (or one whose proof needs the body itself, SigV4) can make the
- * gateway hold per request to key a body. Beyond it: 413 JSON.
- */
-export const MAX_KEYED_BODY_BYTES_BEFORE_AUTH = 64 * 1024;
 const UNAUTHORIZED_WARNING = ['warning', '199 - "Cache-control headers were ignored because the caller was unauthorized"'];
 const NONE: readonly string[] = [];
 
@@ -86,7 +81,7 @@ export class AwsCachePolicy implements CachePolicy {
       // Who the caller is, from its headers alone (an API key), decides how much body it may make
       // us hold: a SigV4 signature covers the body, so it cannot be checked before reading it.
       const limit = this.identifiedByHeaders(ctx) ? MAX_KEYED_REQUEST_BODY_BYTES : MAX_KEYED_BODY_BYTES_BEFORE_AUTH;
-      body = await readRequestBody(ctx.req, limit);
+      body = ctx.bufferedBody ?? (await readRequestBody(ctx.req, limit));
     }
     if (!wantsRefresh) return this.request(ctx, keyMethod, settings, plan, forwardsBody, body, false, NONE);
     if (await this.mayInvalidate(ctx, keyMethod, settings, body)) return this.request(ctx, keyMethod, settings, plan, forwardsBody, body, true, NONE);
@@ -116,7 +111,7 @@ export class AwsCachePolicy implements CachePolicy {
     return {
       ctx, policy: this, keyMethod, settings, key, body, refresh, forwardsBody, extraHeaders, forwarded,
       // A body forwarded as it streams in: the call goes at the caller's pace, so others must not wait on it.
-      ownAnswer: forwardsBody && body === undefined,
+      ownAnswer: forwardsBody && body === undefined && ctx.bufferedBody === undefined,
       space: stageId(ctx.route.api.id, ctx.stage.name),
       store: settings.cacheDataEncrypted ? this.sealedStore! : this.deps.store,
       windows: settings,
