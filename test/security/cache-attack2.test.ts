@@ -72,3 +72,37 @@ describe('httpCache: the underscore spelling of a conditional header does not le
     });
   }
 });
+
+describe('a waiter released by an answered leader whose answer cannot be shared is not given a 504 its own call would not have had (attack2 2)', () => {
+  let backend: CountingBackend;
+  let gateway: Gateway;
+  const host = { host: 'web.local' };
+
+  before(async () => {
+    // A slow answer that is never shared (Set-Cookie): 600 ms of a 1000 ms integration timeout.
+    backend = await startBackend((_req, res, _body, n) => setTimeout(() => {
+      res.writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'max-age=60', 'set-cookie': `s=${n}` }).end(`answer ${n}`);
+    }, 600));
+    gateway = await startGateway({
+      httpCaches: { std: { capacityBytes: 1024 * 1024, maxTtl: 3600 } },
+      apis: [{
+        id: 'web',
+        resources: { '/{proxy+}': { ANY: { httpCache: 'std', integration: { type: 'HTTP_PROXY', uri: `${backend.url}/{proxy}`, timeoutMs: 1000 } } } },
+        stages: { prod: {} },
+      }],
+    });
+  });
+  after(async () => {
+    await gateway?.close();
+    await backend?.close();
+  });
+
+  it('the first burst on a slow unshareable key (or one whose mark an attacker evicted) all get 200, as with caching off', async () => {
+    const path = `${gateway.dataUrl}/prod/session/1`;
+    const leader = call(path, { headers: host });
+    await sleep(150);
+    const waiters = await Promise.all(Array.from({ length: 6 }, () => call(path, { headers: host })));
+    assert.equal((await leader).status, 200);
+    assert.deepEqual(waiters.map((answer) => answer.status), waiters.map(() => 200), 'each waiter is released at the leader\'s answer and calls on its own');
+  });
+});
