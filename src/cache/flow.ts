@@ -196,9 +196,12 @@ export class CacheStep implements DataPlaneCacheStep {
       }
       // The leader's answer could not be shared (the key is now marked): every waiter goes on
       // its own, all at once, within what is left of its own timeout.
-      // (A waiter held past its deadline by an answered leader's body gets a whole timeout of its own.)
+      // A leader that was answered (its integration works, its answer just cannot be shared) gives
+      // each waiter a whole timeout of its own from its release: the rest of its timeout alone
+      // would turn a slow unshareable answer into a 504 for every waiter (caching off: all 200).
+      // A leader that failed or timed out leaves only the rest (a hanging backend doubles no wait).
       const now = Date.now();
-      const own = flight.answered && now >= deadline ? now + timeoutMs : deadline;
+      const own = flight.answered ? now + timeoutMs : deadline;
       await this.fetchAlone(request, outcome, previous, staleUsable, markId, new DeadlineLink(ctx, own, timeoutMs));
       return;
     }

@@ -152,7 +152,7 @@ export class HttpCachePolicy implements CachePolicy {
       // An unsafe request never reads the cache: it goes forward, alone (no coalescing).
       refresh: invalidates,
       passThrough: invalidates,
-      ownAnswer: !invalidates && ownAnswer(ctx.req.headers),
+      ownAnswer: !invalidates && ownAnswer(ctx.req.headers, ctx.req.rawHeaders),
       onlyIfCached: !invalidates && requestDirectives(ctx.req.headers).onlyIfCached,
       windows: ENTRY_WINDOWS,
       extraHeaders: NONE,
@@ -280,12 +280,23 @@ export class HttpCachePolicy implements CachePolicy {
  * §3.5, §5.2.1.5): such a request must not lead its URL's flight (coalescing.ts), or any caller
  * could hold a URL's misses behind an answer that cannot be shared and mark it hit-for-pass.
  */
-function ownAnswer(headers: RequestContext['req']['headers']): boolean {
-  return headers.range !== undefined || headers.authorization !== undefined
+function ownAnswer(headers: RequestContext['req']['headers'], rawHeaders: readonly string[]): boolean {
+  if (headers.range !== undefined || headers.authorization !== undefined
     || headers['if-none-match'] !== undefined || headers['if-modified-since'] !== undefined
     || headers['if-match'] !== undefined || headers['if-unmodified-since'] !== undefined
-    || (headers['cache-control'] !== undefined && parseCacheControl(headers['cache-control']).has('no-store'));
+    || (headers['cache-control'] !== undefined && parseCacheControl(headers['cache-control']).has('no-store'))) return true;
+  // The same fields spelled with `_` (`If_None_Match`): CGI/WSGI servers read them as the `-`
+  // spelling (as isDerived), so the backend's 304/412/206 to them is this caller's alone too.
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!;
+    if (!name.includes('_')) continue;
+    const dashed = name.toLowerCase().replace(/_/g, '-');
+    if (OWN_ANSWER_FIELDS.has(dashed)) return true;
+    if (dashed === 'cache-control' && parseCacheControl(rawHeaders[i + 1]!).has('no-store')) return true;
+  }
+  return false;
 }
+const OWN_ANSWER_FIELDS: ReadonlySet<string> = new Set(['if-none-match', 'if-modified-since', 'if-match', 'if-unmodified-since']);
 
 /** The key: method class (GET/HEAD), host and request target (path and whole query), length-prefixed. */
 function urlKey(host: string, target: string): string {
