@@ -45,6 +45,36 @@ export class AppRegistry {
    * and so must be in X-Ca-Signature-Headers whenever a signed request carries them.
    */
   identify(request: SignedRequest, now: number, mustSign: readonly string[] = NONE): AppCaller | Promise<AppCaller> {
+    const checked = this.checkHeaders(request, now, mustSign);
+    if ('kind' in checked) return checked;
+    const { app, secret, signature, signedAt, nonce } = checked;
+    const { headers } = request;
+    const algorithm = (single(headers['x-ca-signature-method']) ?? 'HmacSHA256').toLowerCase();
+    if (algorithm !== 'hmacsha256' && algorithm !== 'hmacsha1') return rejected('APP_INVALID_HEADER', 'Invalid Header `X-Ca-Signature-Method` must be HmacSHA256 or HmacSHA1');
+    const text = stringToSign(request);
+    const expected = createHmac(algorithm === 'hmacsha1' ? 'sha1' : 'sha256', secret).update(text, 'utf8').digest();
+    const given = Buffer.from(signature, 'base64');
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      // Alibaba returns the server's StringToSign so a client can diff it against its own.
+      return rejected('APP_INVALID_SIGNATURE', `Invalid Signature, Server StringToSign:\`${text}\``);
+    }
+
+    // The record lives until the timestamp's own window closes (a +14 min timestamp stays 29 min).
+    const verdict = this.nonces.claim(app.id, nonce, signedAt + NONCE_WINDOW_MS, app.nonceLimit, now);
+    const caller: AppCaller = { kind: 'app', appId: app.id };
+    return verdict instanceof Promise ? verdict.then((settled) => settle(settled, caller)) : settle(verdict, caller);
+  }
+
+  /**
+   * The refusal identify() would give from the headers alone — no signature computed, no nonce
+   * claimed — else undefined: a signed form body is read only when these pass (a3/auth).
+   */
+  refusalBeforeBody(request: SignedRequest, now: number, mustSign: readonly string[] = NONE): AppCaller | undefined {
+    const checked = this.checkHeaders(request, now, mustSign);
+    return 'kind' in checked && checked.kind === 'rejected' ? checked : undefined;
+  }
+
+  private checkHeaders(request: SignedRequest, now: number, mustSign: readonly string[]): AppCaller | { app: AppConfig; secret: string; signature: string; signedAt: number; nonce: string } {
     const { headers } = request;
     const authorization = single(headers.authorization);
     const appCode = authorization && /^APPCODE\s+/i.test(authorization) ? authorization.replace(/^APPCODE\s+/i, '').trim() : appCodeFromQuery(request.rawUrl);
@@ -89,20 +119,7 @@ export class AppRegistry {
     if (/%3f/i.test(query < 0 ? request.rawUrl : request.rawUrl.slice(0, query))) {
       return rejected('APP_INVALID_SIGNATURE', 'Invalid Signature: a path holding an encoded "?" (%3F) cannot be signed unambiguously');
     }
-    const algorithm = (single(headers['x-ca-signature-method']) ?? 'HmacSHA256').toLowerCase();
-    if (algorithm !== 'hmacsha256' && algorithm !== 'hmacsha1') return rejected('APP_INVALID_HEADER', 'Invalid Header `X-Ca-Signature-Method` must be HmacSHA256 or HmacSHA1');
-    const text = stringToSign(request);
-    const expected = createHmac(algorithm === 'hmacsha1' ? 'sha1' : 'sha256', app.appSecret).update(text, 'utf8').digest();
-    const given = Buffer.from(signature, 'base64');
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-      // Alibaba returns the server's StringToSign so a client can diff it against its own.
-      return rejected('APP_INVALID_SIGNATURE', `Invalid Signature, Server StringToSign:\`${text}\``);
-    }
-
-    // The record lives until the timestamp's own window closes (a +14 min timestamp stays 29 min).
-    const verdict = this.nonces.claim(app.id, nonce, signedAt + NONCE_WINDOW_MS, app.nonceLimit, now);
-    const caller: AppCaller = { kind: 'app', appId: app.id };
-    return verdict instanceof Promise ? verdict.then((settled) => settle(settled, caller)) : settle(verdict, caller);
+    return { app, secret: app.appSecret, signature, signedAt, nonce };
   }
 }
 

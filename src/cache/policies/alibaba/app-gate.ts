@@ -15,6 +15,7 @@ import type { Admission, CachePolicy, CacheRequest } from '../../cache-policy.js
 import { MAX_KEYED_BODY_BYTES_BEFORE_AUTH } from '../../limits.js';
 
 const STAGE_HEADER: readonly string[] = ['x-ca-stage'];
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** A signed request with a form body (its parameters are part of the string to sign). */
 function signsForm(ctx: RequestContext): boolean {
@@ -55,8 +56,19 @@ export class AlibabaAppGate implements CachePolicy {
    * beyond) — and forwarded from that buffer.
    */
   private async beginWithForm(ctx: RequestContext, mustSign: readonly string[] | undefined): Promise<CacheRequest | undefined> {
+    // What the headers alone refuse (unknown key, stale timestamp, no nonce, …) is refused before
+    // the body is waited for: else anyone could hold a request and 64 KiB until requestTimeout.
+    const refusal = this.deps.apps().refusalBeforeBody({ method: ctx.method, rawUrl: ctx.req.url ?? '/', headers: ctx.req.headers, rawHeaders: ctx.req.rawHeaders }, this.deps.now(), mustSign);
+    if (refusal !== undefined) return this.pass(ctx, refusal);
     ctx.bufferedBody = await readRequestBody(ctx.req, MAX_KEYED_BODY_BYTES_BEFORE_AUTH);
-    const form = ctx.bufferedBody.toString('utf8');
+    // Strict UTF-8, byte-order mark kept: a lenient decode maps many byte sequences to U+FFFD (or
+    // drops a BOM), so one signature would cover several different bodies, each forwarded as sent.
+    let form: string;
+    try {
+      form = STRICT_UTF8.decode(ctx.bufferedBody);
+    } catch {
+      throw new GatewayError('APP_INVALID_SIGNATURE', 'Invalid Signature: a signed form body must be UTF-8');
+    }
     const caller = await this.deps.apps().identify({ method: ctx.method, rawUrl: ctx.req.url ?? '/', headers: ctx.req.headers, rawHeaders: ctx.req.rawHeaders, form }, this.deps.now(), mustSign);
     return this.pass(ctx, caller);
   }
