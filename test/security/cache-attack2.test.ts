@@ -12,66 +12,7 @@ import { call } from '../helpers/http.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-describe('httpCache: the underscore spelling of a conditional header does not lead a URL or mark it hit-for-pass (attack2 1)', () => {
-  let backend: CountingBackend;
-  let gateway: Gateway;
-  const host = { host: 'web.local' };
-  /** A CGI/WSGI-style backend: `If_None_Match` and `If-None-Match` are the same variable (HTTP_IF_NONE_MATCH). */
-  const field = (headers: Record<string, unknown>, name: string) => headers[name] ?? headers[name.replace(/-/g, '_')];
-
-  before(async () => {
-    backend = await startBackend((req, res, _body, n) => setTimeout(() => {
-      const h = req.headers as Record<string, unknown>;
-      if (field(h, 'if-none-match') || field(h, 'if-modified-since')) return void res.writeHead(304, { etag: '"x"', 'cache-control': 'max-age=60' }).end();
-      if (field(h, 'if-match') || field(h, 'if-unmodified-since')) return void res.writeHead(412, { 'content-type': 'text/plain' }).end('precondition');
-      res.writeHead(200, { 'content-type': 'text/plain', etag: '"x"', 'cache-control': 'max-age=60' }).end(`answer ${n}`);
-    }, 300));
-    gateway = await startGateway({
-      httpCaches: { std: { capacityBytes: 1024 * 1024, maxTtl: 3600 } },
-      apis: [{
-        id: 'web',
-        resources: { '/{proxy+}': { ANY: { httpCache: 'std', integration: { type: 'HTTP_PROXY', uri: `${backend.url}/{proxy}`, timeoutMs: 3000 } } } },
-        stages: { prod: {} },
-      }],
-    });
-  });
-  after(async () => {
-    await gateway?.close();
-    await backend?.close();
-  });
-
-  const attacks: [string, Record<string, string>][] = [
-    ['If_None_Match', { 'If_None_Match': '"x"' }],
-    ['If_Modified_Since', { 'If_Modified_Since': new Date().toUTCString() }],
-    ['If_Match', { 'If_Match': '"nope"' }],
-    ['If_Unmodified_Since', { 'if_unmodified_since': 'Thu, 01 Jan 1970 00:00:00 GMT' }],
-  ];
-  let n = 0;
-  for (const [name, headers] of attacks) {
-    it(`an attacker's ${name} request arriving first does not make the GETs behind it queue and then stampede`, async () => {
-      const path = `${gateway.dataUrl}/prod/hot/${++n}`;
-      const calls = backend.calls;
-      const attacker = call(path, { headers: { ...host, ...headers } });
-      await sleep(50);
-      const started = Date.now();
-      const answers = await Promise.all(Array.from({ length: 8 }, () => call(path, { headers: host })));
-      const ms = Date.now() - started;
-      await attacker;
-      assert.ok(answers.every((answer) => answer.status === 200), `statuses ${answers.map((a) => a.status)}`);
-      assert.equal(backend.calls - calls, 2, `the attacker's call and one for the 8 GETs (got ${backend.calls - calls - 1} for them)`);
-      assert.ok(ms < 550, `the GETs waited ${ms} ms (the backend answers in 300 ms)`);
-    });
-
-    it(`an attacker's ${name} request leaves no hit-for-pass mark that stops the next GETs coalescing`, async () => {
-      const path = `${gateway.dataUrl}/prod/hot/${++n}`;
-      await call(path, { headers: { ...host, ...headers } });
-      const calls = backend.calls;
-      const answers = await Promise.all(Array.from({ length: 8 }, () => call(path, { headers: host })));
-      assert.ok(answers.every((answer) => answer.status === 200));
-      assert.equal(backend.calls - calls, 1, 'eight concurrent GET misses make one call');
-    });
-  }
-});
+// attack2 1 (the `_` spellings of conditional fields) runs with flow-attack 3's cases in flow-attack.test.ts.
 
 describe('a waiter released by an answered leader whose answer cannot be shared is not given a 504 its own call would not have had (attack2 2)', () => {
   let backend: CountingBackend;

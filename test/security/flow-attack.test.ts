@@ -143,10 +143,14 @@ describe('httpCache: a request whose own answer cannot be shared neither leads a
   let backend: CountingBackend;
   let gateway: Gateway;
   const host = { host: 'web.local' };
+  /** A CGI/WSGI-style backend: `If_None_Match` and `If-None-Match` are the same variable (HTTP_IF_NONE_MATCH). */
+  const field = (headers: Record<string, unknown>, name: string) => headers[name] ?? headers[name.replace(/-/g, '_')];
 
   before(async () => {
     backend = await startBackend((req, res, _body, n) => setTimeout(() => {
-      if (req.headers['if-none-match']) return void res.writeHead(304, { etag: '"x"', 'cache-control': 'max-age=60' }).end();
+      const h = req.headers as Record<string, unknown>;
+      if (field(h, 'if-none-match') || field(h, 'if-modified-since')) return void res.writeHead(304, { etag: '"x"', 'cache-control': 'max-age=60' }).end();
+      if (field(h, 'if-match') || field(h, 'if-unmodified-since')) return void res.writeHead(412, { 'content-type': 'text/plain' }).end('precondition');
       if (req.headers.range) return void res.writeHead(206, { 'content-type': 'text/plain', 'content-range': 'bytes 0-0/8', 'cache-control': 'max-age=60' }).end('a');
       res.writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'max-age=60' }).end(`answer ${n}`);
     }, 300));
@@ -169,6 +173,11 @@ describe('httpCache: a request whose own answer cannot be shared neither leads a
     ['Cache-Control: no-store', { 'cache-control': 'no-store' }],
     ['Authorization', { authorization: 'Bearer attacker' }],
     ['If-None-Match', { 'if-none-match': '"x"' }],
+    // attack2 1 (second pass): the `_` spellings a CGI/WSGI backend reads as the same fields.
+    ['If_None_Match', { 'If_None_Match': '"x"' }],
+    ['If_Modified_Since', { 'If_Modified_Since': new Date().toUTCString() }],
+    ['If_Match', { 'If_Match': '"nope"' }],
+    ['If_Unmodified_Since', { 'if_unmodified_since': 'Thu, 01 Jan 1970 00:00:00 GMT' }],
   ];
   let n = 0;
   for (const [name, headers] of attacks) {
