@@ -116,6 +116,18 @@ describe('AWS CLI: the call sequence of Terraform\'s aws provider', { skip: vers
     const dir = mkdtempSync(join(tmpdir(), 'cachegate-cli-'));
     await aws('get-export', '--rest-api-id', restApiId, '--stage-name', 'prod', '--export-type', 'oas30', '--accepts', 'application/yaml', join(dir, 'export.yaml'));
     assert.match(readFileSync(join(dir, 'export.yaml'), 'utf8'), /x-amazon-apigateway-integration/);
+    // The export re-imports through the CLI (import-rest-api, fileb://) to an API with the same resources.
+    const reimported = await aws('import-rest-api', '--body', `fileb://${join(dir, 'export.yaml')}`);
+    const paths = (await aws('get-resources', '--rest-api-id', reimported.id)).items.map((item: { path: string }) => item.path).sort();
+    assert.deepEqual(paths, (await aws('get-resources', '--rest-api-id', restApiId)).items.map((item: { path: string }) => item.path).sort());
+    await aws('delete-rest-api', '--rest-api-id', reimported.id);
+
+    // Throttled with Terraform's method path: a burst of 1 and a slow refill answer the second request 429.
+    const throttle = [['/pets/{petId}/GET/throttling/burstLimit', '1'], ['/pets/{petId}/GET/throttling/rateLimit', '0.01']]
+      .map(([path, value]) => ({ op: 'replace', path, value }));
+    await aws('update-stage', '--rest-api-id', restApiId, '--stage-name', 'prod', '--patch-operations', JSON.stringify(throttle));
+    const statuses = [(await get()).status, (await get()).status, (await get()).status];
+    assert.ok(statuses.includes(429), `statuses ${statuses.join(', ')} after a burst limit of 1`);
     // terraform destroy: DeleteStage, DeleteDeployment, DeleteRestApi.
     await aws('delete-stage', '--rest-api-id', restApiId, '--stage-name', 'prod');
     await aws('delete-deployment', '--rest-api-id', restApiId, '--deployment-id', deployment.id);
