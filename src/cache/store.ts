@@ -10,6 +10,20 @@ import type { PurgeMatch } from './tags.js';
 
 export type MaybePromise<T> = T | Promise<T>;
 
+/**
+ * Deletes an entry, best effort: a store that fails (throws, or rejects later — Redis gone
+ * mid-request) leaves the entry to its TTL and the budget, and the caller's answer still goes out;
+ * a rejection must never go unhandled (that ends the process).
+ */
+export function deleteBestEffort(store: CacheStore, stage: string, key: string): void {
+  try {
+    const deleted = store.delete(stage, key);
+    if (deleted instanceof Promise) deleted.catch(() => undefined);
+  } catch {
+    // As above.
+  }
+}
+
 export interface StageStats {
   entries: number;
   bytes: number;

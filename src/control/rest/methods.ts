@@ -33,9 +33,7 @@ export const putMethod: AdminRoute = {
     const operationName = optionalString(input, 'operationName');
     const path = await editResources(gateway, params.restapi_id!, (api) => {
       const path = pathOfResource(api, params.resource_id!);
-      if (path === '/' || methodsAt(api, path)[method]) {
-        if (methodsAt(api, path)[method]) throw new GatewayError('CONFLICT', 'Method already exists for this resource');
-      }
+      if (methodsAt(api, path)[method]) throw new GatewayError('CONFLICT', 'Method already exists for this resource');
       setMethod(api, path, method, { requestParameters, cacheKeyParameters: [], authorizationType, apiKeyRequired: false, ...(operationName !== undefined ? { operationName } : {}) });
       return path;
     });

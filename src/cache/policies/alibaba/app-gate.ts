@@ -6,6 +6,7 @@
  * carry Alibaba's X-Ca-Request-Id / X-Ca-Error-Code / X-Ca-Error-Message. Then the method's own
  * policy (the plug-in, or the AWS stage cache) takes over, reading the caller via appCallerOf().
  */
+import type { SignedRequest } from '../../../auth/alibaba-signature.js';
 import type { AppCaller, AppRegistry } from '../../../auth/apps.js';
 import { answerAsAlibaba, GatewayError } from '../../../errors.js';
 import type { RequestContext } from '../../../gateway/context.js';
@@ -22,6 +23,12 @@ function signsForm(ctx: RequestContext): boolean {
   const { headers } = ctx.req;
   return ctx.hasBody && headers['x-ca-signature'] !== undefined && /^application\/x-www-form-urlencoded\b/i.test(headers['content-type'] ?? '');
 }
+
+/** What the signature is checked against: the request as received (and its form body, when signed). */
+function signedRequest(ctx: RequestContext, form?: string): SignedRequest {
+  return { method: ctx.method, rawUrl: ctx.req.url ?? '/', headers: ctx.req.headers, rawHeaders: ctx.req.rawHeaders, ...(form !== undefined ? { form } : {}) };
+}
+
 const callers = new WeakMap<RequestContext, AppCaller>();
 
 /** The app a request was authenticated as (anonymous when it named none, or went through no gate). */
@@ -45,7 +52,7 @@ export class AlibabaAppGate implements CachePolicy {
     // X-Ca-Stage picks the stage (backend, data) of an API with stageFrom: header: a signature must cover it.
     const mustSign = ctx.route.api.config.stageFrom === 'header' ? STAGE_HEADER : undefined;
     if (signsForm(ctx)) return this.beginWithForm(ctx, mustSign);
-    const caller = this.deps.apps().identify({ method: ctx.method, rawUrl: ctx.req.url ?? '/', headers: ctx.req.headers, rawHeaders: ctx.req.rawHeaders }, this.deps.now(), mustSign);
+    const caller = this.deps.apps().identify(signedRequest(ctx), this.deps.now(), mustSign);
     if (caller instanceof Promise) return caller.then((settled) => this.pass(ctx, settled));
     return this.pass(ctx, caller);
   }
@@ -58,7 +65,7 @@ export class AlibabaAppGate implements CachePolicy {
   private async beginWithForm(ctx: RequestContext, mustSign: readonly string[] | undefined): Promise<CacheRequest | undefined> {
     // What the headers alone refuse (unknown key, stale timestamp, no nonce, …) is refused before
     // the body is waited for: else anyone could hold a request and 64 KiB until requestTimeout.
-    const refusal = this.deps.apps().refusalBeforeBody({ method: ctx.method, rawUrl: ctx.req.url ?? '/', headers: ctx.req.headers, rawHeaders: ctx.req.rawHeaders }, this.deps.now(), mustSign);
+    const refusal = this.deps.apps().refusalBeforeBody(signedRequest(ctx), this.deps.now(), mustSign);
     if (refusal !== undefined) return this.pass(ctx, refusal);
     ctx.bufferedBody = await readRequestBody(ctx.req, MAX_KEYED_BODY_BYTES_BEFORE_AUTH);
     // Strict UTF-8, byte-order mark kept: a lenient decode maps many byte sequences to U+FFFD (or
@@ -69,7 +76,7 @@ export class AlibabaAppGate implements CachePolicy {
     } catch {
       throw new GatewayError('APP_INVALID_SIGNATURE', 'Invalid Signature: a signed form body must be UTF-8');
     }
-    const caller = await this.deps.apps().identify({ method: ctx.method, rawUrl: ctx.req.url ?? '/', headers: ctx.req.headers, rawHeaders: ctx.req.rawHeaders, form }, this.deps.now(), mustSign);
+    const caller = await this.deps.apps().identify(signedRequest(ctx, form), this.deps.now(), mustSign);
     return this.pass(ctx, caller);
   }
 

@@ -16,7 +16,7 @@ import { TargetUriTemplate } from '../../../integrations/target-uri.js';
 import type { ForwardedInputs } from '../../key.js';
 import type { Freshness } from '../aws/rules.js';
 import { parseCacheControl } from '../../headers/cache-control.js';
-import { stageId, type CacheStore } from '../../store.js';
+import { deleteBestEffort, stageId, type CacheStore } from '../../store.js';
 import {
   correctedInitialAge, freshnessLifetime, invalidatedTargets, requestDirectives, responseDirectives, SAFE_METHODS, stalePermissions,
   storability, usability, varyNames, type HttpCacheRules, type StalePermissions,
@@ -47,8 +47,13 @@ export const DERIVED_REQUEST_HEADERS: ReadonlySet<string> = new Set(['host', 'x-
  */
 function isDerived(name: string): boolean {
   if (DERIVED_REQUEST_HEADERS.has(name)) return true;
-  const dashed = name.includes('_') ? name.replace(/_/g, '-') : name;
+  const dashed = cgiSpelling(name);
   return dashed.startsWith('x-forwarded-') || DERIVED_REQUEST_HEADERS.has(dashed);
+}
+
+/** A lower-case field name as CGI/WSGI servers read it: `_` and `-` are one (`X_Forwarded_Host`). */
+function cgiSpelling(name: string): string {
+  return name.includes('_') ? name.replace(/_/g, '-') : name;
 }
 /** Response headers a hit recomputes or must not replay. */
 const NOT_STORED_HEADERS: ReadonlySet<string> = new Set(['content-length', 'age', 'cache-status', 'connection', 'keep-alive', 'transfer-encoding', 'set-cookie']);
@@ -112,7 +117,7 @@ function ambiguousSelection(rawHeaders: readonly string[], names: string): boole
   const seen = new Set<string>();
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const lower = rawHeaders[i]!.toLowerCase();
-    const dashed = lower.includes('_') ? lower.replace(/_/g, '-') : lower;
+    const dashed = cgiSpelling(lower);
     if (!varied.includes(dashed)) continue;
     if (dashed !== lower || seen.has(dashed)) return true;
     seen.add(dashed);
@@ -136,7 +141,7 @@ export class HttpCachePolicy implements CachePolicy {
     if (!invalidates && method !== 'GET' && method !== 'HEAD') return undefined;
     const plan = this.planFor(ctx.route);
     const host = (ctx.req.headers.host ?? '').toLowerCase();
-    const target = `/${ctx.stage.name}${ctx.path}${ctx.rawQuery === '' ? '' : `?${ctx.rawQuery}`}`;
+    const target = requestTarget(ctx);
     const key = urlKey(host, target);
     ctx.cacheKey = key;
     const forwarded = endToEnd(ctx.req.rawHeaders, ctx.req.headers.connection, ctx.rawQuery);
@@ -214,7 +219,7 @@ export class HttpCachePolicy implements CachePolicy {
   /** RFC 9111 §4.4: a non-error answer to an unsafe method invalidates the URL and same-origin Location / Content-Location. */
   private invalidate(request: HttpRequest, response: IntegrationResponse): void {
     const { ctx } = request;
-    const path = `/${ctx.stage.name}${ctx.path}${ctx.rawQuery === '' ? '' : `?${ctx.rawQuery}`}`;
+    const path = requestTarget(ctx);
     const host = (ctx.req.headers.host ?? '').toLowerCase();
     let targets: string[];
     try {
@@ -224,14 +229,8 @@ export class HttpCachePolicy implements CachePolicy {
       // (its side effect happened), and its own URL is invalidated; no reference can be same-origin.
       targets = response.statusCode >= 200 && response.statusCode < 400 ? [path] : [];
     }
-    for (const target of targets) {
-      try {
-        const deleted = this.deps.store.delete(request.space, urlKey(host, target));
-        if (deleted instanceof Promise) deleted.catch(() => undefined);
-      } catch {
-        // A store failure leaves the entry to expire; the answer still goes out (STYLE.md practice 6).
-      }
-    }
+    // A store failure leaves the entry to expire; the answer still goes out (STYLE.md practice 6).
+    for (const target of targets) deleteBestEffort(this.deps.store, request.space, urlKey(host, target));
   }
 
   /** The URL an HTTP_PROXY integration was called with, to read the backend's Location against. */
@@ -290,13 +289,18 @@ function ownAnswer(headers: RequestContext['req']['headers'], rawHeaders: readon
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!;
     if (!name.includes('_')) continue;
-    const dashed = name.toLowerCase().replace(/_/g, '-');
+    const dashed = cgiSpelling(name.toLowerCase());
     if (OWN_ANSWER_FIELDS.has(dashed)) return true;
     if (dashed === 'cache-control' && parseCacheControl(rawHeaders[i + 1]!).has('no-store')) return true;
   }
   return false;
 }
 const OWN_ANSWER_FIELDS: ReadonlySet<string> = new Set(['if-none-match', 'if-modified-since', 'if-match', 'if-unmodified-since']);
+
+/** The request target the key names: stage, canonical path and the whole query. */
+function requestTarget(ctx: RequestContext): string {
+  return `/${ctx.stage.name}${ctx.path}${ctx.rawQuery === '' ? '' : `?${ctx.rawQuery}`}`;
+}
 
 /** The key: method class (GET/HEAD), host and request target (path and whole query), length-prefixed. */
 function urlKey(host: string, target: string): string {

@@ -15,7 +15,7 @@
 import { createHash } from 'node:crypto';
 import type { CacheEntry } from '../../entry.js';
 import { CACHE_ENTRY_VERSION } from '../../entry.js';
-import type { CacheStore, MaybePromise } from '../../store.js';
+import { deleteBestEffort, type CacheStore, type MaybePromise } from '../../store.js';
 import { varyNames } from './rules.js';
 
 /** Stored variants per URL; a new one past this drops the oldest (bounds variant explosion). */
@@ -72,6 +72,11 @@ function indexEntry(variants: readonly Variant[], now: number): CacheEntry {
   return { version: CACHE_ENTRY_VERSION, statusCode: VARIANT_INDEX_STATUS, headers: [[INDEX_HEADER, JSON.stringify(variants)]], body: Buffer.alloc(0), storedAt: now, staleAt: now, deleteAt };
 }
 
+/** The Vary names of stored (or to-be-stored) headers: every `vary` line, normalised (varyNames). */
+function storedVaryNames(headers: CacheEntry['headers']): string {
+  return varyNames(headers.filter(([name]) => name === 'vary').map(([, value]) => value));
+}
+
 function then<T, R>(value: MaybePromise<T>, next: (value: T) => MaybePromise<R>): MaybePromise<R> {
   return value instanceof Promise ? value.then(next) : next(value);
 }
@@ -103,7 +108,7 @@ export class VariantStore implements CacheStore {
    * stored through a VariantStore (so its selecting values are unknown) selects nothing.
    */
   selects(entry: CacheEntry): boolean {
-    const names = varyNames(entry.headers.filter(([name]) => name === 'vary').map(([, value]) => value));
+    const names = storedVaryNames(entry.headers);
     if (names === '') return true;
     const selectedBy = (entry as CacheEntry & { [SELECTED_BY]?: string })[SELECTED_BY] ?? (entry.headers as Claimed)[SELECTED_BY];
     return selectedBy !== undefined && selectedBy === digestOf(names, this.rawHeaders);
@@ -115,13 +120,13 @@ export class VariantStore implements CacheStore {
    * matches even when it is never stored (the store unreachable, the key too long, no room).
    */
   claim(headers: readonly (readonly [string, string])[]): void {
-    const names = varyNames(headers.filter(([name]) => name === 'vary').map(([, value]) => value));
+    const names = storedVaryNames(headers);
     if (names === '' || names === '*') return;
     Object.defineProperty(headers, SELECTED_BY, { value: digestOf(names, this.rawHeaders), enumerable: false, configurable: true });
   }
 
   set(stage: string, key: string, entry: CacheEntry): MaybePromise<void> {
-    const names = varyNames(entry.headers.filter(([name]) => name === 'vary').map(([, value]) => value));
+    const names = storedVaryNames(entry.headers);
     if (names === '') return this.inner.set(stage, key, entry);
     const digest = digestOf(names, this.rawHeaders);
     Object.defineProperty(entry, SELECTED_BY, { value: digest, enumerable: false });
@@ -134,14 +139,7 @@ export class VariantStore implements CacheStore {
       return then(this.inner.set(stage, variantKey, entry), () => {
         // Best effort: a store that fails now (Redis gone mid-request) leaves the dropped variant to
         // its TTL and the LRU budget; its rejection must not go unhandled (that ends the process).
-        for (const variant of dropped) {
-          try {
-            const deleted = this.inner.delete(stage, variant.key);
-            if (deleted instanceof Promise) deleted.catch(() => undefined);
-          } catch {
-            // As above.
-          }
-        }
+        for (const variant of dropped) deleteBestEffort(this.inner, stage, variant.key);
         return this.inner.set(stage, key, indexEntry(variants, now));
       });
     });
