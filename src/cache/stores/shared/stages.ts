@@ -33,7 +33,7 @@ export class StageDirectory {
       this.known.delete(name);
     }
     const bytes = nameBytes(name);
-    const hash = hashBytes(bytes, bytes.length, this.views.control[CONTROL_HASH_KEY_0]!, this.views.control[CONTROL_HASH_KEY_1]!);
+    const hash = this.nameHash(bytes);
     for (let slot = 0; slot < this.maxStages; slot++) {
       const at = slot * STAGE_INT_STRIDE;
       // The epoch is read before the name (an atomic read, so it stays first): the lock-free hit
@@ -48,6 +48,11 @@ export class StageDirectory {
     return -1;
   }
 
+  /** A name's hash under the store's key (arena.ts keyedHash), as the slot keeps it. */
+  private nameHash(bytes: Buffer): number {
+    return hashBytes(bytes, bytes.length, this.views.control[CONTROL_HASH_KEY_0]!, this.views.control[CONTROL_HASH_KEY_1]!);
+  }
+
   /** Claims a free slot for a new space, or -1 when every slot is taken. Caller holds the lock. */
   create(name: string): number {
     const bytes = nameBytes(name);
@@ -57,7 +62,7 @@ export class StageDirectory {
       if (stageInts[at + STAGE_IN_USE] === 1) continue;
       stageNames.set(bytes, slot * MAX_STAGE_NAME_BYTES);
       stageInts[at + STAGE_NAME_LENGTH] = bytes.length;
-      stageInts[at + STAGE_NAME_HASH] = hashBytes(bytes, bytes.length, this.views.control[CONTROL_HASH_KEY_0]!, this.views.control[CONTROL_HASH_KEY_1]!);
+      stageInts[at + STAGE_NAME_HASH] = this.nameHash(bytes);
       stageInts[at + STAGE_EPOCH]!++;
       stageInts[at + STAGE_IN_USE] = 1;
       this.remember(name, slot);
