@@ -62,7 +62,9 @@ export class RequestContext implements CallerLink {
     const { req } = this;
     // SPEC §6: an AppCode is a credential for the gateway, removed before forwarding — from the
     // query (data-plane.ts) and from `Authorization: APPCODE …` here.
-    const appCode = this.route.api.usesApps && req.rawHeaders.some((value, i) => i % 2 === 1 && APP_CODE_AUTHORIZATION.test(value) && /^authorization$/i.test(req.rawHeaders[i - 1]!));
+    // (Only looked for when the caller's own headers are forwarded: the cache step sends its own.)
+    const appCode = this.route.api.usesApps && (overrides.headers === undefined || overrides.rawHeaders === undefined)
+      && req.rawHeaders.some((value, i) => i % 2 === 1 && isAppCodeLine(req.rawHeaders[i - 1]!, value));
     return {
       method: overrides.method ?? this.method,
       path: this.path,
@@ -134,6 +136,11 @@ function noop(): void {}
 
 const APP_CODE_AUTHORIZATION = /^APPCODE\s/i;
 
+/** An `Authorization: APPCODE …` line: a credential for the gateway, never forwarded. */
+function isAppCodeLine(name: string, value: string): boolean {
+  return APP_CODE_AUTHORIZATION.test(value) && /^authorization$/i.test(name);
+}
+
 function withoutAuthorization(headers: IncomingHttpHeaders): IncomingHttpHeaders {
   const { authorization: _credential, ...rest } = headers;
   return rest;
@@ -143,7 +150,7 @@ function withoutAuthorization(headers: IncomingHttpHeaders): IncomingHttpHeaders
 function withoutAppCodeLines(raw: readonly string[]): string[] {
   const kept: string[] = [];
   for (let i = 0; i + 1 < raw.length; i += 2) {
-    if (/^authorization$/i.test(raw[i]!) && APP_CODE_AUTHORIZATION.test(raw[i + 1]!)) continue;
+    if (isAppCodeLine(raw[i]!, raw[i + 1]!)) continue;
     kept.push(raw[i]!, raw[i + 1]!);
   }
   return kept;
