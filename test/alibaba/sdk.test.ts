@@ -4,7 +4,6 @@
  * and reports errors from X-Ca-Request-Id / X-Ca-Error-Message. Real gateway, real backend.
  */
 import assert from 'node:assert/strict';
-import { createHmac, randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { gzipSync } from 'node:zlib';
 import { after, before, beforeEach, describe, it } from 'node:test';
@@ -13,6 +12,7 @@ import type { Gateway } from '../../src/gateway/gateway.js';
 import { startBackend, type CountingBackend } from '../helpers/backend.js';
 import { startGateway } from '../helpers/gateway.js';
 import { call } from '../helpers/http.js';
+import { signed } from './signing.js';
 
 interface SdkClient {
   get(url: string, options?: { headers?: Record<string, string>; query?: Record<string, string> }): Promise<unknown>;
@@ -102,9 +102,7 @@ describe('Alibaba SDK (aliyun-api-gateway) against cachegate', () => {
     assert.deepEqual(JSON.parse(json.body), { item: 'tea' });
     // The form is covered: a body other than the one signed is refused (the SDK cannot send one, so by hand).
     const sendForm = async (signedForm: string, sentForm: string) => {
-      const headers = { 'x-ca-key': A.appKey, 'x-ca-timestamp': String(Date.now()), 'x-ca-nonce': randomUUID(), 'content-type': 'application/x-www-form-urlencoded', 'x-ca-signature-headers': 'x-ca-key,x-ca-nonce,x-ca-timestamp' };
-      const text = `POST\n\n\n${headers['content-type']}\n\nx-ca-key:${headers['x-ca-key']}\nx-ca-nonce:${headers['x-ca-nonce']}\nx-ca-timestamp:${headers['x-ca-timestamp']}\n/orders?${signedForm}`;
-      const answer = await request(url('/orders'), { method: 'POST', headers: { ...headers, 'x-ca-signature': createHmac('sha256', A.appSecret).update(text).digest('base64') }, body: sentForm });
+      const answer = await request(url('/orders'), { method: 'POST', headers: signed(A, '/orders', Date.now(), { form: signedForm }), body: sentForm });
       await answer.body.text();
       return { status: answer.statusCode, code: answer.headers['x-ca-error-code'] };
     };

@@ -4,13 +4,13 @@
  *   METHOD\nAccept\nContent-MD5\nContent-Type\nDate\n + `name:value\n` per signed header (sorted) + path?sorted-query
  */
 import assert from 'node:assert/strict';
-import { createHmac, randomUUID } from 'node:crypto';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import type { Gateway } from '../../src/gateway/gateway.js';
 import { startBackend, type CountingBackend } from '../helpers/backend.js';
 import { startGateway } from '../helpers/gateway.js';
 import { call } from '../helpers/http.js';
+import { signed as signedAs, type App } from '../alibaba/signing.js';
 
 const APPS = {
   a: { id: '1001', appKey: 'key-a', appSecret: 'secret-a' },
@@ -19,24 +19,7 @@ const APPS = {
 };
 
 /** Headers of a request signed as `app` (HmacSHA256), for `pathAndQuery` as the gateway sees it (with the stage). */
-function signed(app: { appKey: string; appSecret: string }, pathAndQuery: string, now: number, extra: Record<string, string> = {}): Record<string, string> {
-  const headers: Record<string, string> = {
-    accept: 'application/json',
-    'x-ca-key': app.appKey,
-    'x-ca-timestamp': String(now),
-    'x-ca-nonce': randomUUID(),
-    'x-ca-signature-method': 'HmacSHA256',
-    ...extra,
-  };
-  const signedNames = ['x-ca-key', 'x-ca-nonce', 'x-ca-signature-method', 'x-ca-timestamp'];
-  headers['x-ca-signature-headers'] = signedNames.join(',');
-  const [path, query = ''] = pathAndQuery.split('?');
-  const params = query ? query.split('&').map((pair) => pair.split('=') as [string, string?]).sort(([x], [y]) => (x < y ? -1 : 1)) : [];
-  const url = params.length ? `${path}?${params.map(([k, v]) => (v ? `${k}=${v}` : k)).join('&')}` : path!;
-  const toSign = `GET\n${headers.accept}\n\n\n\n${signedNames.map((n) => `${n}:${headers[n]}\n`).join('')}${url}`;
-  headers['x-ca-signature'] = createHmac('sha256', app.appSecret).update(toSign).digest('base64');
-  return headers;
-}
+const signed = (app: App, pathAndQuery: string, now: number, extra: Record<string, string> = {}) => signedAs(app, pathAndQuery, now, { extra });
 
 describe('Alibaba caching plug-in through HTTP', () => {
   let backend: CountingBackend;
