@@ -49,6 +49,16 @@ function get(url: string, lines: readonly [string, string][], localAddress?: str
   });
 }
 
+/** A config with one API, `id`, whose greedy route reaches `backendUrl` through the httpCache `std` (1 MiB). */
+function httpCacheConfig(id: string, backendUrl: string, options: { cache?: Record<string, unknown>; timeoutMs?: number; store?: Record<string, unknown> } = {}) {
+  const integration = { type: 'HTTP_PROXY', uri: `${backendUrl}/{proxy}`, ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}) };
+  return {
+    ...(options.store ? { store: options.store } : {}),
+    httpCaches: { std: { capacityBytes: 1 << 20, ...options.cache } },
+    apis: [{ id, resources: { '/{proxy+}': { ANY: { httpCache: 'std', integration } } }, stages: { prod: {} } }],
+  };
+}
+
 describe('httpCache attack: Vary matched on what the backend did not see', () => {
   let backend: CountingBackend;
   let gateway: Gateway;
@@ -66,10 +76,7 @@ describe('httpCache attack: Vary matched on what the backend did not see', () =>
       res.writeHead(200, { vary: 'X-Forwarded-For', 'cache-control': 'max-age=600', 'content-type': 'text/plain' });
       res.end(`for ${req.headers['x-forwarded-for'] ?? '(none)'}`);
     });
-    gateway = await startGateway({
-      httpCaches: { std: { capacityBytes: 1 << 20 } },
-      apis: [{ id: 'hv', resources: { '/{proxy+}': { ANY: { httpCache: 'std', integration: { type: 'HTTP_PROXY', uri: `${backend.url}/{proxy}` } } } }, stages: { prod: {} } }],
-    });
+    gateway = await startGateway(httpCacheConfig('hv', backend.url));
   });
   after(async () => {
     await gateway.close();
@@ -132,10 +139,7 @@ describe('httpCache attack: caller validators refreshing a stale entry', () => {
       }
       res.writeHead(200, headers).end(`version ${v}`);
     });
-    gateway = await startGateway({
-      httpCaches: { std: { capacityBytes: 1 << 20, heuristicFraction: 0 } },
-      apis: [{ id: 'hc', resources: { '/{proxy+}': { ANY: { httpCache: 'std', integration: { type: 'HTTP_PROXY', uri: `${backend.url}/{proxy}` } } } }, stages: { prod: {} } }],
-    }, { now: () => clock.now });
+    gateway = await startGateway(httpCacheConfig('hc', backend.url, { cache: { heuristicFraction: 0 } }), { now: () => clock.now });
   });
   after(async () => {
     await gateway.close();
@@ -236,10 +240,7 @@ describe('httpCache attack: unsafe methods with hostile Host values', () => {
       }
       res.writeHead(201, { location: '/items/2', 'content-type': 'text/plain' }).end('created');
     });
-    gateway = await startGateway({
-      httpCaches: { std: { capacityBytes: 1 << 20 } },
-      apis: [{ id: 'hh', resources: { '/{proxy+}': { ANY: { httpCache: 'std', integration: { type: 'HTTP_PROXY', uri: `${backend.url}/{proxy}` } } } }, stages: { prod: {} } }],
-    });
+    gateway = await startGateway(httpCacheConfig('hh', backend.url));
   });
   after(async () => {
     await gateway.close();
@@ -280,10 +281,7 @@ describe('httpCache attack: unsafe methods on URLs that WHATWG URL would re-enco
       }
       res.writeHead(204).end();
     });
-    gateway = await startGateway({
-      httpCaches: { std: { capacityBytes: 1 << 20 } },
-      apis: [{ id: 'he', resources: { '/{proxy+}': { ANY: { httpCache: 'std', integration: { type: 'HTTP_PROXY', uri: `${backend.url}/{proxy}` } } } }, stages: { prod: {} } }],
-    });
+    gateway = await startGateway(httpCacheConfig('he', backend.url));
   });
   after(async () => {
     await gateway.close();
@@ -326,10 +324,7 @@ describe('httpCache attack: X-Forwarded-* beyond for/host/proto, and underscore 
       // A redirect built from the forwarded fields the framework trusts.
       res.writeHead(200, { 'cache-control': 'max-age=600', 'content-type': 'text/plain' }).end(`links use [${readsForwarded(req.headers)}]`);
     });
-    gateway = await startGateway({
-      httpCaches: { std: { capacityBytes: 1 << 20 } },
-      apis: [{ id: 'hx', resources: { '/{proxy+}': { ANY: { httpCache: 'std', integration: { type: 'HTTP_PROXY', uri: `${backend.url}/{proxy}` } } } }, stages: { prod: {} } }],
-    });
+    gateway = await startGateway(httpCacheConfig('hx', backend.url));
   });
   after(async () => {
     await gateway.close();
@@ -365,10 +360,7 @@ describe('httpCache attack: one caller\'s own request conditions switching coale
         res.writeHead(200, { 'cache-control': 'max-age=600', etag: '"x"', 'content-type': 'text/plain' }).end('page');
       }, 150);
     });
-    gateway = await startGateway({
-      httpCaches: { std: { capacityBytes: 1 << 20 } },
-      apis: [{ id: 'hp', resources: { '/{proxy+}': { ANY: { httpCache: 'std', integration: { type: 'HTTP_PROXY', uri: `${backend.url}/{proxy}` } } } }, stages: { prod: {} } }],
-    });
+    gateway = await startGateway(httpCacheConfig('hp', backend.url));
   });
   after(async () => {
     await gateway.close();
@@ -404,11 +396,7 @@ describe('httpCache attack: Redis killed, Vary answers still shared with the cal
         .end(`lang ${req.headers['accept-language'] ?? '-'}`), 200);
     });
     redis = await RedisServer.start();
-    gateway = await startGateway({
-      store: { type: 'redis', url: redis.url, timeoutMs: 200 },
-      httpCaches: { std: { capacityBytes: 1 << 20 } },
-      apis: [{ id: 'hr', resources: { '/{proxy+}': { ANY: { httpCache: 'std', integration: { type: 'HTTP_PROXY', uri: `${backend.url}/{proxy}` } } } }, stages: { prod: {} } }],
-    });
+    gateway = await startGateway(httpCacheConfig('hr', backend.url, { store: { type: 'redis', url: redis.url, timeoutMs: 200 } }));
   });
   after(async () => {
     await gateway?.close();
@@ -444,10 +432,7 @@ describe('httpCache attack: a Vary-named header spelled with underscores (WSGI/C
       for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) if (req.rawHeaders[i]!.toLowerCase().replace(/_/g, '-') === 'accept-language') language = req.rawHeaders[i + 1]!;
       res.writeHead(200, { vary: 'Accept-Language', 'cache-control': 'max-age=600', 'content-type': 'text/plain' }).end(`lang ${language}`);
     });
-    gateway = await startGateway({
-      httpCaches: { std: { capacityBytes: 1 << 20 } },
-      apis: [{ id: 'hu', resources: { '/{proxy+}': { ANY: { httpCache: 'std', integration: { type: 'HTTP_PROXY', uri: `${backend.url}/{proxy}` } } } }, stages: { prod: {} } }],
-    });
+    gateway = await startGateway(httpCacheConfig('hu', backend.url));
   });
   after(async () => {
     await gateway.close();
@@ -481,10 +466,7 @@ describe('httpCache attack: a Vary-named field split over several lines', () => 
       res.writeHead(200, { vary: 'User-Agent', 'cache-control': 'max-age=600', 'content-type': 'text/plain' })
         .end(ua.includes('Chrome/') ? 'page for chrome' : 'unsupported browser');
     });
-    gateway = await startGateway({
-      httpCaches: { std: { capacityBytes: 1 << 20 } },
-      apis: [{ id: 'hs', resources: { '/{proxy+}': { ANY: { httpCache: 'std', integration: { type: 'HTTP_PROXY', uri: `${backend.url}/{proxy}` } } } }, stages: { prod: {} } }],
-    });
+    gateway = await startGateway(httpCacheConfig('hs', backend.url));
   });
   after(async () => {
     await gateway.close();
@@ -526,10 +508,7 @@ describe('httpCache attack: hostile times and a hanging backend behind stale-whi
       }
       res.writeHead(200, { vary: 'Accept-Language', 'cache-control': 'max-age=1, stale-while-revalidate=600', 'content-type': 'text/plain' }).end('swr');
     });
-    gateway = await startGateway({
-      httpCaches: { std: { capacityBytes: 1 << 20 } },
-      apis: [{ id: 'ht', resources: { '/{proxy+}': { ANY: { httpCache: 'std', integration: { type: 'HTTP_PROXY', uri: `${backend.url}/{proxy}`, timeoutMs: 300 } } } }, stages: { prod: {} } }],
-    }, { now: () => clock.now });
+    gateway = await startGateway(httpCacheConfig('ht', backend.url, { timeoutMs: 300 }), { now: () => clock.now });
   });
   after(async () => {
     await gateway.close();
@@ -580,10 +559,7 @@ describe('httpCache attack: a 304 that would change dangerous stored headers', (
       }
       res.writeHead(200, { ...extra, etag: '"a"', 'content-type': 'text/plain' }).end('body');
     });
-    gateway = await startGateway({
-      httpCaches: { std: { capacityBytes: 1 << 20 } },
-      apis: [{ id: 'h3', resources: { '/{proxy+}': { ANY: { httpCache: 'std', integration: { type: 'HTTP_PROXY', uri: `${backend.url}/{proxy}` } } } }, stages: { prod: {} } }],
-    }, { now: () => clock.now });
+    gateway = await startGateway(httpCacheConfig('h3', backend.url), { now: () => clock.now });
   });
   after(async () => {
     await gateway.close();
@@ -614,10 +590,7 @@ describe('httpCache attack: ranges and HEAD served from a stored entry', () => {
     backend = await startBackend((_req, res) => {
       res.writeHead(200, { 'cache-control': 'max-age=600', etag: '"r1"', 'last-modified': 'Mon, 01 Jan 2024 00:00:00 GMT', 'content-type': 'text/plain' }).end('0123456789');
     });
-    gateway = await startGateway({
-      httpCaches: { std: { capacityBytes: 1 << 20 } },
-      apis: [{ id: 'hg', resources: { '/{proxy+}': { ANY: { httpCache: 'std', integration: { type: 'HTTP_PROXY', uri: `${backend.url}/{proxy}` } } } }, stages: { prod: {} } }],
-    });
+    gateway = await startGateway(httpCacheConfig('hg', backend.url));
   });
   after(async () => {
     await gateway.close();
