@@ -5,11 +5,11 @@
  * at its start (ThreadStart.throttleTable). A limit is one bucket for the whole process, whichever
  * thread a connection lands on — exact, not 1/N per thread.
  *
- * Layout: a header (the table lock and the claim clock) and SHARED_BUCKETS slots, each with
- * - Int32 cells: its lock, its claim stamp (0: never used) and the SHA-256 of its identity
- *   (api, stage, resource, method and limits — Throttle's bucket key), so two limits never share
- *   a bucket: a slot is matched on all 256 bits, not on the hash that places it;
- * - Float64 values: tokens, last refill (ms on the process-wide clock), rate and burst.
+ * Layout: a header (table lock, claim clock, capacity) and SHARED_BUCKETS slots of SLOT_BYTES,
+ * each holding its lock, its claim stamp (0: never used), tokens, last refill (ms on the
+ * process-wide clock), rate, burst, and the SHA-256 of its identity (api, stage, resource, method
+ * and limits — Throttle's bucket key), so two limits never share a bucket: a slot is matched on
+ * all 256 bits, not on the hash that places it.
  *
  * A request costs one uncontended lock (an Atomics.compareExchange, released with one
  * Atomics.sub) around the same arithmetic as LocalBucket; finding a bucket (a linear probe under
@@ -30,7 +30,7 @@ import { shareOf } from './throttle-settings.js';
 
 /**
  * Buckets the table holds: one per (stage, method) with its own limits plus the account bucket,
- * far more than a config sets; 4096 slots take 320 KiB, committed by the OS only as they are used.
+ * far more than a config sets; 4096 slots take 512 KiB, committed by the OS only as they are used.
  */
 export const SHARED_BUCKETS = 4096;
 /** A full bucket idle this long may be given to another identity when the table has no empty slot. */
@@ -38,31 +38,35 @@ export const RECLAIM_IDLE_MS = 60_000;
 /** Claims a bucket makes in one take() before settling for its per-thread share (reclaims racing it). */
 const MAX_CLAIMS = 2;
 
-const HEADER_CELLS = 4;
+/** Header: Int32 cells, padded to a cache line so no slot shares a line with the table lock. */
+const HEADER_BYTES = 64;
 const TABLE_LOCK = 0;
 /** Source of claim stamps: a slot's stamp changes whenever it is given to an identity. */
 const CLAIM_CLOCK = 1;
 /** How many slots follow the header (set once, when the buffer is made). */
 const CAPACITY = 2;
 
-const SLOT_CELLS = 10;
+/**
+ * A slot is two cache lines: the first holds everything a take reads and writes (lock, stamp,
+ * tokens, refill time, rate, burst), so a take touches one line and threads taking from
+ * neighbouring buckets never contend for a line (no false sharing); the second holds the digest,
+ * read only by claims.
+ */
+const SLOT_BYTES = 128;
+// Int32 cells of a slot.
 const SLOT_LOCK = 0;
 const SLOT_STAMP = 1;
-const SLOT_DIGEST = 2;
+const SLOT_DIGEST = 16;
 const DIGEST_CELLS = 8;
-
-const SLOT_VALUES = 4;
-const SLOT_TOKENS = 0;
-const SLOT_REFILLED_AT = 1;
-const SLOT_RATE = 2;
-const SLOT_BURST = 3;
-
-/** Bytes of the Int32 section; the Float64 section follows on an 8-byte boundary. */
-const cellBytes = (buckets: number) => Math.ceil(((HEADER_CELLS + buckets * SLOT_CELLS) * 4) / 8) * 8;
+// Float64 values of a slot (bytes 8–39).
+const SLOT_TOKENS = 1;
+const SLOT_REFILLED_AT = 2;
+const SLOT_RATE = 3;
+const SLOT_BURST = 4;
 
 /** The table's memory for `buckets` slots, made once by the thread that starts the others. */
 export function createThrottleTable(buckets: number = SHARED_BUCKETS): SharedArrayBuffer {
-  const buffer = new SharedArrayBuffer(cellBytes(buckets) + buckets * SLOT_VALUES * 8);
+  const buffer = new SharedArrayBuffer(HEADER_BYTES + buckets * SLOT_BYTES);
   new Int32Array(buffer)[CAPACITY] = buckets;
   return buffer;
 }
@@ -73,8 +77,9 @@ export function createThrottleTable(buckets: number = SHARED_BUCKETS): SharedArr
  * within a thread). A thread reading a hair behind the last refill adds nothing (never negative).
  */
 export function processClockMs(): number {
-  return performance.timeOrigin + performance.now();
+  return TIME_ORIGIN + performance.now();
 }
+const TIME_ORIGIN = performance.timeOrigin;
 
 export interface SharedBucketTableOptions {
   /** Gateway threads serving together: a bucket that finds the table full holds 1/threads of its limit. */
@@ -92,9 +97,9 @@ export class SharedBucketTable {
   private readonly now: () => number;
 
   constructor(buffer: SharedArrayBuffer, private readonly options: SharedBucketTableOptions) {
-    this.capacity = new Int32Array(buffer, 0, HEADER_CELLS)[CAPACITY]!;
-    this.cells = new Int32Array(buffer, 0, cellBytes(this.capacity) / 4);
-    this.values = new Float64Array(buffer, cellBytes(this.capacity), this.capacity * SLOT_VALUES);
+    this.cells = new Int32Array(buffer);
+    this.values = new Float64Array(buffer);
+    this.capacity = this.cells[CAPACITY]!;
     this.now = options.now ?? processClockMs;
   }
 
@@ -115,8 +120,8 @@ export class SharedBucketTable {
    * The critical section is LocalBucket.take's arithmetic, nothing else.
    */
   take(slot: number, stamp: number): boolean | undefined {
-    const cell = HEADER_CELLS + slot * SLOT_CELLS;
-    const value = slot * SLOT_VALUES;
+    const cell = cellOf(slot);
+    const value = valueOf(slot);
     const now = this.now();
     lock(this.cells, cell + SLOT_LOCK);
     if (this.cells[cell + SLOT_STAMP] !== stamp) {
@@ -142,7 +147,7 @@ export class SharedBucketTable {
       const home = (digest[0]! >>> 0) % this.capacity;
       for (let i = 0; i < this.capacity; i++) {
         const slot = (home + i) % this.capacity;
-        const stamp = Atomics.load(this.cells, HEADER_CELLS + slot * SLOT_CELLS + SLOT_STAMP);
+        const stamp = Atomics.load(this.cells, cellOf(slot) + SLOT_STAMP);
         if (stamp === 0) return this.occupy(slot, digest, limits);
         if (this.holds(slot, digest)) return { slot, stamp };
       }
@@ -160,8 +165,8 @@ export class SharedBucketTable {
 
   /** Gives `slot` to `digest` as a full bucket (only if stale, when `onlyIfStale`), under the slot's lock. */
   private occupy(slot: number, digest: Int32Array, limits: ThrottleLimits, onlyIfStale = false): { slot: number; stamp: number } | undefined {
-    const cell = HEADER_CELLS + slot * SLOT_CELLS;
-    const value = slot * SLOT_VALUES;
+    const cell = cellOf(slot);
+    const value = valueOf(slot);
     const now = this.now();
     lock(this.cells, cell + SLOT_LOCK);
     try {
@@ -201,7 +206,7 @@ export class SharedBucketTable {
 
   /** Whether `slot` holds `digest`: read under the table lock, the only lock digests are written under. */
   private holds(slot: number, digest: Int32Array): boolean {
-    const at = HEADER_CELLS + slot * SLOT_CELLS + SLOT_DIGEST;
+    const at = cellOf(slot) + SLOT_DIGEST;
     for (let i = 0; i < DIGEST_CELLS; i++) if (this.cells[at + i] !== digest[i]) return false;
     return true;
   }
@@ -234,6 +239,10 @@ class TableBucket implements Bucket {
     else this.fallback = this.table.fallback(this.identity, this.limits);
   }
 }
+
+/** Where a slot starts, in Int32 cells and in Float64 values. */
+const cellOf = (slot: number) => (HEADER_BYTES + slot * SLOT_BYTES) / 4;
+const valueOf = (slot: number) => (HEADER_BYTES + slot * SLOT_BYTES) / 8;
 
 /** The identity's SHA-256 as eight Int32 cells: matched whole, and its first cell places it. */
 function identityDigest(identity: string): Int32Array {
