@@ -128,6 +128,7 @@ export class SharedBucketTable {
       unlock(this.cells, cell + SLOT_LOCK);
       return undefined;
     }
+    // Nothing between lock and unlock can throw: no try/finally on the hot path.
     const tokens = this.refilled(value, now);
     const admitted = tokens >= 1;
     this.values[value + SLOT_TOKENS] = admitted ? tokens - 1 : tokens;
@@ -171,9 +172,9 @@ export class SharedBucketTable {
     lock(this.cells, cell + SLOT_LOCK);
     try {
       if (onlyIfStale && !this.stale(value, now)) return undefined;
-      // Stamps wrap at 2^32; 0 stays "never used".
-      let stamp = Atomics.add(this.cells, CLAIM_CLOCK, 1) + 1;
-      if (stamp === 0) stamp = Atomics.add(this.cells, CLAIM_CLOCK, 1) + 1;
+      // Stamps are Int32 cells and wrap; 0 stays "never used".
+      let stamp = (Atomics.add(this.cells, CLAIM_CLOCK, 1) + 1) | 0;
+      if (stamp === 0) stamp = (Atomics.add(this.cells, CLAIM_CLOCK, 1) + 1) | 0;
       this.cells.set(digest, cell + SLOT_DIGEST);
       this.values[value + SLOT_TOKENS] = limits.burstLimit;
       this.values[value + SLOT_REFILLED_AT] = now;
