@@ -6,8 +6,9 @@
  *
  * Cost: when no method setting sets a limit and `gateway.throttle` is not configured, `active` is
  * false and the data plane does nothing at all. Otherwise a route's plan is resolved once per
- * snapshot (stage × route × method) and a request costs one or two in-process bucket updates; with
- * Redis, a lease call every `leaseSize` requests (throttle-redis.ts states the bound).
+ * snapshot (stage × route × method) and a request costs one or two in-process bucket updates (in
+ * the threads' shared table, each under a per-bucket lock); with Redis, a lease call every
+ * `leaseSize` requests (throttle-redis.ts states the bound).
  *
  * Where buckets live: in this thread (one gateway thread), in the threads' shared table
  * (`--workers N` with the memory store: one bucket per limit for the whole process,
