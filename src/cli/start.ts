@@ -9,6 +9,7 @@ import { Gateway } from '../gateway/gateway.js';
 import { ListenError } from '../gateway/listener.js';
 import { createLogger, type LogFormat } from '../logging.js';
 import { createSharedMemory, memoryArenaBytes } from '../cache/stores/index.js';
+import { createThrottleTable } from '../gateway/throttle-shared.js';
 import { isGatewayThread, reportFailed, reportReady, startThreads, stopRequested, threadMetricsText, threadSiblings, threadStart, mainThreadNonces, threadNonces } from './workers.js';
 import { threadId } from 'node:worker_threads';
 import { reloader, reloadOnHangup } from './reload.js';
@@ -52,13 +53,14 @@ async function serve(options: StartOptions, loaded: LoadedConfig, demo: DemoBack
   // API changes still travel between threads (each compiles its own); Redis announces them itself.
   const siblings = several && memory ? threadSiblings() : undefined;
   const total = inThread ? threadStart().threads : threads;
+  // Throttling buckets likewise: one table in shared memory for every thread (memory store only).
+  const throttleTable = inThread ? threadStart().throttleTable : several && memory ? createThrottleTable() : undefined;
   let gateway: Gateway;
   try {
     // Alibaba nonces likewise: with the memory store the main thread keeps the one record all threads check.
     const nonces = several && memory ? (inThread ? threadNonces() : mainThreadNonces) : undefined;
     gateway = await Gateway.start(loaded, { logger, listen: options.listen, admin: options.admin, siblings, sharedMemory, listenFds: inThread ? threadStart().listenFds : undefined,
-      // Throttling buckets are per thread with the memory store: each holds 1/N of every limit.
-      workers: several && memory ? total : undefined, nonces });
+      threadBuckets: throttleTable && { table: throttleTable, threads: total }, nonces });
   } catch (error) {
     siblings?.close();
     await demo?.close();
@@ -72,7 +74,7 @@ async function serve(options: StartOptions, loaded: LoadedConfig, demo: DemoBack
   } else {
     let group: ReturnType<typeof startThreads> | undefined;
     if (threads > 1) {
-      group = startThreads(threads - 1, process.argv[1]!, process.argv.slice(2), { listenFds: gateway.listenFds, threads, sharedStore: sharedMemory, demoBackend: demo?.address });
+      group = startThreads(threads - 1, process.argv[1]!, process.argv.slice(2), { listenFds: gateway.listenFds, threads, sharedStore: sharedMemory, throttleTable, demoBackend: demo?.address });
       try {
         await group.ready;
       } catch (error) {

@@ -8,7 +8,8 @@
  * Why threads and not processes (node:cluster, the previous design): threads share memory, so
  * the memory store becomes one SharedArrayBuffer store for all of them (stores/shared/) — one
  * copy of each entry, one backend fill per key, and a flush or purge on any thread is a flush for
- * all (the store's generation), with nothing to relay. With processes each kept its own cache. We
+ * all (the store's generation), with nothing to relay; throttling buckets likewise live in one
+ * shared table (gateway/throttle-shared.ts). With processes each kept its own cache. We
  * kept no process mode: nothing here needs separate address spaces, and a thread that dies is
  * replaced like a process was.
  *
@@ -30,6 +31,8 @@ export interface ThreadStart {
   /** How many gateway threads serve together, this one included. */
   readonly threads: number;
   readonly sharedStore?: SharedStoreBuffers;
+  /** The throttling buckets every thread uses with the memory store (gateway/throttle-shared.ts). */
+  readonly throttleTable?: SharedArrayBuffer;
   readonly demoBackend?: string;
 }
 

@@ -59,10 +59,10 @@ export interface GatewayOptions {
   /** Alibaba nonces shared with the other processes (`--workers` with the memory store: the primary's). */
   nonces?: NonceStore;
   /**
-   * Worker processes serving together with the memory store (`--workers N`): each holds 1/N of
-   * every throttling limit (throttle-settings.ts shareOf). Not used with a shared store.
+   * Gateway threads serving together with the memory store (`--workers N`): the throttling bucket
+   * table they all use (throttle-shared.ts) and how many they are. Not used with a shared store.
    */
-  workers?: number;
+  threadBuckets?: { readonly table: SharedArrayBuffer; readonly threads: number };
 }
 
 /** A change one process made that its siblings must repeat on their own caches. */
@@ -128,8 +128,8 @@ export class Gateway {
     this.throttle = new Throttle({
       account: config.gateway.throttle, registry: this.metrics.registry, logger: this.logger,
       redis: redis && { client: redis.client, timeoutMs: config.store.timeoutMs, onError: () => this.metrics.storeErrors.inc({ store: config.store.type, operation: 'throttle' }) },
-      // Memory store with --workers N: each worker throttles its share (README decision).
-      workers: redis ? 1 : options.workers,
+      // Memory store with --workers N: one bucket per limit for all threads, in shared memory.
+      threadBuckets: redis ? undefined : options.threadBuckets,
     });
     this.throttle.configure(this.current);
     const dataPlane = new DataPlane({ snapshot: () => this.current, metrics: this.metrics, logger: this.logger, cache, throttle: this.throttle });

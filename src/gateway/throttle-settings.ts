@@ -42,8 +42,9 @@ export function anyMethodLimit(stages: Iterable<StageConfig>): boolean {
 }
 
 /**
- * `--workers N` with the memory store: each worker holds 1/N of every limit (a decision the spec
- * leaves open; README). The burst is rounded up so a burst of 1 still admits one request.
+ * One thread's share of a limit (1/N) when the threads' shared bucket table is full
+ * (throttle-shared.ts): N threads together admit at most the limit plus N−1 tokens of burst.
+ * The burst is rounded up so a burst of 1 still admits one request.
  */
 export function shareOf(limits: ThrottleLimits, workers: number): ThrottleLimits {
   if (workers <= 1) return limits;

@@ -6,8 +6,13 @@
  *
  * Cost: when no method setting sets a limit and `gateway.throttle` is not configured, `active` is
  * false and the data plane does nothing at all. Otherwise a route's plan is resolved once per
- * snapshot (stage × route × method) and a request costs one or two in-process bucket updates; with
- * Redis, a lease call every `leaseSize` requests (throttle-redis.ts states the bound).
+ * snapshot (stage × route × method) and a request costs one or two in-process bucket updates (in
+ * the threads' shared table, each under a per-bucket lock); with Redis, a lease call every
+ * `leaseSize` requests (throttle-redis.ts states the bound).
+ *
+ * Where buckets live: in this thread (one gateway thread), in the threads' shared table
+ * (`--workers N` with the memory store: one bucket per limit for the whole process,
+ * throttle-shared.ts), or in Redis (every node, throttle-redis.ts).
  *
  * Buckets outlive snapshots: a control-plane change or a SIGHUP reload that keeps a method's limits
  * keeps its bucket (and its spent tokens); new limits start a full bucket.
@@ -19,7 +24,8 @@ import type { HttpMethod } from '../config/schema.js';
 import type { RedisClient } from '../cache/stores/redis/connection.js';
 import { LocalBucket, type Admission, type Bucket, type ThrottleLimits } from './throttle-bucket.js';
 import { leaseClient, SharedBucket, ThrottleStoreHealth } from './throttle-redis.js';
-import { anyMethodLimit, DEFAULT_ACCOUNT_LIMITS, resolveMethodLimits, shareOf } from './throttle-settings.js';
+import { anyMethodLimit, DEFAULT_ACCOUNT_LIMITS, resolveMethodLimits } from './throttle-settings.js';
+import { SharedBucketTable } from './throttle-shared.js';
 import type { GatewaySnapshot, MethodRoute, StageRuntime } from './runtime.js';
 
 export type ThrottleScope = 'method' | 'account';
@@ -37,8 +43,8 @@ export interface ThrottleOptions {
   readonly logger: Logger;
   /** Redis: buckets shared by every node (with the store's call budget). */
   readonly redis?: { client: RedisClient; timeoutMs: number; onError: () => void };
-  /** `--workers N` with the memory store: each worker holds 1/N of every limit. */
-  readonly workers?: number;
+  /** `--workers N` with the memory store: the threads' shared bucket table (createThrottleTable) and how many threads use it. */
+  readonly threadBuckets?: { readonly table: SharedArrayBuffer; readonly threads: number };
 }
 
 /** The verdict: undefined admits; a scope refuses (a promise when a shared bucket must be asked). */
@@ -53,6 +59,7 @@ export class Throttle {
   private plans = new WeakMap<StageRuntime, Map<MethodRoute, Map<HttpMethod, Plan | null>>>();
   private readonly throttled: Counter<'api' | 'stage' | 'resource' | 'method' | 'scope'>;
   private readonly health: ThrottleStoreHealth;
+  private readonly table: SharedBucketTable | undefined;
 
   constructor(private options: ThrottleOptions) {
     this.throttled = new Counter({
@@ -62,6 +69,7 @@ export class Throttle {
       registers: [options.registry],
     });
     this.health = new ThrottleStoreHealth(options.logger);
+    this.table = options.threadBuckets && !options.redis ? this.sharedTable(options.threadBuckets) : undefined;
     this.accountLimits = options.account ?? DEFAULT_ACCOUNT_LIMITS;
     // Define the lease script now, before any traffic: defined lazily at a first throttled request,
     // an ioredis auto-pipeline opened earlier in that tick lacks it (redis/ioredis#1931) and its
@@ -119,17 +127,32 @@ export class Throttle {
 
   /** The bucket for `id` with these limits: kept across snapshots while the limits stay the same. */
   private bucket(id: string, limits: ThrottleLimits): Bucket {
-    const effective = shareOf(limits, this.options.workers ?? 1);
-    const key = `${id}\u0000${effective.rateLimit}\u0000${effective.burstLimit}`;
+    const key = `${id}\u0000${limits.rateLimit}\u0000${limits.burstLimit}`;
     let bucket = this.buckets.get(key);
     if (!bucket) {
       const { redis } = this.options;
       bucket = redis
         ? new SharedBucket(`cachegate:throttle:${hashKey(key)}`, limits, { ...redis, logger: this.options.logger, health: this.health })
-        : new LocalBucket(effective);
+        : this.table?.bucket(key, limits) ?? new LocalBucket(limits);
       this.buckets.set(key, bucket);
     }
     return bucket;
+  }
+
+  /** The threads' table; a bucket that finds it full throttles per thread, counted and logged (once per bucket). */
+  private sharedTable({ table, threads }: { table: SharedArrayBuffer; threads: number }): SharedBucketTable {
+    const full = new Counter({
+      name: 'cachegate_throttle_table_full_total',
+      help: 'Throttling buckets that found the gateway threads\' shared bucket table full and hold 1/N of their limit per thread instead.',
+      registers: [this.options.registry],
+    });
+    return new SharedBucketTable(table, {
+      threads,
+      onFull: (identity) => {
+        full.inc();
+        this.options.logger.warn({ bucket: identity.replaceAll('\u0000', ' '), threads }, 'shared throttling table full: this limit is split between the threads (1/N each)');
+      },
+    });
   }
 }
 

@@ -49,7 +49,7 @@ describe('token bucket', () => {
     assert.equal(leaseSize({ rateLimit: 100, burstLimit: 20 }), 2);
   });
 
-  it('workers share a limit: rate divided, burst rounded up', () => {
+  it('a thread\'s share of a limit (shared table full): rate divided, burst rounded up', () => {
     assert.deepEqual(shareOf({ rateLimit: 100, burstLimit: 5 }, 2), { rateLimit: 50, burstLimit: 3 });
     assert.deepEqual(shareOf({ rateLimit: 100, burstLimit: 5 }, 1), { rateLimit: 100, burstLimit: 5 });
   });
