@@ -27,6 +27,7 @@ import type { Gateway } from '../../src/gateway/gateway.js';
 import { startBackend, type CountingBackend } from '../helpers/backend.js';
 import { startGateway } from '../helpers/gateway.js';
 import { call } from '../helpers/http.js';
+import { THREAD_COUNTS, threadsLabel } from '../helpers/threads.js';
 
 const CHILD = fileURLToPath(new URL('./memory-child.js', import.meta.url));
 const GATEWAY_PROCESS = fileURLToPath(new URL('./gateway-process.js', import.meta.url));
@@ -167,7 +168,7 @@ describe('memory invariant: a gateway process with budget B and B + 256 MiB of h
   });
 });
 
-describe('bounds on what is kept', () => {
+for (const threads of THREAD_COUNTS) describe(`bounds on what is kept (${threadsLabel(threads)})`, () => {
   let backend: CountingBackend;
   let gateway: Gateway;
   before(async () => {
@@ -178,7 +179,7 @@ describe('bounds on what is kept', () => {
         resources: { '/{proxy+}': { GET: { cacheKeyParameters: ['method.request.header.X-K'], integration: { type: 'HTTP_PROXY', uri: `${backend.url}/{proxy}` } } } },
         stages: { prod: { cacheClusterEnabled: true, methodSettings: { '*/*': { cachingEnabled: true, cacheTtlInSeconds: 300 } } } },
       }],
-    });
+    }, { threads });
   });
   after(async () => {
     await gateway.close();
