@@ -11,6 +11,7 @@
  * /metrics is); `metrics.registry` counts this thread's requests only. Its `close()` stops the
  * other threads first.
  */
+import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { threadId } from 'node:worker_threads';
 import { createSharedMemory, memoryArenaBytes } from '../../src/cache/stores/index.js';
@@ -70,6 +71,12 @@ export async function requestsAnswered(gateway: Gateway): Promise<{ firstThread:
     .filter((line) => line.startsWith('cachegate_requests_total{'))
     .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
   return { firstThread: total(await gateway.metrics.registry.metrics()), allThreads: total(await gateway.metricsText()) };
+}
+
+/** Fails unless the first thread and the other threads each answered some of the requests so far. */
+export async function assertAnsweredByBothThreads(gateway: Gateway): Promise<void> {
+  const { firstThread, allThreads } = await requestsAnswered(gateway);
+  assert.ok(firstThread > 0 && allThreads > firstThread, `the first thread answered ${firstThread} of ${allThreads} requests`);
 }
 
 /**

@@ -28,7 +28,7 @@ import type { Gateway } from '../../src/gateway/gateway.js';
 import { startBackend, type CountingBackend } from '../helpers/backend.js';
 import { startGateway } from '../helpers/gateway.js';
 import { call } from '../helpers/http.js';
-import { THREAD_COUNTS, threadsLabel } from '../helpers/threads.js';
+import { assertAnsweredByBothThreads, THREAD_COUNTS, threadsLabel } from '../helpers/threads.js';
 
 const TIMEOUT_MS = 1000;
 const SLACK_MS = 600;
@@ -108,4 +108,6 @@ for (const threads of THREAD_COUNTS) describe(`invariant: bounded waits, no conv
       }
     }), { seed: 1313, numRuns: 10, endOnFailure: true });
   });
+
+  if (threads > 1) it('both threads answered some of the callers above (the pooled connections spread across them)', () => assertAnsweredByBothThreads(gateway));
 });
