@@ -37,7 +37,7 @@ let groups = 0;
  * changes to each other and relay Alibaba nonces to this thread, as under the CLI.
  */
 export async function startThreadedGateway(raw: unknown, loaded: LoadedConfig, threads: number, baseDir: string, options: ThreadedOptions): Promise<Gateway> {
-  const group = `test-${process.pid}-${++groups}`;
+  const group = `test-${++groups}`;
   const memory = loaded.config.store.type === 'memory';
   const sharedStore = memory ? createSharedMemory(memoryArenaBytes(loaded.config)) : undefined;
   const siblings = memory ? threadSiblings(group) : undefined;
