@@ -34,7 +34,8 @@ let groups = 0;
 /**
  * Starts `threads` gateway threads on `loaded` (validated from `raw`, which the other threads
  * validate again, relative to `baseDir`). With the memory store the threads share it, pass API
- * changes to each other and relay Alibaba nonces to this thread, as under the CLI.
+ * changes to each other and relay Alibaba nonces to this thread, as under the CLI (whose one
+ * record, mainThreadNonces, every group in this test process shares).
  */
 export async function startThreadedGateway(raw: unknown, loaded: LoadedConfig, threads: number, baseDir: string, options: ThreadedOptions): Promise<Gateway> {
   const group = `test-${++groups}`;
