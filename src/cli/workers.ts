@@ -34,6 +34,11 @@ export interface ThreadStart {
   /** The throttling buckets every thread uses with the memory store (gateway/throttle-shared.ts). */
   readonly throttleTable?: SharedArrayBuffer;
   readonly demoBackend?: string;
+  /**
+   * Names this group's channels (threadSiblings, threadMetricsText) when one process runs several
+   * groups — tests do; BroadcastChannels of one name reach every thread of the process. The CLI runs one group: none.
+   */
+  readonly group?: string;
 }
 
 type ToMain = { type: 'ready' } | { type: 'failed'; message: string };
@@ -46,6 +51,7 @@ const CHANGES_CHANNEL = 'cachegate:changes';
 const METRICS_CHANNEL = 'cachegate:metrics';
 /** How long a scrape waits for the other threads; a thread that does not answer is left out. */
 const METRICS_WAIT_MS = 2_000;
+const channelName = (name: string, group: string) => (group ? `${name}:${group}` : name);
 
 /** Whether this thread is a gateway thread started by startThreads(). */
 export const isGatewayThread = (): boolean => !isMainThread && (workerData as Partial<ThreadStart> | null)?.cachegateThread === true;
@@ -56,8 +62,8 @@ export const threadStart = (): ThreadStart => workerData as ThreadStart;
  * Control-plane API changes made on this thread go to the others; theirs come here. Flushes and
  * purges are not sent: the shared store already applied them for every thread.
  */
-export function threadSiblings(): Siblings & { close(): void } {
-  const channel = new BroadcastChannel(CHANGES_CHANNEL);
+export function threadSiblings(group = ''): Siblings & { close(): void } {
+  const channel = new BroadcastChannel(channelName(CHANGES_CHANNEL, group));
   channel.unref();
   return {
     publish: (change) => {
@@ -76,8 +82,8 @@ export function threadSiblings(): Siblings & { close(): void } {
  * read shared state — the stage caches' bytes, entries and evictions (one shared store) and the
  * process metrics (one process) — are the same on every thread: one thread's value is kept.
  */
-export function threadMetricsText(registry: Registry, threads: number, self: number): { text: () => Promise<string>; close(): void } {
-  const channel = new BroadcastChannel(METRICS_CHANNEL);
+export function threadMetricsText(registry: Registry, threads: number, self: number, group = ''): { text: () => Promise<string>; close(): void } {
+  const channel = new BroadcastChannel(channelName(METRICS_CHANNEL, group));
   channel.unref();
   const pending = new Map<number, { metrics: MetricObjectWithValues<MetricValue<string>>[][]; done: () => void }>();
   let next = 0;

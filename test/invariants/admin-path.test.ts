@@ -6,6 +6,11 @@
  *
  * Issue 13 defect 4: `DELETE /restapis/beta/stages/prod/cache/data/` and `DELETE /restapis/beta/`
  * succeeded against an explicit Deny (the router accepted `/?$`, the ARN was built from the raw path).
+ *
+ * Run with one gateway thread and with two (issue 17): the admin listener's descriptor is shared
+ * too, each request opens a fresh connection (so either thread answers it), and a
+ * deletion allowed on one thread would reach the other as an API change; flushes are counted over
+ * both threads (/metrics).
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,6 +19,7 @@ import type { Gateway } from '../../src/gateway/gateway.js';
 import { startBackend, type CountingBackend } from '../helpers/backend.js';
 import { startGateway } from '../helpers/gateway.js';
 import { request } from 'node:http';
+import { THREAD_COUNTS, threadsLabel } from '../helpers/threads.js';
 
 const ADMIN_KEY = 'admin-path-admin-key';
 const LIMITED_KEY = 'admin-path-limited-key';
@@ -43,7 +49,7 @@ function spelling(canonical: string): fc.Arbitrary<string> {
     .map(([parts, separators, end]) => parts.map((part, i) => `${i === 0 ? '/' : separators[i]}${part}`).join('') + end);
 }
 
-describe('invariant: every spelling of a denied admin resource is denied (or a 4xx)', () => {
+for (const threads of THREAD_COUNTS) describe(`invariant: every spelling of a denied admin resource is denied (or a 4xx) (${threadsLabel(threads)})`, () => {
   let backend: CountingBackend;
   let gateway: Gateway;
   before(async () => {
@@ -61,18 +67,21 @@ describe('invariant: every spelling of a denied admin resource is denied (or a 4
         },
       ],
       apis: [api('alpha', backend), api('beta', backend)],
-    });
+    }, { threads });
   });
   after(async () => {
     await gateway.close();
     await backend.close();
   });
 
-  /** node:http sends the path byte for byte (undici and fetch would resolve dot segments first). */
+  /**
+   * node:http sends the path byte for byte (undici and fetch would resolve dot segments first); a
+   * fresh connection each time (no agent), so that with two threads either may answer.
+   */
   const send = (method: string, path: string, key = LIMITED_KEY) =>
     new Promise<{ status: number; headers: Record<string, unknown>; text: string; json: () => any }>((resolve, reject) => {
       const url = new URL(gateway.adminUrl);
-      const req = request({ host: url.hostname, port: url.port, method, path, headers: { 'x-api-key': key } }, (res) => {
+      const req = request({ host: url.hostname, port: url.port, method, path, agent: false, headers: { 'x-api-key': key } }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
         res.on('end', () => {

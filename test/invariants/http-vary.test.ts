@@ -4,6 +4,10 @@
  * whitespace, name case) — those of the request that fetched it; and however many spellings an
  * attacker sends, the variants per URL and the bytes stay bounded. Generated with fast-check
  * (seeded, bounded runs), through a real gateway and backend.
+ *
+ * Run with one gateway thread and with two sharing one store (issue 17): each request opens a
+ * fresh connection, so a variant stored by one thread is selected (or not) by the other, and
+ * concurrent misses of one URL arrive on both.
  */
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
@@ -14,15 +18,16 @@ import { stageId } from '../../src/cache/store.js';
 import type { Gateway } from '../../src/gateway/gateway.js';
 import { startBackend, type CountingBackend } from '../helpers/backend.js';
 import { startGateway } from '../helpers/gateway.js';
+import { burstAcrossThreads, THREAD_COUNTS, threadsLabel } from '../helpers/threads.js';
 
 const CAPACITY = 256 * 1024;
 
-/** Sends raw header lines (repeats and spellings kept) and returns the body. */
+/** Sends raw header lines (repeats and spellings kept) on a fresh connection and returns the body. */
 function get(url: string, lines: readonly [string, string][]): Promise<string> {
   return new Promise((resolve, reject) => {
     // A raw header array keeps repeats and spellings; Node then adds no Host of its own.
     const raw = [['Host', new URL(url).host], ...lines].flat();
-    const req = httpRequest(url, { headers: raw as unknown as Record<string, string> }, (res) => {
+    const req = httpRequest(url, { agent: false, headers: raw as unknown as Record<string, string> }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
       res.on('end', () => resolve(Buffer.concat(chunks).toString()));
@@ -38,7 +43,7 @@ const language = fc.constantFrom('en', 'fr', 'de', 'en-GB', 'x');
 const acceptLanguage = fc.array(fc.tuple(nameSpelling, fc.array(fc.tuple(language, fc.constantFrom('', ' ', '  ', '\t')), { minLength: 1, maxLength: 2 })), { maxLength: 3 })
   .map((lines) => lines.map(([name, items]) => [name, items.map(([tag, space]) => `${space}${tag}${space}`).join(',')] as [string, string]));
 
-describe('httpCache Vary invariant', () => {
+for (const threads of THREAD_COUNTS) describe(`httpCache Vary invariant (${threadsLabel(threads)})`, () => {
   let backend: CountingBackend;
   let gateway: Gateway;
 
@@ -52,7 +57,7 @@ describe('httpCache Vary invariant', () => {
     gateway = await startGateway({
       httpCaches: { std: { capacityBytes: CAPACITY } },
       apis: [{ id: 'vary', resources: { '/{proxy+}': { ANY: { httpCache: 'std', integration: { type: 'HTTP_PROXY', uri: `${backend.url}/{proxy}` } } } }, stages: { prod: {} } }],
-    });
+    }, { threads });
   });
   after(async () => {
     await gateway.close();
@@ -84,10 +89,19 @@ describe('httpCache Vary invariant', () => {
         assert.equal(body.split('|')[0], expected, `concurrent request ${JSON.stringify(requests[i])}`);
       });
     }), { seed: 1415, numRuns: 25, interruptAfterTimeLimit: 60_000 });
-    // Identical concurrent misses still make one backend call.
-    const before = backend.calls;
-    await Promise.all(Array.from({ length: 5 }, () => get(`${gateway.dataUrl}/prod/same`, [['Accept-Language', 'en']])));
-    assert.equal(backend.calls - before, 1);
+  });
+
+  // Across threads this needs the fill lease in the shared store; one thread coalesces only its own callers.
+  // With h1-coalesce (7a9a7e5) merged it still made 3 calls: a variant read back from the shared store
+  // lacks VariantStore's selecting mark, so the other thread's waiters refuse it (selects() is false).
+  it('identical concurrent misses still make one backend call', { todo: threads > 1 ? 'cross-thread coalescing (lease) not merged' : undefined }, async () => {
+    const fill = async (round: number) => {
+      const before = backend.calls;
+      await Promise.all(Array.from({ length: 5 }, () => get(`${gateway.dataUrl}/prod/same${round}`, [['Accept-Language', 'en']])));
+      return backend.calls - before;
+    };
+    // With two threads: a burst both threads answered part of.
+    assert.equal(threads > 1 ? await burstAcrossThreads(gateway, fill) : await fill(0), 1);
   });
 
   it('keeps at most MAX_VARIANTS_PER_URL variants of one URL, however many spellings arrive', async () => {

@@ -9,6 +9,10 @@
  * splitting on `;` as well as `&` and comparing names case-insensitively; on `/s/` (a method with
  * `cacheForwarding: keyed-only`) it echoes the whole query string and every header it received.
  * Generated with fast-check, seeded and bounded (numRuns, one gateway for all runs).
+ *
+ * Run with one gateway thread and with two sharing one store (issue 17): each request opens a
+ * fresh connection, so the attacker's request and the victim's land on either thread — an entry
+ * one thread stored is served by the other.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -17,6 +21,7 @@ import type { Gateway } from '../../src/gateway/gateway.js';
 import { startBackend, type BackendHandler, type CountingBackend } from '../helpers/backend.js';
 import { startGateway } from '../helpers/gateway.js';
 import { rawExchange } from '../helpers/http.js';
+import { assertAnsweredByBothThreads, THREAD_COUNTS, threadsLabel } from '../helpers/threads.js';
 
 const SEED = 1313;
 const RUNS = 60;
@@ -138,7 +143,7 @@ function attack(prefix: string, clean: Clean, tampers: readonly Tamper[], order:
   return { target: `${prefix}?${shuffled.join('&')}`, head: headers.map(([name, value]) => `${name}:${value}\r\n`).join('') };
 }
 
-describe('invariant: no input outside the cache key shapes a cached body', () => {
+for (const threads of THREAD_COUNTS) describe(`invariant: no input outside the cache key shapes a cached body (${threadsLabel(threads)})`, () => {
   let backend: CountingBackend;
   let gateway: Gateway;
   let port: number;
@@ -156,7 +161,7 @@ describe('invariant: no input outside the cache key shapes a cached body', () =>
         },
         stages: { prod: { cacheClusterEnabled: true, methodSettings: { '*/*': { cacheTtlInSeconds: 300 } } } },
       }],
-    });
+    }, { threads });
     port = Number(new URL(gateway.dataUrl).port);
   });
   after(async () => {
@@ -223,4 +228,6 @@ describe('invariant: no input outside the cache key shapes a cached body', () =>
       assert.equal(JSON.parse(respelled.body).type, clean.type);
     }), { seed: SEED + 2, numRuns: RUNS });
   });
+
+  if (threads > 1) it('both threads answered some of the requests above (fresh connections spread across them)', () => assertAnsweredByBothThreads(gateway));
 });

@@ -2,6 +2,9 @@
  * FallbackNonceStore's backlog (a3/store finding 1): nonces admitted from local memory while the
  * shared store failed are written to it once it answers again, and the backlog stays bounded
  * however long the outage lasts.
+ *
+ * Run once, not per gateway thread count (issue 17): the store is driven directly, no gateway and
+ * no threads are involved; each thread's fallback is this same object.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';

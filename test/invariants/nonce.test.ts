@@ -3,6 +3,11 @@
  * signed request walked every nonce of the last 15 minutes). Generated histories of claims —
  * apps, reused nonces, timestamps anywhere in the ±15 min window, clock jumps, tight limits —
  * checked against a plain reference model, and the work counted (records visited by sweeps).
+ *
+ * Run once, not per gateway thread count (issue 17): this is the record itself, with no gateway.
+ * With several threads every claim is still made on this one MemoryNonceStore, kept by the main
+ * thread (cli/workers.ts mainThreadNonces; other threads relay, with a bounded number waiting), so
+ * the work per claim is the same; a replay sent to another thread is test/alibaba/nonce-shared's.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';

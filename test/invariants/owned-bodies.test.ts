@@ -8,6 +8,11 @@
  * - a Redis `localCacheMs` copy kept the decoded entry, whose body is a view into the Redis reply
  *   (entry-codec decodes without a copy), and ioredis's parser hands replies out as slices of a
  *   socket read or of its shared bufferPool (≥ 3× the largest multi-chunk reply).
+ *
+ * Run once, not per gateway thread count (issue 17): store objects are driven directly (an
+ * EncryptedStore over a MemoryStore, Redis local copies), no gateway or connection involved; with
+ * threads each thread has its own such objects. What several threads keep together is
+ * memory.test.ts's `--workers 2` case.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';

@@ -16,6 +16,12 @@
  * 2-core machine shared by a dozen busy processes (a 500 ms stall was seen there). The convoy
  * exceeded both bounds by whole multiples of the latency or the timeout: its second waiter on a
  * hanging key answered after two timeouts less its arrival offset (≥ 1,800 ms here). Seeded, bounded runs (about one second each).
+ *
+ * Run with one gateway thread and with two sharing one store (issue 17): concurrent callers of one
+ * key open several connections, which land on either thread, so a caller may wait on a leader (or
+ * a hit-for-pass mark) of the other thread. The bounds are the same. With two threads, a second
+ * case sends each kind's callers in bursts until one burst reached both threads, and checks the
+ * same bounds there (what a fill lease shared by the threads must keep).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -23,7 +29,8 @@ import fc from 'fast-check';
 import type { Gateway } from '../../src/gateway/gateway.js';
 import { startBackend, type CountingBackend } from '../helpers/backend.js';
 import { startGateway } from '../helpers/gateway.js';
-import { call } from '../helpers/http.js';
+import { call, type Answer } from '../helpers/http.js';
+import { assertAnsweredByBothThreads, burstAcrossThreads, THREAD_COUNTS, threadsLabel } from '../helpers/threads.js';
 
 const TIMEOUT_MS = 1000;
 const SLACK_MS = 600;
@@ -35,7 +42,31 @@ interface KeyBehaviour {
   latencyMs: number;
 }
 
-describe('invariant: bounded waits, no convoy (SPEC §7 Guarantees)', () => {
+/** The bounds of this invariant for one caller, answered `answer` after `ms`, on a key that answers as `behaviour`. */
+function assertBounded(behaviour: KeyBehaviour, answer: Answer, ms: number): void {
+  const status = String(answer.headers['cache-status']);
+  assert.ok(ms <= TIMEOUT_MS + SLACK_MS, `${behaviour.kind}: waited ${ms} ms with a ${TIMEOUT_MS} ms timeout (${status})`);
+  if (behaviour.kind !== 'shareable' && behaviour.kind !== 'hanging') {
+    assert.ok(ms <= 2 * behaviour.latencyMs + SLACK_MS, `${behaviour.kind}: waited ${ms} ms for ${behaviour.latencyMs} ms answers (${status})`);
+  }
+  if (behaviour.kind === 'unshareable') {
+    assert.equal(answer.status, 200);
+    assert.ok(!status.includes('collapsed'), `an unshareable answer was shared: ${status}`);
+    assert.ok(answer.headers['set-cookie'] !== undefined, 'each caller got its own Set-Cookie');
+  }
+  if (behaviour.kind === 'hanging') assert.equal(answer.status, 504);
+  if (behaviour.kind === 'failing') assert.equal(answer.status, 502);
+  if (behaviour.kind !== 'shareable') assert.match(status, /^cachegate; fwd=/, 'Cache-Status on every answer, errors included');
+}
+
+/** A GET and how long its caller waited for the whole answer. */
+async function timedCall(url: string, headers?: Record<string, string>): Promise<{ answer: Answer; ms: number }> {
+  const started = Date.now();
+  const answer = await call(url, { headers });
+  return { answer, ms: Date.now() - started };
+}
+
+for (const threads of THREAD_COUNTS) describe(`invariant: bounded waits, no convoy (SPEC §7 Guarantees) (${threadsLabel(threads)})`, () => {
   let backend: CountingBackend;
   let gateway: Gateway;
   /** Backend path → how it answers, set per generated scenario. */
@@ -59,7 +90,7 @@ describe('invariant: bounded waits, no convoy (SPEC §7 Guarantees)', () => {
         resources: { '/{proxy+}': { GET: { integration: { type: 'HTTP_PROXY', uri: `${backend.url}/{proxy}`, timeoutMs: TIMEOUT_MS } } } },
         stages: { prod: { cacheClusterEnabled: true, methodSettings: { '*/*': { cacheTtlInSeconds: 60 } } } },
       }],
-    });
+    }, { threads });
   });
   after(async () => {
     await gateway?.close();
@@ -82,25 +113,25 @@ describe('invariant: bounded waits, no convoy (SPEC §7 Guarantees)', () => {
       keys.forEach((behaviour, key) => behaviours.set(pathOf(key), behaviour));
       const results = await Promise.all(requests.map(async ({ key, delayMs }) => {
         await new Promise((resolve) => setTimeout(resolve, delayMs));
-        const started = Date.now();
-        const answer = await call(`${gateway.dataUrl}/prod${pathOf(key)}`);
-        return { behaviour: keys[key % keys.length]!, answer, ms: Date.now() - started };
+        return { behaviour: keys[key % keys.length]!, ...await timedCall(`${gateway.dataUrl}/prod${pathOf(key)}`) };
       }));
-      for (const { behaviour, answer, ms } of results) {
-        const status = String(answer.headers['cache-status']);
-        assert.ok(ms <= TIMEOUT_MS + SLACK_MS, `${behaviour.kind}: waited ${ms} ms with a ${TIMEOUT_MS} ms timeout (${status})`);
-        if (behaviour.kind !== 'shareable' && behaviour.kind !== 'hanging') {
-          assert.ok(ms <= 2 * behaviour.latencyMs + SLACK_MS, `${behaviour.kind}: waited ${ms} ms for ${behaviour.latencyMs} ms answers (${status})`);
-        }
-        if (behaviour.kind === 'unshareable') {
-          assert.equal(answer.status, 200);
-          assert.ok(!status.includes('collapsed'), `an unshareable answer was shared: ${status}`);
-          assert.ok(answer.headers['set-cookie'] !== undefined, 'each caller got its own Set-Cookie');
-        }
-        if (behaviour.kind === 'hanging') assert.equal(answer.status, 504);
-        if (behaviour.kind === 'failing') assert.equal(answer.status, 502);
-        if (behaviour.kind !== 'shareable') assert.match(status, /^cachegate; fwd=/, 'Cache-Status on every answer, errors included');
-      }
+      for (const { behaviour, answer, ms } of results) assertBounded(behaviour, answer, ms);
     }), { seed: 1313, numRuns: 10, endOnFailure: true });
+  });
+
+  if (threads > 1) it('both threads answered some of the callers above (the pooled connections spread across them)', () => assertAnsweredByBothThreads(gateway));
+
+  // Each round a fresh key, its callers on fresh connections, until both threads had some of them:
+  // a wait on a leader of the other thread (a fill lease in the shared store) keeps the same bounds.
+  if (threads > 1) it('callers of one key on both threads: the same bounds, and no unshareable answer is shared', async () => {
+    for (const kind of KINDS) {
+      const behaviour = { kind, latencyMs: 150 };
+      const results = await burstAcrossThreads(gateway, (round) => {
+        const path = `/across/${kind}/${round}`;
+        behaviours.set(path, behaviour);
+        return Promise.all(Array.from({ length: 4 }, () => timedCall(`${gateway.dataUrl}/prod${path}`, { connection: 'close' })));
+      });
+      for (const { answer, ms } of results) assertBounded(behaviour, answer, ms);
+    }
   });
 });
