@@ -17,7 +17,7 @@ async function serveThread(configJson: string, baseDir: string): Promise<void> {
     const loaded = validateConfig(JSON.parse(configJson), { source: '<test>', baseDir });
     gateway = await Gateway.start(loaded, {
       siblings, sharedMemory: start.sharedStore, listenFds: start.listenFds,
-      nonces: start.sharedStore ? threadNonces() : undefined, workers: start.sharedStore ? start.threads : undefined,
+      nonces: start.sharedStore ? threadNonces() : undefined, threadBuckets: start.throttleTable && { table: start.throttleTable, threads: start.threads },
     });
   } catch (error) {
     siblings?.close();

@@ -18,6 +18,7 @@ import { createSharedMemory, memoryArenaBytes } from '../../src/cache/stores/ind
 import { mainThreadNonces, startThreads, threadMetricsText, threadSiblings } from '../../src/cli/workers.js';
 import type { LoadedConfig } from '../../src/config/load.js';
 import { Gateway, type GatewayOptions } from '../../src/gateway/gateway.js';
+import { createThrottleTable } from '../../src/gateway/throttle-shared.js';
 
 /** The invariant suites run once per count: one gateway thread, and two sharing one store (issue 17). */
 export const THREAD_COUNTS = [1, 2] as const;
@@ -42,14 +43,15 @@ export async function startThreadedGateway(raw: unknown, loaded: LoadedConfig, t
   const memory = loaded.config.store.type === 'memory';
   const sharedStore = memory ? createSharedMemory(memoryArenaBytes(loaded.config)) : undefined;
   const siblings = memory ? threadSiblings(group) : undefined;
+  const throttleTable = memory ? createThrottleTable() : undefined;
   const gateway = await Gateway.start(loaded, {
     ...options, siblings, sharedMemory: sharedStore, nonces: memory ? mainThreadNonces : undefined,
-    // As under the CLI: with the memory store each thread throttles its share of every limit.
-    workers: memory ? threads : undefined,
+    // As under the CLI: with the memory store the threads share one table of throttling buckets.
+    threadBuckets: throttleTable && { table: throttleTable, threads },
   });
   const metrics = threadMetricsText(gateway.metrics.registry, threads, threadId, group);
   gateway.setMetricsText(metrics.text);
-  const others = startThreads(threads - 1, THREAD_SCRIPT, [JSON.stringify(raw), baseDir], { listenFds: gateway.listenFds, threads, sharedStore, group });
+  const others = startThreads(threads - 1, THREAD_SCRIPT, [JSON.stringify(raw), baseDir], { listenFds: gateway.listenFds, threads, sharedStore, throttleTable, group });
   const closeFirst = gateway.close.bind(gateway);
   const close = async () => {
     await others.stop();
