@@ -91,7 +91,7 @@ export class Flights {
    * gone and nobody waits for the answer (Varnish and nginx finish such a fetch too): a caller
    * that hangs up after leading a hot key cannot throw every waiter onto the integration.
    */
-  lead(key: string, leader: CallerLink): { settle: (shared: Shared) => void; link: CallerLink } {
+  lead(key: string, leader: CallerLink): { settle: (shared: Shared) => void; link: LeaderLink } {
     let settle!: (shared: Shared) => void;
     const flight = this.add(key, new Promise<Shared>((resolve) => (settle = resolve)));
     return { settle, link: new LeaderLink(leader, flight) };
