@@ -1,0 +1,130 @@
+/**
+ * `--workers 2`: concurrent misses of one key coalesce across the threads (issue 17, "2 threads:
+ * one fill per key"), and every wait stays bounded by the waiter's own integration timeout (SPEC
+ * §7 Guarantees) — whether the leader on the other thread is answered with something that cannot
+ * be shared, hangs past its timeout, or fails.
+ *
+ * Each burst sends its requests on fresh connections, so the kernel hands them to whichever thread
+ * accepts first: with 40 at once both threads get some (before the lease table, each thread then
+ * called the backend once: 2 calls per key; checked).
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import { startBackend, type CountingBackend } from '../helpers/backend.js';
+import { call, type Answer } from '../helpers/http.js';
+
+const BIN = fileURLToPath(new URL('../../../bin/cachegate.js', import.meta.url));
+/** How long the backend takes to answer: long enough for a burst to arrive on both threads. */
+const BACKEND_DELAY_MS = 300;
+const TIMEOUT_MS = 1_500;
+/** Time past a caller's own timeout that its answer may take (event loops, a busy 2-core machine). */
+const SLACK_MS = 1_500;
+const BURST = 40;
+
+/**
+ * An unshareable answer takes most of a timeout: a thread that waited for it and then queued its
+ * own callers behind a second call would turn them into 504s (caching off: all 200).
+ */
+const COOKIE_DELAY_MS = TIMEOUT_MS * 0.6;
+
+/** /x/{kind}-{n}: `ok` answers 200 JSON, `cookie` the same with a Set-Cookie (later), `hang` never, `fail` drops the connection. */
+function behave(backend: CountingBackend): void {
+  backend.handler = (req, res, _body, call) => {
+    const kind = /^\/x\/([a-z]+)-/.exec(req.url ?? '')?.[1];
+    if (kind === 'hang') return;
+    setTimeout(() => {
+      if (kind === 'fail') return void res.destroy();
+      const text = JSON.stringify({ path: req.url, call });
+      res.writeHead(200, { 'content-type': 'application/json', ...(kind === 'cookie' ? { 'set-cookie': `session=${call}` } : {}) });
+      res.end(text);
+    }, kind === 'cookie' ? COOKIE_DELAY_MS : BACKEND_DELAY_MS);
+  };
+}
+
+/** Backend calls for one path. */
+const callsFor = (backend: CountingBackend, path: string) => backend.seen.filter((seen) => seen.url === path).length;
+
+describe('cachegate start --workers 2: one integration call per key across threads', () => {
+  let backend: CountingBackend;
+  let child: ChildProcess;
+  let output = '';
+  let dataUrl = '';
+
+  before(async () => {
+    backend = await startBackend();
+    behave(backend);
+    const dir = mkdtempSync(join(tmpdir(), 'cachegate-workers-coalescing-'));
+    const config = join(dir, 'cachegate.yaml');
+    writeFileSync(config, `
+gateway: { listen: 127.0.0.1:0, admin: 127.0.0.1:0 }
+apis:
+  - id: api
+    resources:
+      /x/{id}: { GET: { requestParameters: [method.request.path.id], cacheKeyParameters: [method.request.path.id], integration: { type: HTTP_PROXY, uri: "${backend.url}/x/{id}", timeoutMs: ${TIMEOUT_MS} } } }
+    stages: { prod: { cacheClusterEnabled: true } }
+`);
+    child = spawn(process.execPath, [BIN, 'start', '--config', config, '--workers', '2', '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout!.on('data', (chunk) => (output += chunk));
+    child.stderr!.on('data', (chunk) => (output += chunk));
+    await new Promise<void>((resolve, reject) => {
+      const timer = setInterval(() => /2 workers/.test(output) && (clearInterval(timer), resolve()), 50);
+      child.once('exit', (code) => (clearInterval(timer), reject(new Error(`exited ${code}: ${output}`))));
+    });
+    dataUrl = /on (http:\/\/[\d.:]+) \(admin/.exec(output)![1]!;
+  });
+
+  after(async () => {
+    child.kill('SIGTERM');
+    const code = await new Promise((resolve) => child.once('exit', resolve));
+    await backend.close();
+    assert.equal(code, 0, output);
+  });
+
+  /** BURST requests for `path` at once, each on a new connection; each answer with how long it took. */
+  async function burst(path: string): Promise<{ answer: Answer; ms: number }[]> {
+    return Promise.all(Array.from({ length: BURST }, async () => {
+      const started = Date.now();
+      const answer = await call(`${dataUrl}/prod${path}`, { headers: { connection: 'close' } });
+      return { answer, ms: Date.now() - started };
+    }));
+  }
+
+  it('a burst of misses of one key on both threads makes one backend call; every caller gets its body', async () => {
+    for (const path of ['/x/ok-1', '/x/ok-2', '/x/ok-3']) {
+      const answers = await burst(path);
+      assert.equal(callsFor(backend, path), 1, `${path}: backend calls`);
+      assert.ok(answers.every(({ answer }) => answer.status === 200), `${path}: ${answers.map(({ answer }) => answer.status)}`);
+      assert.equal(new Set(answers.map(({ answer }) => answer.text)).size, 1, `${path}: one body for all`);
+      // One fetched it; every other caller, on its thread or the other, was collapsed onto it (or,
+      // arriving after the fill, hit it).
+      const statuses = answers.map(({ answer }) => String(answer.headers['cache-status']));
+      assert.equal(statuses.filter((status) => status.includes('stored')).length, 1, statuses.join('\n'));
+    }
+  });
+
+  it('an unshareable answer (Set-Cookie) holds no caller on the other thread past its own timeout: all 200', async () => {
+    const answers = await burst('/x/cookie-1');
+    assert.ok(answers.every(({ answer }) => answer.status === 200), answers.map(({ answer }) => answer.status).join());
+    assert.ok(answers.every(({ answer }) => answer.headers['set-cookie'] !== undefined), 'each caller got a Set-Cookie answer of its own');
+    assert.ok(callsFor(backend, '/x/cookie-1') > 1, 'not shared: the callers went on their own');
+  });
+
+  it('a backend hanging past the timeout: every caller, on either thread, gets its 504 within its own timeout', async () => {
+    const answers = await burst('/x/hang-1');
+    assert.ok(answers.every(({ answer }) => answer.status === 504), answers.map(({ answer }) => answer.status).join());
+    const slowest = Math.max(...answers.map(({ ms }) => ms));
+    assert.ok(slowest < TIMEOUT_MS + SLACK_MS, `slowest answer after ${slowest} ms (timeout ${TIMEOUT_MS} ms): no caller waited a second timeout`);
+  });
+
+  it('a leader whose backend call fails: the other thread does not hang, every caller is answered', async () => {
+    const answers = await burst('/x/fail-1');
+    assert.ok(answers.every(({ answer }) => answer.status === 502), answers.map(({ answer }) => answer.status).join());
+    const slowest = Math.max(...answers.map(({ ms }) => ms));
+    assert.ok(slowest < TIMEOUT_MS + SLACK_MS, `slowest answer after ${slowest} ms`);
+  });
+});
