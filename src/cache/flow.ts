@@ -213,10 +213,11 @@ export class CacheStep implements DataPlaneCacheStep {
       await this.fetchAlone(request, outcome, previous, staleUsable, undefined, undefined);
       return;
     }
-    const { settle, link } = this.flights.lead(flightKey, ctx);
     // Issue 17: the first miss of the key on any thread takes its lease; a later one on another
     // thread leads this thread's waiters in waiting for it. A refresh goes forward regardless.
+    // Once answered, the lease lasts a timeout more for the body (waiters elsewhere wait for it).
     const lease = request.refresh ? undefined : this.deps.leases?.take(flightKey, deadline);
+    const { settle, link } = this.flights.lead(flightKey, ctx, lease?.kind === 'taken' ? () => lease.answered(Date.now() + timeoutMs) : undefined);
     if (lease?.kind === 'held') return this.followLease(request, outcome, previous, staleUsable, passId, lease, settle, link);
     let shared: Shared = undefined;
     let ended: LeaseOutcome = 'failed';
@@ -242,9 +243,15 @@ export class CacheStep implements DataPlaneCacheStep {
     const timeoutMs = integrationTimeoutMs(request.ctx);
     const deadline = request.ctx.receivedAt + timeoutMs;
     let shared: Shared = undefined;
+    // Whether the remote leader's integration answered: then this thread's waiters, like this
+    // request, wait for its body, and whoever then goes on its own has a whole timeout.
     let answered = false;
+    const remoteAnswered = (): void => {
+      answered = true;
+      link.answered();
+    };
     try {
-      const waited = await lease.wait(deadline);
+      const waited = await lease.wait(deadline, remoteAnswered);
       if (waited === 'deadline') this.waitTimedOut(request, outcome, timeoutMs);
       if (waited === 'failed-stale' && staleUsable && previous) {
         this.serveStaleOnError(request, previous, undefined);
@@ -260,8 +267,7 @@ export class CacheStep implements DataPlaneCacheStep {
           return;
         }
       }
-      answered = waited === 'unshareable' || waited === 'shared';
-      if (answered) link.answered();
+      if (waited === 'unshareable' || waited === 'shared') remoteAnswered();
     } finally {
       settle(shared);
     }

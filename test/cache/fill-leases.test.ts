@@ -53,6 +53,22 @@ describe('FillLeases', () => {
     long.release('failed');
   });
 
+  it('once its holder is answered, a waiter waits past its own deadline for the release, and the lease lasts until its new expiry', async () => {
+    const buffer = allocateLeases(64);
+    const [first, second] = [new FillLeases(buffer, 1), new FillLeases(buffer, 2)];
+    const lease = first.take('body', Date.now() + 100);
+    const held = second.take('body', Date.now() + 5_000);
+    assert.ok(lease.kind === 'taken' && held.kind === 'held');
+    let told = 0;
+    const waited = held.wait(Date.now() + 50, () => told++);
+    lease.answered(Date.now() + 5_000);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.equal(second.take('body', Date.now() + 5_000).kind, 'held', 'past its first expiry, still held');
+    lease.release('shared');
+    assert.equal(await waited, 'shared', 'waited past its deadline of 50 ms');
+    assert.equal(told, 1);
+  });
+
   it('an expired holder\'s late release does not end its successor\'s lease', () => {
     let now = 0;
     const buffer = allocateLeases(64);

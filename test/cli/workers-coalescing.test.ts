@@ -11,6 +11,7 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import type { ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,11 +33,15 @@ const BURST = 40;
  */
 const COOKIE_DELAY_MS = TIMEOUT_MS * 0.6;
 
-/** /x/{kind}-{n}: `ok` answers 200 JSON, `cookie` the same with a Set-Cookie (later), `hang` never, `fail` drops the connection. */
+/**
+ * /x/{kind}-{n}: `ok` answers 200 JSON, `cookie` the same with a Set-Cookie (later), `hang` never,
+ * `fail` drops the connection, `slowbody` streams its body until past the callers' timeouts.
+ */
 function behave(backend: CountingBackend): void {
   backend.handler = (req, res, _body, call) => {
     const kind = /^\/x\/([a-z]+)-/.exec(req.url ?? '')?.[1];
     if (kind === 'hang') return;
+    if (kind === 'slowbody') return streamSlowly(res, call);
     setTimeout(() => {
       if (kind === 'fail') return void res.destroy();
       const text = JSON.stringify({ path: req.url, call });
@@ -44,6 +49,27 @@ function behave(backend: CountingBackend): void {
       res.end(text);
     }, kind === 'cookie' ? COOKIE_DELAY_MS : BACKEND_DELAY_MS);
   };
+}
+
+/**
+ * The head after SLOW_HEAD_MS, then a chunk every BACKEND_DELAY_MS until SLOW_BODY_END_MS: past
+ * the callers' deadlines (arrival + timeout), within a timeout of the head (the lease's expiry
+ * once answered).
+ */
+const SLOW_HEAD_MS = 600;
+const SLOW_BODY_END_MS = TIMEOUT_MS + BACKEND_DELAY_MS;
+function streamSlowly(res: ServerResponse, call: number): void {
+  const started = Date.now();
+  let timer = setTimeout(() => {
+    res.writeHead(200, { 'content-type': 'text/plain' });
+    const chunk = (): void => {
+      res.write(`call ${call} at ${Date.now() - started} ms\n`);
+      if (Date.now() - started >= SLOW_BODY_END_MS) res.end();
+      else timer = setTimeout(chunk, BACKEND_DELAY_MS);
+    };
+    chunk();
+  }, SLOW_HEAD_MS);
+  res.once('close', () => clearTimeout(timer));
 }
 
 /** Backend calls for one path. */
@@ -105,6 +131,13 @@ apis:
       const statuses = answers.map(({ answer }) => String(answer.headers['cache-status']));
       assert.equal(statuses.filter((status) => status.includes('stored')).length, 1, statuses.join('\n'));
     }
+  });
+
+  it('a leader answered in time whose body streams past the timeout: callers on both threads wait for it, one call', async () => {
+    const answers = await burst('/x/slowbody-1');
+    assert.ok(answers.every(({ answer }) => answer.status === 200), answers.map(({ answer }) => answer.status).join());
+    assert.equal(new Set(answers.map(({ answer }) => answer.text)).size, 1, 'one body for all');
+    assert.equal(callsFor(backend, '/x/slowbody-1'), 1);
   });
 
   it('an unshareable answer (Set-Cookie) holds no caller on the other thread past its own timeout: all 200', async () => {

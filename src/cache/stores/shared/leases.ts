@@ -21,7 +21,7 @@ import { randomBytes } from 'node:crypto';
 import { keyedHash } from './arena.js';
 import { lock, unlock } from './lock.js';
 
-/** Fills under way at once across threads that can coalesce (≈160 KiB of shared memory). */
+/** Fills under way at once across threads that can coalesce (128 KiB of shared memory). */
 export const LEASE_SLOTS = 4096;
 /** Slots a key may use: a take or lookup reads at most this many, under the lock. */
 export const LEASE_PROBES = 8;
@@ -37,10 +37,17 @@ const OUTCOMES: readonly LeaseOutcome[] = ['shared', 'unshareable', 'failed-stal
 export type LeaseWait = LeaseOutcome | 'ended' | 'expired' | 'deadline';
 
 export type Lease =
-  /** This thread fills: it must release (in a finally) with what its waiters may do. */
-  | { readonly kind: 'taken'; release(outcome: LeaseOutcome): void }
-  /** Another thread fills: wait for it, until `deadline` (epoch ms) at the latest. */
-  | { readonly kind: 'held'; readonly owner: number; wait(deadline: number): Promise<LeaseWait> }
+  /**
+   * This thread fills: it must release (in a finally) with what its waiters may do. `answered`:
+   * its integration answered (the head arrived) and the body follows; the waiters' deadlines no
+   * longer apply, as on this thread (coalescing.ts), and the lease lasts until `expiresAt`.
+   */
+  | { readonly kind: 'taken'; release(outcome: LeaseOutcome): void; answered(expiresAt: number): void }
+  /**
+   * Another thread fills: wait for it, until `deadline` (epoch ms) at the latest unless it was
+   * answered — then until its release or expiry, and `onAnswered` is told (once).
+   */
+  | { readonly kind: 'held'; readonly owner: number; wait(deadline: number, onAnswered?: () => void): Promise<LeaseWait> }
   /** No slot free for the key: call alone. */
   | { readonly kind: 'none' };
 
@@ -58,7 +65,9 @@ const SLOT_LEASE = 1;
 const SLOT_HASH_0 = 2;
 const SLOT_HASH_1 = 3;
 const SLOT_OWNER = 4;
-const SLOT_STRIDE = 5;
+/** The lease number once its integration answered (its waiters' deadlines no longer apply). */
+const SLOT_ANSWERED = 5;
+const SLOT_STRIDE = 6;
 
 const NONE: Lease = { kind: 'none' };
 
@@ -140,6 +149,7 @@ export class FillLeases {
     cells[at + SLOT_HASH_0] = hash0;
     cells[at + SLOT_HASH_1] = hash1;
     cells[at + SLOT_OWNER] = this.owner;
+    cells[at + SLOT_ANSWERED] = 0;
     this.expiries[slot] = expiresAt;
     Atomics.store(cells, at + SLOT_WORD, lease);
     let released = false;
@@ -150,7 +160,22 @@ export class FillLeases {
         released = true;
         this.release(slot, lease, outcome);
       },
+      answered: (until) => this.answered(slot, lease, until),
     };
+  }
+
+  private answered(slot: number, lease: number, expiresAt: number): void {
+    const { cells } = this;
+    const at = HEADER_CELLS + slot * SLOT_STRIDE;
+    lock(cells, HEADER_LOCK);
+    const ours = cells[at + SLOT_WORD] === lease;
+    if (ours) {
+      cells[at + SLOT_ANSWERED] = lease;
+      this.expiries[slot] = Math.max(this.expiries[slot]!, expiresAt);
+    }
+    unlock(cells, HEADER_LOCK);
+    // Waiters look again: their deadlines no longer apply.
+    if (ours) Atomics.notify(cells, at + SLOT_WORD);
   }
 
   /** Ends `lease` with `outcome` and wakes its waiters; nothing if it expired and was taken again. */
@@ -165,34 +190,59 @@ export class FillLeases {
   }
 
   private held(slot: number, lease: number, owner: number): Lease {
-    return { kind: 'held', owner, wait: (deadline) => this.waitFor(slot, lease, deadline) };
+    return { kind: 'held', owner, wait: (deadline, onAnswered) => this.waitFor(slot, lease, deadline, onAnswered) };
   }
 
-  /** Waits until `lease` in `slot` is released, expires, or `deadline` passes. */
-  private async waitFor(slot: number, lease: number, deadline: number): Promise<LeaseWait> {
-    const { cells, expiries } = this;
+  /**
+   * Waits until `lease` in `slot` is released, expires, or `deadline` passes — the deadline only
+   * until the lease's integration answered. Wakes at the earlier of the two to look again.
+   */
+  private async waitFor(slot: number, lease: number, deadline: number, onAnswered?: () => void): Promise<LeaseWait> {
     const word = HEADER_CELLS + slot * SLOT_STRIDE + SLOT_WORD;
+    let told = false;
     for (;;) {
-      if (Atomics.load(cells, word) !== lease) return this.outcomeOf(slot, lease);
+      const seen = this.look(slot, lease);
+      if (typeof seen === 'string') return seen;
+      if (seen.answered && !told) {
+        told = true;
+        onAnswered?.();
+      }
       const now = this.now();
-      const expiresAt = expiries[slot]!;
-      if (now >= deadline) return 'deadline';
-      if (now >= expiresAt) return 'expired';
-      const waited = waitAsync(cells, word, lease, Math.min(deadline, expiresAt) - now);
-      if (waited.async) await waited.value;
+      if (now >= seen.expiresAt) return 'expired';
+      if (!seen.answered && now >= deadline) return 'deadline';
+      const timeoutMs = (seen.answered ? seen.expiresAt : Math.min(deadline, seen.expiresAt)) - now;
+      const waited = waitAsync(this.cells, word, lease, timeoutMs);
+      if (waited.async) await settledWithin(waited.value, timeoutMs);
     }
   }
 
-  /** How `lease` ended, read under the lock (the slot may have been taken again since). */
-  private outcomeOf(slot: number, lease: number): LeaseWait {
+  /** How `lease` ended, or its expiry while it lasts, read under the lock (the slot may have been taken again since). */
+  private look(slot: number, lease: number): LeaseWait | { expiresAt: number; answered: boolean } {
     const { cells } = this;
     const at = HEADER_CELLS + slot * SLOT_STRIDE;
     lock(cells, HEADER_LOCK);
     const word = cells[at + SLOT_WORD]!;
     const same = cells[at + SLOT_LEASE] === lease;
+    const seen = { expiresAt: this.expiries[slot]!, answered: cells[at + SLOT_ANSWERED] === lease };
     unlock(cells, HEADER_LOCK);
+    if (word === lease) return seen;
     return same && word < 0 ? OUTCOMES[-word - 1]! : 'ended';
   }
+}
+
+/**
+ * Waits for `waiting` (a waitAsync) for at most `timeoutMs`. Node does not count a pending
+ * waitAsync as work: an event loop with nothing else to do would end under it. A timer of the
+ * same length keeps the loop alive and ends the wait even so.
+ */
+function settledWithin(waiting: Promise<unknown>, timeoutMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, timeoutMs);
+    void waiting.then(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
 }
 
 /** Int32 cells of a table of `slots` slots, rounded up to even so the expiries after them are 8-byte aligned. */
