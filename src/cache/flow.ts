@@ -218,6 +218,7 @@ export class CacheStep implements DataPlaneCacheStep {
     // Once answered, the lease lasts a timeout more for the body (waiters elsewhere wait for it).
     const lease = request.refresh ? undefined : this.deps.leases?.take(flightKey, deadline);
     const { settle, link } = this.flights.lead(flightKey, ctx, lease?.kind === 'taken' ? () => lease.answered(Date.now() + timeoutMs) : undefined);
+    if (lease?.kind === 'none') this.deps.metrics.leaseTableFull.inc({ api: ctx.labels.api, stage: ctx.labels.stage });
     if (lease?.kind === 'held') return this.followLease(request, outcome, previous, staleUsable, passId, lease, settle, link);
     let shared: Shared = undefined;
     let ended: LeaseOutcome = 'failed';
@@ -251,6 +252,7 @@ export class CacheStep implements DataPlaneCacheStep {
       link.answered();
     };
     try {
+      this.deps.metrics.leaseWaits.inc({ api: request.ctx.labels.api, stage: request.ctx.labels.stage });
       const waited = await lease.wait(deadline, remoteAnswered);
       if (waited === 'deadline') this.waitTimedOut(request, outcome, timeoutMs);
       if (waited === 'failed-stale' && staleUsable && previous) {

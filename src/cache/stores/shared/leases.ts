@@ -14,8 +14,9 @@
  *
  * Bounds: when every probed slot holds a live lease of another key, the caller gets no lease and
  * calls alone — a full or colliding table costs cross-thread coalescing, never a wait on an
- * unrelated key. A lease not released by its expiry (the leader's own deadline; its thread died,
- * or it is still reading a body) counts as free: waiters stop waiting, and the next miss takes it.
+ * unrelated key. A lease not released by its expiry — the leader's own deadline, or once its
+ * integration answered a timeout from then (its thread died, or its body is still coming) —
+ * counts as free: waiters stop waiting, and the next miss takes it.
  */
 import { randomBytes } from 'node:crypto';
 import { keyedHash } from './arena.js';
