@@ -93,7 +93,8 @@ apis:
   - id: api
     resources:
       /x/{id}: { GET: { requestParameters: [method.request.path.id], cacheKeyParameters: [method.request.path.id], integration: { type: HTTP_PROXY, uri: "${backend.url}/x/{id}", timeoutMs: ${TIMEOUT_MS} } } }
-    stages: { prod: { cacheClusterEnabled: true } }
+      /s/{id}: { GET: { requestParameters: [method.request.path.id], cacheKeyParameters: [method.request.path.id], integration: { type: HTTP_PROXY, uri: "${backend.url}/s/{id}", timeoutMs: ${TIMEOUT_MS} } } }
+    stages: { prod: { cacheClusterEnabled: true, methodSettings: { "s/{id}/GET": { cacheTtlInSeconds: 1, staleWhileRevalidateSeconds: 30 } } } }
 `);
     child = spawn(process.execPath, [BIN, 'start', '--config', config, '--workers', '2', '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout!.on('data', (chunk) => (output += chunk));
@@ -149,6 +150,17 @@ apis:
     assert.ok(answers.every(({ answer }) => answer.status === 200), answers.map(({ answer }) => answer.status).join());
     assert.equal(new Set(answers.map(({ answer }) => answer.text)).size, 1, 'one body for all');
     assert.equal(callsFor(backend, '/x/slowbody-1'), 1);
+  });
+
+  it('stale-while-revalidate: a burst of stale hits on both threads refreshes the entry once', async () => {
+    await call(`${dataUrl}/prod/s/1`, { headers: { connection: 'close' } });
+    // cacheTtlInSeconds: 1 — the entry is stale (within stale-while-revalidate) after a second.
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    const answers = await burst('/s/1');
+    assert.ok(answers.every(({ answer }) => answer.status === 200));
+    // The background refresh takes BACKEND_DELAY_MS; a second one, from the other thread, would start at once.
+    await new Promise((resolve) => setTimeout(resolve, BACKEND_DELAY_MS * 3));
+    assert.equal(callsFor(backend, '/s/1'), 2, 'the fill, then one refresh for both threads');
   });
 
   it('an unshareable answer (Set-Cookie) holds no caller on the other thread past its own timeout: all 200', async () => {
