@@ -90,11 +90,12 @@ export class Flights {
    * share, and calls the integration with `link`, which is gone only once the leader's caller has
    * gone and nobody waits for the answer (Varnish and nginx finish such a fetch too): a caller
    * that hangs up after leading a hot key cannot throw every waiter onto the integration.
+   * `onAnswered`: told when the integration answered (waiters elsewhere, leases.ts).
    */
-  lead(key: string, leader: CallerLink): { settle: (shared: Shared) => void; link: CallerLink } {
+  lead(key: string, leader: CallerLink, onAnswered?: () => void): { settle: (shared: Shared) => void; link: LeaderLink } {
     let settle!: (shared: Shared) => void;
     const flight = this.add(key, new Promise<Shared>((resolve) => (settle = resolve)));
-    return { settle, link: new LeaderLink(leader, flight) };
+    return { settle, link: new LeaderLink(leader, flight, onAnswered) };
   }
 
   get size(): number {
@@ -124,11 +125,12 @@ export function waitForFlight(flight: Flight, deadline: number): Promise<NonNull
 
 /** The leader's caller as its integration sees it: gone only when nobody else waits for the answer. */
 export class LeaderLink implements CallerLink {
-  constructor(private readonly leader: CallerLink, private readonly flight: Flight) {}
+  constructor(private readonly leader: CallerLink, private readonly flight: Flight, private readonly onAnswered?: () => void) {}
 
   /** The integration's head arrived: the waiters' deadlines no longer apply. */
   answered(): void {
     this.flight.answered = true;
+    this.onAnswered?.();
   }
 
   get goneReason(): Error | undefined {

@@ -11,6 +11,9 @@
  * is marked hit-for-pass (hit-for-pass.ts) so later requests do not queue at all. A stale entry
  * within stale-if-error answers when the integration fails. A cache failure never fails the
  * request (STYLE.md practice 6), and with the store down answers are still shared in memory.
+ * Threads sharing one store (`--workers N`) coalesce across threads too: the leader of a key on
+ * one thread holds its fill lease (stores/shared/leases.ts), and a miss of that key on another
+ * thread waits for the lease, then reads the store (followLease).
  */
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
@@ -22,6 +25,7 @@ import type { GatewayMetrics } from '../metrics/metrics.js';
 import { collectUpTo } from './body.js';
 import type { CachePolicy, CacheRequest } from './cache-policy.js';
 import { CACHE_ENTRY_VERSION, type CacheEntry } from './entry.js';
+import type { FillLeases, Lease, LeaseOutcome } from './stores/shared/leases.js';
 import { notModified, writeEntry, writeRange } from './entry-writer.js';
 import { forwardedHeaders } from './forwarded-headers.js';
 import { freshness, MAX_CACHEABLE_BODY_BYTES, type EntryTimes } from './policies/aws/rules.js';
@@ -44,6 +48,8 @@ export interface CacheStepDeps {
   now: () => number;
   /** Picks the policy of a route (or undefined: no cache for it). */
   policyFor: (ctx: RequestContext) => CachePolicy | undefined;
+  /** Fill leases shared with the other threads of one store (absent: one thread, or Redis). */
+  leases?: FillLeases;
 }
 
 export class CacheStep implements DataPlaneCacheStep {
@@ -98,12 +104,9 @@ export class CacheStep implements DataPlaneCacheStep {
 
   /** Serves what the store found if it may be served (true), else goes to the integration. */
   private useEntry(request: CacheRequest, entry: CacheEntry | undefined): true | Promise<void> {
-    // Another format, or a sealed entry read without its key, is a miss (STYLE.md practice 5).
-    if (!entry || entry.version !== CACHE_ENTRY_VERSION || (request.store === this.deps.store && entry.sealed !== undefined)) {
-      return this.forward(request, 'miss', undefined);
-    }
+    if (!this.readable(request, entry)) return this.forward(request, 'miss', undefined);
     const now = this.deps.now();
-    const usable = request.policy.usability ? request.policy.usability(request, entry, now) : freshness(entry, now, request.windows);
+    const usable = this.usability(request, entry, now);
     // RFC 9111 §5.2.1.7: only-if-cached takes what may be served without going forward, or a 504.
     if (request.onlyIfCached && usable !== 'fresh' && usable !== 'stale-while-revalidate') return this.forward(request, 'miss', undefined);
     switch (usable) {
@@ -120,6 +123,15 @@ export class CacheStep implements DataPlaneCacheStep {
         // Too old to serve, but its validators let the integration answer 304 instead of the body.
         return this.forward(request, 'expired', entry, false);
     }
+  }
+
+  /** Another format, or a sealed entry read without its key, is a miss (STYLE.md practice 5). */
+  private readable(request: CacheRequest, entry: CacheEntry | undefined): entry is CacheEntry {
+    return entry !== undefined && entry.version === CACHE_ENTRY_VERSION && !(request.store === this.deps.store && entry.sealed !== undefined);
+  }
+
+  private usability(request: CacheRequest, entry: CacheEntry, now: number): ReturnType<typeof freshness> {
+    return request.policy.usability ? request.policy.usability(request, entry, now) : freshness(entry, now, request.windows);
   }
 
   private answerFromCache(request: CacheRequest, entry: CacheEntry, now: number, outcome: CacheOutcome, status: string): void {
@@ -174,12 +186,7 @@ export class CacheStep implements DataPlaneCacheStep {
     const flight = request.refresh ? undefined : this.flights.get(flightKey);
     if (flight) {
       const waited = await waitForFlight(flight, deadline);
-      if (waited === DEADLINE) {
-        this.deps.metrics.waitTimeouts.inc({ api: ctx.labels.api, stage: ctx.labels.stage });
-        ctx.cacheOutcome = 'collapsed';
-        setStatusForFailure(ctx.res, cacheStatus({ fwd: forwardReason(outcome), collapsed: true, detail: 'integration-timeout' }));
-        throw deadlineError(timeoutMs);
-      }
+      if (waited === DEADLINE) this.waitTimedOut(request, outcome, timeoutMs);
       // The integration failed and the leader served stale (stale-if-error): so does a waiter that
       // may, without calling a failing integration again; one that may not goes on its own.
       if (waited === FAILED_STALE && staleUsable && previous) {
@@ -189,10 +196,7 @@ export class CacheStep implements DataPlaneCacheStep {
       // An answer chosen by request headers (Vary) goes only to waiters it was chosen for; another
       // waiter goes forward on its own at once, like the waiters of an unshareable answer.
       if (waited !== UNSHARED && waited !== FAILED_STALE && (!request.policy.shares || request.policy.shares(request, waited.entry))) {
-        ctx.cacheOutcome = 'collapsed';
-        ctx.metrics.hits.inc();
-        const extra = ['cache-status', collapsedStatus(waited.outcome), 'x-amzn-requestid', ctx.requestId, ...request.extraHeaders];
-        return writeEntry(ctx.res, waited.entry, extra, ctx.method === 'HEAD');
+        return this.answerCollapsed(request, waited.entry, waited.outcome);
       }
       // The leader's answer could not be shared (the key is now marked): every waiter goes on
       // its own, all at once, within what is left of its own timeout.
@@ -209,13 +213,100 @@ export class CacheStep implements DataPlaneCacheStep {
       await this.fetchAlone(request, outcome, previous, staleUsable, undefined, undefined);
       return;
     }
-    const { settle, link } = this.flights.lead(flightKey, ctx);
+    // Issue 17: the first miss of the key on any thread takes its lease; a later one on another
+    // thread leads this thread's waiters in waiting for it. A refresh goes forward regardless.
+    // Once answered, the lease lasts a timeout more for the body (waiters elsewhere wait for it).
+    const lease = request.refresh ? undefined : this.deps.leases?.take(flightKey, deadline);
+    const { settle, link } = this.flights.lead(flightKey, ctx, lease?.kind === 'taken' ? () => lease.answered(Date.now() + timeoutMs) : undefined);
+    if (lease?.kind === 'none') this.deps.metrics.leaseTableFull.inc({ api: ctx.labels.api, stage: ctx.labels.stage });
+    if (lease?.kind === 'held') return this.followLease(request, outcome, previous, staleUsable, passId, lease, settle, link);
     let shared: Shared = undefined;
+    let ended: LeaseOutcome = 'failed';
     try {
       shared = await this.fetchAlone(request, outcome, previous, staleUsable, passId, link);
+      ended = shared === undefined ? 'unshareable' : shared === FAILED_STALE ? 'failed-stale' : 'shared';
+    } finally {
+      settle(shared);
+      if (lease?.kind === 'taken') lease.release(ended);
+    }
+  }
+
+  /**
+   * This thread's leader of a key another thread is filling: waits for that thread's lease (bounded
+   * by this caller's own deadline and by the lease's expiry), then serves what it stored, as a
+   * waiter on this thread would (`collapsed`), and so do this thread's waiters. With nothing to
+   * serve, this request and its waiters are released at once, each to the integration on its own,
+   * by the rules of local waiters: an unshareable answer marks the key hit-for-pass here too, and
+   * a remote leader that was answered gives each a whole timeout; a failed or lost one, the rest.
+   */
+  private async followLease(request: CacheRequest, outcome: ForwardOutcome, previous: CacheEntry | undefined, staleUsable: boolean, passId: string,
+    lease: Extract<Lease, { kind: 'held' }>, settle: (shared: Shared) => void, link: LeaderLink): Promise<void> {
+    const timeoutMs = integrationTimeoutMs(request.ctx);
+    const deadline = request.ctx.receivedAt + timeoutMs;
+    let shared: Shared = undefined;
+    // Whether the remote leader's integration answered: then this thread's waiters, like this
+    // request, wait for its body, and whoever then goes on its own has a whole timeout.
+    let answered = false;
+    const remoteAnswered = (): void => {
+      answered = true;
+      link.answered();
+    };
+    try {
+      this.deps.metrics.leaseWaits.inc({ api: request.ctx.labels.api, stage: request.ctx.labels.stage });
+      const waited = await lease.wait(deadline, remoteAnswered);
+      if (waited === 'deadline') this.waitTimedOut(request, outcome, timeoutMs);
+      if (waited === 'failed-stale' && staleUsable && previous) {
+        this.serveStaleOnError(request, previous, undefined);
+        shared = FAILED_STALE;
+        return;
+      }
+      if (waited === 'unshareable') this.markUnshareable(passId);
+      else {
+        const stored = await this.storedFor(request);
+        if (stored) {
+          this.answerCollapsed(request, stored, outcome);
+          shared = { entry: stored, outcome };
+          return;
+        }
+      }
+      if (waited === 'unshareable' || waited === 'shared') remoteAnswered();
     } finally {
       settle(shared);
     }
+    const own = answered ? Date.now() + timeoutMs : deadline;
+    await this.fetchAlone(request, outcome, previous, staleUsable, passId, new DeadlineLink(request.ctx, own, timeoutMs));
+  }
+
+  /** The entry the store holds now, if this request may be served it as fresh (another thread's fill). */
+  private async storedFor(request: CacheRequest): Promise<CacheEntry | undefined> {
+    let entry: CacheEntry | undefined;
+    try {
+      const found = request.store.get(request.space, request.key);
+      entry = found instanceof Promise ? await found : found;
+    } catch (error) {
+      this.storeFailed('get', error);
+      return undefined;
+    }
+    if (!this.readable(request, entry) || this.usability(request, entry, this.deps.now()) !== 'fresh') return undefined;
+    return !request.policy.shares || request.policy.shares(request, entry) ? entry : undefined;
+  }
+
+  /** Serves the entry another request of the key fetched (RFC 9211: `collapsed`). */
+  private answerCollapsed(request: CacheRequest, entry: CacheEntry, leaderOutcome: ForwardOutcome): void {
+    const { ctx } = request;
+    ctx.cacheOutcome = 'collapsed';
+    ctx.metrics.hits.inc();
+    const extra = ['cache-status', collapsedStatus(leaderOutcome), 'x-amzn-requestid', ctx.requestId, ...request.extraHeaders];
+    writeEntry(ctx.res, entry, extra, ctx.method === 'HEAD');
+  }
+
+  /** A caller whose own timeout ran out while it waited for another request: a 504 (SPEC §7 Guarantees). */
+  private waitTimedOut(request: CacheRequest, outcome: ForwardOutcome, timeoutMs: number): never {
+    const { ctx } = request;
+    this.deps.metrics.waitTimeouts.inc({ api: ctx.labels.api, stage: ctx.labels.stage });
+    ctx.cacheOutcome = 'collapsed';
+    setStatusForFailure(ctx.res, cacheStatus({ fwd: forwardReason(outcome), collapsed: true, detail: 'integration-timeout' }));
+    throw deadlineError(timeoutMs);
   }
 
   /**
@@ -263,6 +354,9 @@ export class CacheStep implements DataPlaneCacheStep {
   private revalidate(request: CacheRequest): void {
     const flightKey = `${request.space}\u0000${request.key}`;
     if (this.flights.has(flightKey)) return;
+    // Across threads too: another thread refreshing the key is enough (its lease); no slot free, refresh anyway.
+    const lease = this.deps.leases?.take(flightKey, Date.now() + integrationTimeoutMs(request.ctx));
+    if (lease?.kind === 'held') return;
     const flight: Promise<Shared> = this.fetch(request, 'expired', undefined, false, false, undefined).then(
       (entry) => entry && { entry, outcome: 'expired' as const },
       (error: unknown) => {
@@ -271,6 +365,7 @@ export class CacheStep implements DataPlaneCacheStep {
       },
     );
     this.flights.add(flightKey, flight);
+    if (lease?.kind === 'taken') void flight.then((shared) => lease.release(shared ? 'shared' : 'unshareable'));
   }
 
   /**

@@ -3,6 +3,7 @@
  * cache store, identities, metrics and logs, wired together once at start. Control-plane changes
  * come in through applyApis(), which recompiles and swaps the snapshot without a restart.
  */
+import { threadId } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { AlibabaCachePolicy } from '../cache/policies/alibaba/policy.js';
 import { HttpCachePolicy } from '../cache/policies/http/policy.js';
@@ -12,6 +13,7 @@ import { stageCapacityBytes } from '../cache/capacity.js';
 import { sharedStateOf, type SharedState } from '../cache/shared-state.js';
 import { createStore, memoryArenaBytes } from '../cache/stores/index.js';
 import type { SharedStoreBuffers } from '../cache/stores/shared/layout.js';
+import { FillLeases } from '../cache/stores/shared/leases.js';
 import { stageId, type CacheStore } from '../cache/store.js';
 import { EncryptedStore } from '../cache/crypto.js';
 import type { PurgeMatch } from '../cache/tags.js';
@@ -122,6 +124,8 @@ export class Gateway {
     const appGate = new AlibabaAppGate({ apps: () => this.apps, now: this.now, policyOf });
     const cache = new CacheStep({
       store: this.store, storeType: config.store.type, metrics: this.metrics, logger: this.logger, now: this.now,
+      // Threads sharing the memory store coalesce a key's misses across threads too (issue 17).
+      leases: options.sharedMemory && !(this.store instanceof RedisStore) ? new FillLeases(options.sharedMemory.leases, threadId) : undefined,
       policyFor: (ctx) => (ctx.route.api.usesApps ? appGate : policyOf(ctx)),
     });
     const redis = this.store instanceof RedisStore ? this.store : undefined;

@@ -82,6 +82,18 @@ export class GatewayMetrics {
     labelNames: STAGE_LABELS,
     registers: [this.registry],
   });
+  readonly leaseWaits = new Counter({
+    name: 'cachegate_cache_lease_waits_total',
+    help: 'Misses that waited for another gateway thread\'s integration call for the same key (its fill lease) instead of calling themselves.',
+    labelNames: STAGE_LABELS,
+    registers: [this.registry],
+  });
+  readonly leaseTableFull = new Counter({
+    name: 'cachegate_cache_lease_table_full_total',
+    help: 'Misses that found every fill-lease slot their key may use held by other keys (LEASE_PROBES of LEASE_SLOTS): called without cross-thread coalescing.',
+    labelNames: STAGE_LABELS,
+    registers: [this.registry],
+  });
   readonly integrationErrors = new Counter({
     name: 'cachegate_integration_errors_total',
     help: 'Integration calls that failed: timeout, unreachable, or a bad response.',

@@ -10,12 +10,14 @@
  * - table: open-addressing hash table of record numbers + 1 (0 = empty), linear probing.
  * - blocks: entry bytes in fixed-size blocks chained through `nextBlock`, so any freed block
  *   fits any new entry (no external fragmentation; the waste is under one block per entry).
+ * - leases: which thread is filling which key (leases.ts), apart from the store's lock.
  *
  * Pages of a SharedArrayBuffer are committed by the OS only when first written, so a large
  * arena costs address space, not memory, until it fills.
  */
 
 import { randomBytes } from 'node:crypto';
+import { allocateLeases } from './leases.js';
 
 export interface SharedStoreSizes {
   /** Bytes of entry data (keys, tags, heads, bodies) the whole store can hold, all stages together. */
@@ -113,6 +115,8 @@ export interface SharedStoreBuffers {
   readonly table: SharedArrayBuffer;
   readonly blocks: SharedArrayBuffer;
   readonly nextBlock: SharedArrayBuffer;
+  /** Cross-thread fill leases (leases.ts): one integration call per key across the threads. */
+  readonly leases: SharedArrayBuffer;
 }
 
 /** Typed views of the buffers, one set per thread. */
@@ -177,6 +181,7 @@ export function allocateBuffers(sizes: SharedStoreSizes): SharedStoreBuffers {
     table: new SharedArrayBuffer(tableSize * 4),
     blocks: new SharedArrayBuffer(sizes.arenaBytes),
     nextBlock: new SharedArrayBuffer(blockCount * 4),
+    leases: allocateLeases(),
   };
   const control = new Int32Array(buffers.control);
   control[CONTROL_FREE_RECORD] = -1;
