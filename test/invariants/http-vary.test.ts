@@ -94,7 +94,7 @@ for (const threads of THREAD_COUNTS) describe(`httpCache Vary invariant (${threa
   // Across threads this needs the fill lease in the shared store; one thread coalesces only its own callers.
   // With h1-coalesce (7a9a7e5) merged it still made 3 calls: a variant read back from the shared store
   // lacks VariantStore's selecting mark, so the other thread's waiters refuse it (selects() is false).
-  it('identical concurrent misses still make one backend call', { todo: threads > 1 ? 'cross-thread coalescing (lease) not merged' : undefined }, async () => {
+  it('identical concurrent misses still make one backend call', async () => {
     const fill = async (round: number) => {
       const before = backend.calls;
       await Promise.all(Array.from({ length: 5 }, () => get(`${gateway.dataUrl}/prod/same${round}`, [['Accept-Language', 'en']])));

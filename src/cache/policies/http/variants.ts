@@ -77,6 +77,16 @@ function storedVaryNames(headers: CacheEntry['headers']): string {
   return varyNames(headers.filter(([name]) => name === 'vary').map(([, value]) => value));
 }
 
+/**
+ * Marks a variant read back from the store with the selecting values it was filed under (its key
+ * names them), which a decoded copy does not carry: so a waiter of another thread that reads it
+ * after the leader's fill (fill leases) shares it by the same rule as a waiter on the leader's thread.
+ */
+function selectedBy(entry: CacheEntry, digest: string): CacheEntry {
+  if (!Object.hasOwn(entry, SELECTED_BY)) Object.defineProperty(entry, SELECTED_BY, { value: digest, enumerable: false });
+  return entry;
+}
+
 function then<T, R>(value: MaybePromise<T>, next: (value: T) => MaybePromise<R>): MaybePromise<R> {
   return value instanceof Promise ? value.then(next) : next(value);
 }
@@ -96,7 +106,7 @@ export class VariantStore implements CacheStore {
       for (const variant of readIndex(found)) {
         let digest = digests.get(variant.names);
         if (digest === undefined) digests.set(variant.names, (digest = digestOf(variant.names, this.rawHeaders)));
-        if (digest === variant.digest) return this.inner.get(stage, variant.key);
+        if (digest === variant.digest) return then(this.inner.get(stage, variant.key), (entry) => entry && selectedBy(entry, digest));
       }
       return undefined;
     });
