@@ -3,8 +3,17 @@
  * `redis-cluster` (nodes). Both fail fast while disconnected instead of queueing: the offline
  * queue is off and nothing is retried across reconnects, so a request never waits for Redis
  * longer than its time budget. They reconnect by themselves, quickly and forever.
+ *
+ * Batching: a standalone client writes each command straight to its socket, and the store holds
+ * the socket's writes for the rest of the event-loop turn (WriteBatch), so the GETs of every
+ * request a turn handles leave in one write and Redis reads them in one. ioredis's
+ * auto-pipelining batches the same way but builds a Pipeline per batch and a promise and a
+ * nextTick callback per command, waits for a batch's replies before sending the next, and so cost
+ * more CPU per hit than the GET itself (bench/redis-hit.ts). A Cluster keeps auto-pipelining: it
+ * groups the commands by node.
  */
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import type { Duplex } from 'node:stream';
 import type { StoreConfig } from '../../../config/schema.js';
 import { SCRIPTS, type ScriptCommands } from './scripts.js';
 
@@ -29,7 +38,8 @@ export function connectRedis(config: StoreConfig): RedisClients {
     maxRetriesPerRequest: 0,
     connectTimeout: 2000,
     commandTimeout,
-    enableAutoPipelining: true,
+    // WriteBatch batches instead (see above).
+    enableAutoPipelining: false,
     connectionName: 'cachegate',
   };
   let client: Redis | Cluster;
@@ -56,4 +66,32 @@ export function connectRedis(config: StoreConfig): RedisClients {
   }
   for (const [name, definition] of Object.entries(SCRIPTS)) client.defineCommand(name, definition);
   return { client: client as RedisClient, subscriber };
+}
+
+/**
+ * Holds a standalone connection's writes from the first command of an event-loop turn to the
+ * turn's check phase (setImmediate), then sends them in one write: the commands of every request
+ * whose bytes the turn read. A command waits at most for the rest of the turn it was made in.
+ */
+export class WriteBatch {
+  private held: Duplex | undefined;
+
+  constructor(private readonly client: Redis) {}
+
+  /** Called before a command: holds the socket's writes until this turn's check phase, once per turn. */
+  hold(): void {
+    if (this.held) return;
+    const stream = this.client.stream as Duplex | undefined;
+    if (!stream) return;
+    stream.cork();
+    this.held = stream;
+    setImmediate(this.release);
+  }
+
+  private readonly release = (): void => {
+    const stream = this.held;
+    this.held = undefined;
+    // The same socket: after a reconnect meanwhile, the old one (uncorking a closed socket is harmless).
+    stream?.uncork();
+  };
 }
