@@ -43,9 +43,13 @@ export async function startRedis(port: number): Promise<{ url: string; pid: numb
   return { url: `redis://127.0.0.1:${port}`, pid: child.pid, stop: () => child.kill('SIGTERM') };
 }
 
-/** One wrk run against a URL, 50 connections: req/s, the requests served, non-2xx answers and socket errors. */
-export function wrk(url: string, seconds: number): { rps: number; requests: number; errors: number } {
-  const out = spawnSync('wrk', ['-t1', '-c50', `-d${seconds}s`, url], { encoding: 'utf8' }).stdout;
+/**
+ * One wrk run against a URL, 50 connections, optionally with a Lua script and its arguments:
+ * req/s, the requests served, non-2xx answers and socket errors.
+ */
+export function wrk(url: string, seconds: number, script?: { file: string; args: string[] }): { rps: number; requests: number; errors: number } {
+  const args = ['-t1', '-c50', `-d${seconds}s`, ...(script ? ['-s', script.file, url, '--', ...script.args] : [url])];
+  const out = spawnSync('wrk', args, { encoding: 'utf8' }).stdout;
   const errors = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0) + (/Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out)?.slice(1).reduce((a, b) => a + Number(b), 0) ?? 0);
   return { rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0), requests: Number(/(\d+) requests in/.exec(out)?.[1] ?? 0), errors };
 }

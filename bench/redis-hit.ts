@@ -6,10 +6,13 @@
  * store of another build (a `dist/` of the baseline, e.g. copied to bench/.work/base-dist) to the
  * rotation, for an A/B of a change.
  *
- *   npx tsc -p . && node dist/bench/redis-hit.js [--rounds 5] [--seconds 2] [--local] [--base bench/.work/base-dist]
+ * `--keys N` spreads the load uniformly over N keys (all filled first) instead of one hot key.
+ *
+ *   npx tsc -p . && node dist/bench/redis-hit.js [--rounds 5] [--seconds 2] [--keys 10000] [--local] [--base bench/.work/base-dist]
  */
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { request } from 'undici';
 import { cpuTicks, freePort, median, startNode, startRedis, wrk, type Server } from './harness.js';
 
 const args = process.argv.slice(2);
@@ -21,7 +24,18 @@ const ROUNDS = Number(option('rounds', '5'));
 const SECONDS = Number(option('seconds', '2'));
 const BASE = args.includes('--base') ? resolve(option('base', '')) : undefined;
 const DIST_DIR = fileURLToPath(new URL('./', import.meta.url));
+const BENCH_DIR = resolve(fileURLToPath(new URL('../../bench/', import.meta.url)));
+const KEYS = Number(option('keys', '1'));
 const PATH = '/prod/k/1';
+const SCRIPT = KEYS > 1 ? { file: join(BENCH_DIR, 'random-keys.lua'), args: ['/prod/k/', String(KEYS)] } : undefined;
+
+/** Requests every key once (50 at a time), so the measured runs are all hits. */
+async function fill(port: number): Promise<void> {
+  let next = 1;
+  await Promise.all(Array.from({ length: 50 }, async () => {
+    while (next <= KEYS) await (await request(`http://127.0.0.1:${port}/prod/k/${next++}`)).body.dump();
+  }));
+}
 
 interface Sample { rps: number; gatewayUs: number; redisUs: number; errors: number }
 
@@ -49,11 +63,14 @@ async function main(): Promise<void> {
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
 
   const samples = new Map<string, Sample[]>();
-  for (const server of servers) wrk(`http://127.0.0.1:${server.port}${PATH}`, 1); // fill and warm up
+  for (const server of servers) {
+    await fill(server.port);
+    wrk(`http://127.0.0.1:${server.port}${PATH}`, 1, SCRIPT); // warm up
+  }
   for (let round = 0; round < ROUNDS; round++) {
     for (const server of servers) {
       const before = cpuTicks([server.pid(), redis.pid]);
-      const run = wrk(`http://127.0.0.1:${server.port}${PATH}`, SECONDS);
+      const run = wrk(`http://127.0.0.1:${server.port}${PATH}`, SECONDS, SCRIPT);
       const after = cpuTicks([server.pid(), redis.pid]);
       const perRequest = (ticks: number): number => (run.requests > 0 ? (ticks * 1e6) / run.requests : NaN);
       const sample = { rps: run.rps, errors: run.errors, gatewayUs: perRequest(after[0]! - before[0]!), redisUs: perRequest(after[1]! - before[1]!) };
@@ -64,7 +81,7 @@ async function main(): Promise<void> {
 
   const memory = median(samples.get('memory')!.map((s) => s.rps));
   const lines = [
-    `hot key 1 KB, wrk -t1 -c50 -d${SECONDS}s, ${ROUNDS} interleaved rounds, medians`,
+    `${KEYS > 1 ? `${KEYS} keys uniform` : 'hot key'}, 1 KB, wrk -t1 -c50 -d${SECONDS}s, ${ROUNDS} interleaved rounds, medians`,
     '',
     '| server | req/s | vs memory | cachegate CPU µs/req | redis-server CPU µs/req | errors |',
     '|---|---:|---:|---:|---:|---:|',
