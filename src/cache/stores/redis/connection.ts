@@ -4,9 +4,9 @@
  * queue is off and nothing is retried across reconnects, so a request never waits for Redis
  * longer than its time budget. They reconnect by themselves, quickly and forever.
  *
- * Batching: a standalone client writes each command straight to its socket, and the store holds
- * the socket's writes for the rest of the event-loop turn (WriteBatch), so the GETs of every
- * request a turn handles leave in one write and Redis reads them in one. ioredis's
+ * Batching: a standalone client writes each command straight to its socket, held for the rest of
+ * the event-loop turn (batchWrites), so the GETs of every request a turn handles leave in one write
+ * and Redis reads them in one. ioredis's
  * auto-pipelining batches the same way but builds a Pipeline per batch and a promise and a
  * nextTick callback per command, waits for a batch's replies before sending the next, and so cost
  * more CPU per hit than the GET itself (bench/redis-hit.ts). A Cluster keeps auto-pipelining: it
@@ -38,7 +38,7 @@ export function connectRedis(config: StoreConfig): RedisClients {
     maxRetriesPerRequest: 0,
     connectTimeout: 2000,
     commandTimeout,
-    // WriteBatch batches instead (see above).
+    // batchWrites batches instead (see above).
     enableAutoPipelining: false,
     connectionName: 'cachegate',
   };
@@ -65,6 +65,7 @@ export function connectRedis(config: StoreConfig): RedisClients {
     subscriber = new Redis(config.url!, { connectTimeout: 2000, connectionName: 'cachegate-events', retryStrategy: reconnectDelay, maxRetriesPerRequest: null });
   }
   for (const [name, definition] of Object.entries(SCRIPTS)) client.defineCommand(name, definition);
+  if (client instanceof Redis) batchWrites(client);
   return { client: client as RedisClient, subscriber };
 }
 
@@ -72,26 +73,24 @@ export function connectRedis(config: StoreConfig): RedisClients {
  * Holds a standalone connection's writes from the first command of an event-loop turn to the
  * turn's check phase (setImmediate), then sends them in one write: the commands of every request
  * whose bytes the turn read. A command waits at most for the rest of the turn it was made in.
+ * Every command on the client goes through `sendCommand`, so cache lookups, throttle leases,
+ * nonce claims and ioredis's own commands are batched alike.
  */
-export class WriteBatch {
-  private held: Duplex | undefined;
-
-  constructor(private readonly client: Redis) {}
-
-  /** Called before a command: holds the socket's writes until this turn's check phase, once per turn. */
-  hold(): void {
-    if (this.held) return;
-    const stream = this.client.stream as Duplex | undefined;
-    if (!stream) return;
-    stream.cork();
-    this.held = stream;
-    setImmediate(this.release);
-  }
-
-  private readonly release = (): void => {
-    const stream = this.held;
-    this.held = undefined;
+export function batchWrites(client: Redis): void {
+  let held: Duplex | undefined;
+  const release = (): void => {
+    const stream = held;
+    held = undefined;
     // The same socket: after a reconnect meanwhile, the old one (uncorking a closed socket is harmless).
     stream?.uncork();
+  };
+  const send = client.sendCommand.bind(client);
+  client.sendCommand = (command, stream) => {
+    if (held === undefined && client.stream) {
+      held = client.stream as Duplex;
+      held.cork();
+      setImmediate(release);
+    }
+    return send(command, stream);
   };
 }

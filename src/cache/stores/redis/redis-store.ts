@@ -32,7 +32,7 @@ import type { CacheStore, StageStats } from '../../store.js';
 import { purgeTags, type PurgeMatch } from '../../tags.js';
 import { encodeEntry } from '../entry-codec.js';
 import { DecodedValues } from './decoded-values.js';
-import { connectRedis, WriteBatch, type RedisClient } from './connection.js';
+import { connectRedis, type RedisClient } from './connection.js';
 import { Circuit, keySlot } from './circuit.js';
 import { CircuitOpenError, errorMessage, StoreTimeoutError, StoreUnavailableError } from './health.js';
 import { accountingKeys, APIS_KEY, entryHash, entryKey, EVENTS_CHANNEL, metaKey, stageHash, tagHash } from './keys.js';
@@ -89,8 +89,6 @@ export class RedisStore implements CacheStore, SharedState {
   private readonly local: LocalEntries | undefined;
   /** The entries decoded from the last values read under recent keys: the same bytes are not decoded again. */
   private readonly decoded = new DecodedValues();
-  /** Standalone: one socket write per event-loop turn for the commands of every store call in it. */
-  private readonly batch: WriteBatch | undefined;
 
   constructor(config: StoreConfig, options: RedisStoreOptions = {}) {
     this.type = config.type === 'redis-cluster' ? 'redis-cluster' : 'redis';
@@ -102,7 +100,6 @@ export class RedisStore implements CacheStore, SharedState {
     const { client, subscriber } = connectRedis(config);
     this.client = client;
     this.subscriber = subscriber;
-    this.batch = this.type === 'redis' ? new WriteBatch(client as Redis) : undefined;
 
     if (this.type === 'redis') client.on('error', (error: unknown) => this.circuit(STANDALONE_NODE).failed('connection', error));
     else {
@@ -325,7 +322,6 @@ export class RedisStore implements CacheStore, SharedState {
       if (this.type === 'redis') this.circuit(STANDALONE_NODE).failed(operation, error);
       return Promise.reject(error);
     }
-    this.batch?.hold();
     const attempt = new Attempt(operation, (key) => this.circuitOf(key));
     return new Promise<T>((resolve, reject) => {
       let settled = false;
