@@ -3,9 +3,10 @@
  * Redis shares entries, flushes and control-plane changes.
  *
  * - A hit is one GET of a binary value (entry-codec.ts) under a key that names the stage's
- *   current generation (keys.ts), decoded once per distinct value (decoded-values.ts). The generation is cached per node and kept current by pub/sub,
- *   re-read in the background every few seconds and after any reconnect, so a lost message costs
- *   seconds of staleness at worst, never a wrong stage.
+ *   current generation (keys.ts); the same bytes read again are not decoded again
+ *   (decoded-values.ts). The generation is cached per node and kept current by pub/sub, re-read
+ *   in the background every few seconds and after any reconnect, so a lost message costs seconds
+ *   of staleness at worst, never a wrong stage.
  * - Flush is O(1): the next generation. Old entries are never read again and age out by their PX.
  * - Per-stage byte budgets are kept by a Lua script on the stage's own slot (scripts.ts).
  * - Purge (tags.ts) reads per-generation tag sets on the stage's slot, kept in step by the same
