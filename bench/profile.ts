@@ -1,6 +1,6 @@
 /**
  * `npm run bench:profile`: where a request's CPU time goes. Runs cachegate under `node --cpu-prof`
- * on the hit path (hot key, memory store) and on the miss path (cache off, 0 ms backend), loads it
+ * on the hit path (hot key, memory store; and Redis store when redis-server is installed) and on the miss path (cache off, 0 ms backend), loads it
  * with wrk, and turns each profile into time per request: by bucket (socket writes, garbage
  * collection, cachegate's own code, undici, Node's HTTP and streams) and the top functions by self
  * time. Written to bench/profile.md; the raw .cpuprofile files stay in bench/.work/profile for
@@ -10,6 +10,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort, startRedis } from './harness.js';
 
 const BENCH_DIR = resolve(fileURLToPath(new URL('../../bench/', import.meta.url)));
 const DIST_DIR = fileURLToPath(new URL('./', import.meta.url));
@@ -82,11 +83,11 @@ function analyze(file: string, requests: number): string[] {
   ];
 }
 
-async function profileScenario(name: string, path: string, backendPort: number): Promise<string[]> {
+async function profileScenario(name: string, path: string, backendPort: number, serverArgs: string[] = []): Promise<string[]> {
   const dir = join(OUT, name.replace(/\W+/g, '-'));
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
-  const gateway = await startNode('cachegate-server.js', ['0', `127.0.0.1:${backendPort}`], ['--cpu-prof', `--cpu-prof-dir=${dir}`]);
+  const gateway = await startNode('cachegate-server.js', ['0', `127.0.0.1:${backendPort}`, ...serverArgs], ['--cpu-prof', `--cpu-prof-dir=${dir}`]);
   const url = `http://127.0.0.1:${gateway.ports[0]}${path}`;
   let requests = wrk(url, 1); // warm-up, profiled too: its requests count
   requests += wrk(url, SECONDS);
@@ -104,6 +105,7 @@ async function main(): Promise<void> {
   }
   const backend = await startNode('backend.js', ['0', '2']);
   const fastBackend = await startNode('backend.js', ['0', '0']);
+  const redis = spawnSync('sh', ['-c', 'command -v redis-server']).status === 0 ? await startRedis(await freePort()) : undefined;
   try {
     const lines = [
       '# Where the time goes',
@@ -111,6 +113,7 @@ async function main(): Promise<void> {
       `\`npm run bench:profile\`: cachegate under \`node --cpu-prof\`, Node ${process.version}. Self time of each function, divided by the requests served; the socket writes are system calls made from JS (their kernel time included).`,
       '',
       ...(await profileScenario('hit path (hot key, memory store)', '/prod/k/1', backend.ports[0]!)),
+      ...(redis ? await profileScenario('hit path (hot key, Redis store)', '/prod/k/1', backend.ports[0]!, ['0', 'warn', redis.url]) : []),
       ...(await profileScenario('miss path (cache off, 0 ms backend)', '/dev/k/1', fastBackend.ports[0]!)),
     ];
     writeFileSync(join(BENCH_DIR, 'profile.md'), lines.join('\n'));
@@ -118,6 +121,7 @@ async function main(): Promise<void> {
   } finally {
     await backend.stop();
     await fastBackend.stop();
+    redis?.stop();
   }
 }
 

@@ -4,12 +4,13 @@
  * direct — loaded with wrk, runs interleaved (A B A B …), medians reported, written to
  * bench/results.md. See ../shared/BENCH-NOTES.md for the method.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { cpus } from 'node:os';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
+import { CLOCK_TICKS_PER_S, freePort, median, startNode as startServer, startRedis, treeCpuTicks, type Server } from './harness.js';
 
 const quick = process.argv.includes('--quick');
 const DURATION_S = quick ? 2 : 3;
@@ -24,36 +25,9 @@ const BENCH_DIR = resolve(fileURLToPath(new URL('../../bench/', import.meta.url)
 const DIST_DIR = fileURLToPath(new URL('./', import.meta.url));
 const WORK = join(BENCH_DIR, '.work');
 
-interface Server { name: string; port: number; process?: ChildProcess; adminPort?: number; stop: () => void; /** Root of the server's process tree, for its CPU time. */ pid: () => number | undefined }
 interface WrkResult { rps: number; p50: number; p99: number; errors: number; /** CPU time of the server's processes (all threads, user + system) per request; NaN when unknown. */ cpuUs: number }
 
 const has = (command: string) => spawnSync('sh', ['-c', `command -v ${command}`]).status === 0;
-
-function startNode(name: string, script: string, args: string[]): Promise<Server & { readyLine: string }> {
-  const child = spawn(process.execPath, [join(DIST_DIR, script), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
-  return new Promise((resolve, reject) => {
-    let output = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      output += chunk;
-      const line = /ready ([^\n]*)\n/.exec(output);
-      if (line) {
-        const [port, adminPort] = line[1]!.split(' ').map(Number);
-        resolve({ name, port: port!, adminPort, process: child, readyLine: line[1]!, stop: () => child.kill('SIGTERM'), pid: () => child.pid });
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`${name} exited with ${code}`)));
-  });
-}
-
-async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const port = (server.address() as { port: number }).port;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 async function startNginx(backendPort: number, workers: number, confFile = 'nginx.conf', name = `nginx proxy_cache (${workers} worker${workers > 1 ? 's' : ''})`): Promise<Server | undefined> {
   if (!has('nginx')) return undefined;
@@ -127,53 +101,14 @@ function pidFromFile(file: string): number | undefined {
   }
 }
 
-/** Clock ticks (user + system, all threads) used so far by a process and all its descendants. */
-function treeCpuTicks(root: number | undefined): number {
-  if (root === undefined) return NaN;
-  const children = new Map<number, number[]>();
-  const ticks = new Map<number, number>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-    } catch {
-      continue; // exited meanwhile
-    }
-    // Fields after the command name, which is in parentheses and may hold spaces.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const pid = Number(entry);
-    const parent = Number(fields[1]);
-    children.set(parent, [...(children.get(parent) ?? []), pid]);
-    ticks.set(pid, Number(fields[11]) + Number(fields[12]));
-  }
-  let total = 0;
-  const pending = [root];
-  while (pending.length > 0) {
-    const pid = pending.pop()!;
-    total += ticks.get(pid) ?? 0;
-    pending.push(...(children.get(pid) ?? []));
-  }
-  return total;
-}
-
-const CLOCK_TICKS_PER_S = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
-
 /** The machine's CPU counters from /proc/stat: total and stolen (by the hypervisor) ticks. */
 function cpuCounters(): { total: number; steal: number } {
   const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
   return { total: fields.reduce((a, b) => a + b, 0), steal: fields[7] ?? 0 };
 }
 
-async function startRedis(): Promise<{ url: string; stop: () => void } | undefined> {
-  if (!has('redis-server')) return undefined;
-  const port = await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-  for (let i = 0; i < 100 && spawnSync('redis-cli', ['-p', String(port), 'ping'], { encoding: 'utf8' }).stdout.trim() !== 'PONG'; i++) {
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return { url: `redis://127.0.0.1:${port}`, stop: () => child.kill('SIGTERM') };
-}
+/** The bench's own servers (dist/bench/…). */
+const startNode = (name: string, script: string, args: string[]) => startServer(name, join(DIST_DIR, script), args);
 
 async function waitForPort(port: number): Promise<void> {
   for (let i = 0; i < 100; i++) {
@@ -216,8 +151,6 @@ async function warm(port: number, paths: string[]): Promise<void> {
   }));
 }
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
-
 interface Row { scenario: string; server: string; rps: number; p50: number; p99: number; errors: number; cpuUs: number }
 
 /** One row from a server's runs: medians of each figure, errors summed. */
@@ -247,7 +180,7 @@ async function main(): Promise<void> {
   const workers1 = await startCachegateWorkers(backend.port, 1);
   const workers = await startCachegateWorkers(backend.port, 2);
   const workersAuto = await startCachegateWorkers(backend.port, 'auto');
-  const redis = await startRedis();
+  const redis = await (has('redis-server') ? startRedis(await freePort()) : undefined);
   const cachegateRedis = redis && { ...(await startNode('cachegate (Redis store)', 'cachegate-server.js', ['0', `127.0.0.1:${backend.port}`, '0', 'warn', redis.url])) };
   const cachegateRedisLocal = redis && { ...(await startNode('cachegate (Redis, localCacheMs 1000)', 'cachegate-server.js', ['0', `127.0.0.1:${backend.port}`, '0', 'warn', redis.url, '1000'])) };
   const nginx = await startNginx(backend.port, 1);

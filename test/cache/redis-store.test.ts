@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
-import { Cluster, type Redis } from 'ioredis';
+import { Cluster, Redis as IORedis, type Redis } from 'ioredis';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
 import { CACHE_ENTRY_VERSION, type CacheEntry } from '../../src/cache/entry.js';
@@ -138,10 +138,24 @@ function sharedStoreSuite(name: string, storeConfig: () => StoreConfig, options:
       await a.set(STAGE, 'GET /pets/4', entry('four'));
       const key = entryKey(stageHash(STAGE), a.knownGeneration(STAGE)!, entryHash('GET /pets/4'));
       const whole = (await a.client.getBuffer(key))!;
+      assert.ok(await a.get(STAGE, 'GET /pets/4'), 'read (and decoded) once before it is damaged');
       await a.client.set(key, whole.subarray(0, whole.length - 2));
       assert.equal(await a.get(STAGE, 'GET /pets/4'), undefined);
       await a.client.set(key, 'not an entry');
       assert.equal(await a.get(STAGE, 'GET /pets/4'), undefined);
+    });
+
+    it('serves what another node stored since, although this node read the entry before (no local copies)', { skip: localCopies }, async () => {
+      const a = await open();
+      const b = await open();
+      await a.configureStage(STAGE, 1_000_000);
+      await b.configureStage(STAGE, 1_000_000);
+      await a.set(STAGE, 'GET /pets/5', entry('five'));
+      for (let i = 0; i < 3; i++) assert.equal((await b.get(STAGE, 'GET /pets/5'))?.body.toString(), 'five');
+      await a.set(STAGE, 'GET /pets/5', { ...entry('FIVE'), headers: [['content-type', 'text/plain'], ['etag', '"2"']] });
+      const refreshed = await b.get(STAGE, 'GET /pets/5');
+      assert.equal(refreshed?.body.toString(), 'FIVE');
+      assert.deepEqual(refreshed?.headers, [['content-type', 'text/plain'], ['etag', '"2"']]);
     });
 
     it('keeps each stage within its byte budget: the least recently stored entries go first', { skip: localCopies }, async () => {
@@ -186,6 +200,29 @@ describe('Redis store, standalone', { skip }, () => {
     return store;
   }, CONTRACT);
   sharedStoreSuite('standalone', () => ({ type: 'redis', url: server.url, timeoutMs: 200, localCacheMs: 0 }));
+
+  it('sends the lookups of one event-loop turn in one write, and those of the next turn too', async () => {
+    const store = new RedisStore({ type: 'redis', url: server.url, timeoutMs: 500, localCacheMs: 0 });
+    const observer = new IORedis(server.url);
+    try {
+      await store.ready();
+      await store.configureStage(STAGE, 1_000_000);
+      for (let i = 0; i < 50; i++) await store.set(STAGE, `GET /batch/${i}`, entry(`b${i}`));
+      // Redis counts the reads it makes from client sockets; this INFO is one of them.
+      const reads = async (): Promise<number> => Number(/total_reads_processed:(\d+)/.exec(await observer.info('stats'))![1]);
+      for (let turn = 0; turn < 2; turn++) {
+        const before = await reads();
+        const found = await Promise.all(Array.from({ length: 50 }, (_, i) => store.get(STAGE, `GET /batch/${i}`)));
+        assert.deepEqual(found.map((hit) => hit?.body.toString()), Array.from({ length: 50 }, (_, i) => `b${i}`));
+        const made = (await reads()) - before;
+        // 50 GETs written one by one would be read in several (often 50) reads; one INFO is one read.
+        assert.ok(made <= 3, `${made} reads for 50 lookups made in one turn`);
+      }
+    } finally {
+      observer.disconnect();
+      await store.close();
+    }
+  });
   // The same contract and cross-node behaviour with in-process copies of recent entries.
   runStoreContract('RedisStore (standalone, localCacheMs 1000)', async ({ now }) => {
     const store = new RedisStore({ type: 'redis', url: server.url, timeoutMs: 500, localCacheMs: 1000 }, { now });

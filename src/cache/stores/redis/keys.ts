@@ -17,7 +17,7 @@
  *   cachegate:{control}:apis                control-plane state (API definitions, JSON)
  *   channel cachegate:events                pub/sub for flushes, stage changes and API changes
  */
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 
 export const KEY_PREFIX = 'cachegate';
 export const EVENTS_CHANNEL = `${KEY_PREFIX}:events`;
@@ -28,9 +28,12 @@ export function stageHash(stage: string): string {
   return createHash('sha256').update(stage).digest('base64url').slice(0, 22);
 }
 
-/** An entry key's hash: 192 bits of SHA-256, base64url (keys may be long and binary). */
+/**
+ * An entry key's hash: 192 bits of SHA-256, base64url (keys may be long and binary). Made on every
+ * hit: the one-shot crypto.hash builds no Hash object (a third of createHash's time).
+ */
 export function entryHash(key: string): string {
-  return createHash('sha256').update(key).digest('base64url').slice(0, 32);
+  return hash('sha256', key, 'base64url').slice(0, 32);
 }
 
 /** A purge tag's hash (tags may be long and hold any character): 192 bits of SHA-256, base64url. */

@@ -3,9 +3,10 @@
  * Redis shares entries, flushes and control-plane changes.
  *
  * - A hit is one GET of a binary value (entry-codec.ts) under a key that names the stage's
- *   current generation (keys.ts). The generation is cached per node and kept current by pub/sub,
- *   re-read in the background every few seconds and after any reconnect, so a lost message costs
- *   seconds of staleness at worst, never a wrong stage.
+ *   current generation (keys.ts); the same bytes read again are not decoded again
+ *   (decoded-values.ts). The generation is cached per node and kept current by pub/sub, re-read
+ *   in the background every few seconds and after any reconnect, so a lost message costs seconds
+ *   of staleness at worst, never a wrong stage.
  * - Flush is O(1): the next generation. Old entries are never read again and age out by their PX.
  * - Per-stage byte budgets are kept by a Lua script on the stage's own slot (scripts.ts).
  * - Purge (tags.ts) reads per-generation tag sets on the stage's slot, kept in step by the same
@@ -30,7 +31,8 @@ import { LocalEntries } from './local-entries.js';
 import type { SharedState } from '../../shared-state.js';
 import type { CacheStore, StageStats } from '../../store.js';
 import { purgeTags, type PurgeMatch } from '../../tags.js';
-import { decodeEntry, encodeEntry } from '../entry-codec.js';
+import { encodeEntry } from '../entry-codec.js';
+import { DecodedValues } from './decoded-values.js';
 import { connectRedis, type RedisClient } from './connection.js';
 import { Circuit, keySlot } from './circuit.js';
 import { CircuitOpenError, errorMessage, StoreTimeoutError, StoreUnavailableError } from './health.js';
@@ -86,6 +88,8 @@ export class RedisStore implements CacheStore, SharedState {
   private closed = false;
   /** In-process copies of recent entries (`store.localCacheMs` > 0). */
   private readonly local: LocalEntries | undefined;
+  /** The entries decoded from the last values read under recent keys: the same bytes are not decoded again. */
+  private readonly decoded = new DecodedValues();
 
   constructor(config: StoreConfig, options: RedisStoreOptions = {}) {
     this.type = config.type === 'redis-cluster' ? 'redis-cluster' : 'redis';
@@ -147,7 +151,7 @@ export class RedisStore implements CacheStore, SharedState {
       const generation = await this.generationOf(space, attempt);
       const member = entryHash(key);
       const redisKey = entryKey(space.hash, generation, member);
-      const entry = decodeEntry(await attempt.on(redisKey, () => this.client.getBuffer(redisKey)));
+      const entry = this.decoded.decode(redisKey, await attempt.on(redisKey, () => this.client.getBuffer(redisKey)));
       // PX runs on Redis's clock, deleteAt on ours (which tests drive): past deleteAt the entry is
       // gone for good, even should our clock go back.
       if (entry && this.now() >= entry.deleteAt) {
