@@ -53,7 +53,11 @@ function wrk(server: Server, url: string, seconds: number, keys?: number): Run {
 async function warm(port: number, paths: string[]): Promise<void> {
   let next = 0;
   await Promise.all(Array.from({ length: 50 }, async () => {
-    while (next < paths.length) await (await request(`http://127.0.0.1:${port}${paths[next++]}`)).body.dump();
+    while (next < paths.length) {
+      const path = paths[next++]!;
+      // A pooled connection the server closed while idle (its keep-alive timeout) fails once: retried.
+      await request(`http://127.0.0.1:${port}${path}`).catch(() => request(`http://127.0.0.1:${port}${path}`)).then((answer) => answer.body.dump());
+    }
   }));
 }
 
