@@ -98,3 +98,14 @@ function cpuTicksOfTrees(roots: (number | undefined)[]): number[] {
 }
 
 export const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
+/** The machine's CPU counters from /proc/stat: total and stolen (by the hypervisor) ticks. */
+export function cpuCounters(): { total: number; steal: number } {
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  return { total: fields.reduce((a, b) => a + b, 0), steal: fields[7] ?? 0 };
+}
+
+/** The share of the machine's CPU the hypervisor took between two readings of cpuCounters(). */
+export function stealBetween(start: { total: number; steal: number }, end: { total: number; steal: number }): number {
+  return (end.steal - start.steal) / Math.max(1, end.total - start.total);
+}

@@ -34,8 +34,10 @@ function startNode(script: string, args: string[], nodeArgs: string[] = []): Pro
   });
 }
 
-function wrk(url: string, seconds: number): number {
-  const out = spawnSync('wrk', ['-t1', '-c50', `-d${seconds}s`, url], { encoding: 'utf8' }).stdout;
+/** wrk on one URL, or (`keys`) on /prod/k/1…keys uniformly at random (random-keys.lua). */
+function wrk(url: string, seconds: number, keys?: number): number {
+  const script = keys === undefined ? [] : ['-s', join(BENCH_DIR, 'random-keys.lua')];
+  const out = spawnSync('wrk', ['-t1', '-c50', `-d${seconds}s`, ...script, url, ...(keys === undefined ? [] : ['--', '/prod/k/', String(keys)])], { encoding: 'utf8' }).stdout;
   return Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
 }
 
@@ -83,14 +85,15 @@ function analyze(file: string, requests: number): string[] {
   ];
 }
 
-async function profileScenario(name: string, path: string, backendPort: number, serverArgs: string[] = []): Promise<string[]> {
+/** `serverArgs` after the port and backend (prefill, log level, Redis URL); `keys`: wrk spreads requests over /prod/k/1…keys. */
+async function profileScenario(name: string, path: string, backendPort: number, serverArgs: string[] = [], keys?: number): Promise<string[]> {
   const dir = join(OUT, name.replace(/\W+/g, '-'));
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const gateway = await startNode('cachegate-server.js', ['0', `127.0.0.1:${backendPort}`, ...serverArgs], ['--cpu-prof', `--cpu-prof-dir=${dir}`]);
-  const url = `http://127.0.0.1:${gateway.ports[0]}${path}`;
-  let requests = wrk(url, 1); // warm-up, profiled too: its requests count
-  requests += wrk(url, SECONDS);
+  const url = `http://127.0.0.1:${gateway.ports[0]}${keys === undefined ? path : ''}`;
+  let requests = wrk(url, 1, keys); // warm-up, profiled too: its requests count
+  requests += wrk(url, SECONDS, keys);
   await gateway.stop();
   const file = readdirSync(dir).find((entry) => entry.endsWith('.cpuprofile'));
   if (!file) return [`## ${name}`, '', 'No profile was written.', ''];
@@ -114,6 +117,8 @@ async function main(): Promise<void> {
       '',
       ...(await profileScenario('hit path (hot key, memory store)', '/prod/k/1', backend.ports[0]!)),
       ...(redis ? await profileScenario('hit path (hot key, Redis store)', '/prod/k/1', backend.ports[0]!, ['0', 'warn', redis.url]) : []),
+      // The keys are put straight into the store at start (cachegate-server.ts prefill), so the run is all hits.
+      ...(await profileScenario('hit path (10k keys uniform, memory store)', '/prod/k/{1..10000}', backend.ports[0]!, ['10000'], 10_000)),
       ...(await profileScenario('miss path (cache off, 0 ms backend)', '/dev/k/1', fastBackend.ports[0]!)),
     ];
     writeFileSync(join(BENCH_DIR, 'profile.md'), lines.join('\n'));

@@ -10,7 +10,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
-import { CLOCK_TICKS_PER_S, freePort, median, startNode as startServer, startRedis, treeCpuTicks, type Server } from './harness.js';
+import { CLOCK_TICKS_PER_S, cpuCounters, freePort, median, startNode as startServer, startRedis, stealBetween, treeCpuTicks, type Server } from './harness.js';
 
 const quick = process.argv.includes('--quick');
 const DURATION_S = quick ? 2 : 3;
@@ -99,12 +99,6 @@ function pidFromFile(file: string): number | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** The machine's CPU counters from /proc/stat: total and stolen (by the hypervisor) ticks. */
-function cpuCounters(): { total: number; steal: number } {
-  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-  return { total: fields.reduce((a, b) => a + b, 0), steal: fields[7] ?? 0 };
 }
 
 /** The bench's own servers (dist/bench/…). */
@@ -265,7 +259,7 @@ async function main(): Promise<void> {
 
     const byScenario = (scenario: string, server: string) => rows.find((r) => r.scenario === scenario && r.server === server);
     const cpuAtEnd = cpuCounters();
-    const stolen = (cpuAtEnd.steal - cpuAtStart.steal) / Math.max(1, cpuAtEnd.total - cpuAtStart.total);
+    const stolen = stealBetween(cpuAtStart, cpuAtEnd);
     const lines = [
       '# Benchmark results',
       '',

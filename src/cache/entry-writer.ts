@@ -33,26 +33,50 @@ interface ResponseInternals {
  * without a body; such an entry takes writeHead(), which applies Node's checks. Its bytes are
  * counted in the entry's size from the start (entry.ts), and it is kept flat: the `+=` chain that
  * built it would otherwise stay a tree of one ConsString per piece.
+ *
+ * A store may check and serialize the headers when it stores the entry (headerLines) and hand
+ * back entries that carry their head under these symbols already (the shared store's
+ * stored-entry.ts): a hit then validates nothing and serializes only the status line and length.
  */
-const HEAD_BLOCK = Symbol('headBlock');
-type WithHeadBlock = CacheEntry & { [HEAD_BLOCK]?: string | false };
+export const HEAD_BLOCK = Symbol('headBlock');
+/** Set on an entry whose stored headers carry the backend's Date (httpCache keeps it, RFC 9111 §4.2.3); a hit then adds none. */
+export const HAS_DATE = Symbol('hasDate');
 
-function headBlock(entry: WithHeadBlock): string | false {
+/** What an entry may carry for the hit path (see HEAD_BLOCK). */
+export interface HeadCarrier {
+  readonly [HEAD_BLOCK]?: string | false;
+  readonly [HAS_DATE]?: true;
+}
+
+/** An entry's stored headers as a hit writes them (`name: value` CRLF lines, Latin-1 only), with whether they hold Date. */
+export interface HeaderLines {
+  readonly text: string;
+  readonly hasDate: boolean;
+}
+
+function headBlock(entry: CacheEntry & HeadCarrier): string | false {
   let block = entry[HEAD_BLOCK];
   if (block === undefined) {
-    block = serializeHead(entry);
+    const lines = headerLines(entry);
     // validateHeaderValue admitted only Latin-1, so a Latin-1 copy is exact.
-    if (block !== false) block = ownedLatin1(block);
-    // Not enumerable: `{ ...entry, headers }` (a refreshed or sealed copy) must not inherit it.
+    block = lines === false ? false : ownedLatin1(headOf(entry.statusCode, lines.text, entry.body.length));
+    // Not enumerable: `{ ...entry, headers }` (a refreshed or sealed copy) must not inherit them.
     Object.defineProperty(entry, HEAD_BLOCK, { value: block, enumerable: false });
+    if (lines !== false && lines.hasDate) Object.defineProperty(entry, HAS_DATE, { value: true, enumerable: false });
   }
   return block;
 }
 
-function serializeHead(entry: CacheEntry): string | false {
+/**
+ * The stored headers of `entry` as a hit writes them, checked as writeHead() would check them
+ * once; false when the hit must go through writeHead() (a status without a body, a header that
+ * frames the message or that Node refuses).
+ */
+export function headerLines(entry: CacheEntry): HeaderLines | false {
   const { statusCode } = entry;
   if (statusCode < 200 || statusCode === 204 || statusCode === 304 || statusCode > 999) return false;
-  let head = `HTTP/1.1 ${statusCode} ${STATUS_CODES[statusCode] ?? 'unknown'}\r\n`;
+  let text = '';
+  let hasDate = false;
   for (const [name, value] of entry.headers) {
     // Names Node frames the message by are left to Node.
     if (FRAMING_HEADERS.has(name)) return false;
@@ -62,15 +86,18 @@ function serializeHead(entry: CacheEntry): string | false {
     } catch {
       return false;
     }
-    head += `${name}: ${value}\r\n`;
-    if (name === 'date') Object.defineProperty(entry, HAS_DATE, { value: true, enumerable: false });
+    text += `${name}: ${value}\r\n`;
+    if (name === 'date') hasDate = true;
   }
-  return `${head}content-length: ${entry.body.length}\r\n`;
+  return { text, hasDate };
+}
+
+/** A head block (see HEAD_BLOCK) from an entry's status, header lines (headerLines) and body length. */
+export function headOf(statusCode: number, lines: string, bodyLength: number): string {
+  return `HTTP/1.1 ${statusCode} ${STATUS_CODES[statusCode] ?? 'unknown'}\r\n${lines}content-length: ${bodyLength}\r\n`;
 }
 
 const FRAMING_HEADERS: ReadonlySet<string> = new Set(['connection', 'content-length', 'transfer-encoding', 'keep-alive', 'trailer', 'upgrade']);
-/** Set on an entry whose stored headers carry the backend's Date (httpCache keeps it, RFC 9111 §4.2.3); a hit then adds none. */
-const HAS_DATE = Symbol('hasDate');
 
 /**
  * Writes an entry with extra headers (`[name, value, …]`: age, Cache-Status, request id and
@@ -101,7 +128,7 @@ function writeWithHead(res: ServerResponse, entry: CacheEntry, extra: readonly s
   if (block === false) return false;
   let head = block;
   for (let i = 0; i + 1 < extra.length; i += 2) head += `${extra[i]!}: ${extra[i + 1]!}\r\n`;
-  if (!(entry as WithHeadBlock & { [HAS_DATE]?: true })[HAS_DATE]) head += `date: ${httpDate()}\r\n`;
+  if (!(entry as HeadCarrier)[HAS_DATE]) head += `date: ${httpDate()}\r\n`;
   head += 'connection: keep-alive\r\n';
   const keepAliveSeconds = Math.floor((internals._keepAliveTimeout ?? 0) / 1000);
   if (keepAliveSeconds > 0) head += `keep-alive: timeout=${keepAliveSeconds}\r\n`;

@@ -487,7 +487,8 @@ export class CacheStep implements DataPlaneCacheStep {
       if (respond) writeEntry(request.ctx.res, previous, ['cache-status', forwardStatus('expired', admission.reason), 'x-amzn-requestid', request.ctx.requestId, ...request.extraHeaders], request.ctx.method === 'HEAD');
       return undefined;
     }
-    const entry: CacheEntry = { ...previous, headers: admission.headers, ...withRevalidationGrace(admission.times, admission.headers) };
+    // Named, not only spread: a store may keep tags and headers behind getters (stores/shared/stored-entry.ts).
+    const entry: CacheEntry = { ...previous, tags: previous.tags, headers: admission.headers, ...withRevalidationGrace(admission.times, admission.headers) };
     let detail: 'stored' | 'store-unavailable' = 'stored';
     try {
       const stored = request.store.set(request.space, request.key, entry);

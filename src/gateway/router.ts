@@ -147,6 +147,12 @@ const ROOT: CanonicalPath = Object.freeze({ ok: true as const, segments: Object.
 
 export function canonicalRequestPath(rawPath: string): CanonicalPath {
   if (rawPath === '' || rawPath === '/') return ROOT;
+  const plainEnd = plainPathEnd(rawPath);
+  if (plainEnd !== -1) {
+    // Already canonical: nothing to decode, refuse or re-encode (the usual request).
+    const text = plainEnd === rawPath.length ? rawPath : rawPath.slice(0, plainEnd);
+    return { ok: true, segments: text.slice(1).split('/'), text };
+  }
   const trimmed = rawPath.endsWith('/') ? rawPath.slice(1, -1) : rawPath.slice(1);
   const segments = trimmed.split('/');
   let text = '';
@@ -170,9 +176,34 @@ export function canonicalRequestPath(rawPath: string): CanonicalPath {
   return { ok: true, segments, text };
 }
 
+/**
+ * Where the canonical text of `rawPath` ends when the path is canonical already — `/`, then
+ * non-empty segments of pchar characters only (no `%`), none `.` or `..`, and at most one
+ * trailing `/` (dropped) — found in one scan; -1 for any other path (the full decoding above).
+ */
+function plainPathEnd(rawPath: string): number {
+  if (rawPath.charCodeAt(0) !== 47 /* / */) return -1;
+  const end = rawPath.charCodeAt(rawPath.length - 1) === 47 ? rawPath.length - 1 : rawPath.length;
+  let segmentStart = 1;
+  for (let i = 1; i <= end; i++) {
+    const code = i === end ? 47 : rawPath.charCodeAt(i);
+    if (code !== 47) {
+      if (code >= 128 || PCHAR_CODES[code] === 0) return -1;
+      continue;
+    }
+    const length = i - segmentStart;
+    // Empty and dot segments are refused by the full path, with its reasons.
+    if (length === 0 || (rawPath.charCodeAt(segmentStart) === 46 /* . */ && (length === 1 || (length === 2 && rawPath.charCodeAt(segmentStart + 1) === 46)))) return -1;
+    segmentStart = i + 1;
+  }
+  return end;
+}
+
 /** Characters a path segment may carry unescaped (RFC 3986 §3.3 pchar): unreserved, sub-delims, `:` and `@`. */
 const PCHAR_ONLY = /^[A-Za-z0-9\-._~!$&'()*+,;=:@]*$/;
 const PCHAR_ESCAPES = /%(?:24|26|2B|2C|3B|3D|3A|40)/g;
+/** PCHAR_ONLY as a table by ASCII code, for plainPathEnd's one scan. */
+const PCHAR_CODES = new Uint8Array(128).map((_, code) => (PCHAR_ONLY.test(String.fromCharCode(code)) ? 1 : 0));
 
 /**
  * A decoded segment in its one canonical spelling: pchar characters as they are, everything else

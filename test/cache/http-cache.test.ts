@@ -108,6 +108,21 @@ describe('httpCache through HTTP', () => {
     assert.equal((await call(url(), { headers: { 'if-none-match': '"v1"' } })).status, 304);
   });
 
+  it('keeps an entry\'s purge tags when a 304 refreshes it: a tag or prefix purge still removes it', async () => {
+    backend.handler = (req, res, _body, n) => {
+      if (req.headers['if-none-match'] === '"t1"') return void res.writeHead(304, { etag: '"t1"', 'cache-control': 'max-age=60' }).end();
+      res.writeHead(200, { etag: '"t1"', 'cache-control': 'max-age=1', 'surrogate-key': `refreshed-${counter}` }).end(`body ${n}`);
+    };
+    await call(url());
+    clock.now += 2_000;
+    assert.match((await call(url())).headers['cache-status'] as string, /revalidated/);
+    assert.equal(await gateway.purgeStage('web', 'prod', { tags: [`refreshed-${counter}`] }), 1, 'the backend tag survived the refresh');
+    await call(url());
+    clock.now += 2_000;
+    assert.match((await call(url())).headers['cache-status'] as string, /revalidated/);
+    assert.equal(await gateway.purgeStage('web', 'prod', { pathPrefix: path }), 1, 'the path tags survived the refresh');
+  });
+
   it('invalidates the URL and same-origin Location after a successful unsafe method, not after a failed one', async () => {
     answer({ 'cache-control': 'max-age=60' });
     const cached = await call(url());

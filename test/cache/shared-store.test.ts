@@ -161,4 +161,41 @@ describe('SharedStore', () => {
       }
     }), { seed: 0x0ff4ea9, numRuns: 150 });
   });
+
+  it('invariant: an entry reads back exactly as stored — status, headers in order, tags, times, body — whatever Node thinks of its headers', () => {
+    // Header values as a backend may send them: `: ` and `\r\n`-free Latin-1 (stored as the lines a
+    // hit writes, read back by splitting them), and values Node refuses (wider than Latin-1,
+    // control characters: kept in the encoded entry instead), names that frame the message, and
+    // statuses without a body.
+    const latin1 = fc.string({ unit: fc.integer({ min: 0x20, max: 0xff }).map((code) => String.fromCharCode(code === 0x7f ? 0x7e : code)), maxLength: 40 });
+    const value = fc.oneof(latin1, fc.constantFrom('', ' padded ', 'a: b', 'x\u0100y', 'tab\there', 'bad\u0001char', ': : :'));
+    const name = fc.oneof(fc.stringMatching(/^[a-z0-9!#$%&'*+.^_`|~-]{1,12}$/), fc.constantFrom('date', 'etag', 'content-type', 'set-cookie', 'transfer-encoding', 'bad name'));
+    const stored = fc.record({
+      statusCode: fc.constantFrom(200, 203, 204, 206, 304, 404, 500, 599),
+      headers: fc.array(fc.tuple(name, value), { maxLength: 8 }),
+      body: fc.uint8Array({ maxLength: 600 }),
+      tags: fc.option(fc.array(fc.string({ minLength: 1, maxLength: 20 }), { minLength: 1, maxLength: 4 }), { nil: undefined }),
+      sealed: fc.option(fc.string({ maxLength: 12 }).map((keyId) => ({ keyId })), { nil: undefined }),
+      storedAt: fc.integer({ min: 0, max: 2 ** 40 }),
+    });
+    fc.assert(fc.property(stored, fc.integer({ min: 16, max: 256 }), (generated, blockBytes) => {
+      const store = new SharedStore({ arenaBytes: 1 << 20, blockBytes });
+      store.configureStage(STAGE, 1 << 20);
+      const written: CacheEntry = {
+        version: CACHE_ENTRY_VERSION, statusCode: generated.statusCode, headers: generated.headers, body: Buffer.from(generated.body),
+        storedAt: generated.storedAt, staleAt: generated.storedAt + 1000, deleteAt: 1e15,
+        ...(generated.tags ? { tags: generated.tags } : {}), ...(generated.sealed ? { sealed: generated.sealed } : {}),
+      };
+      store.set(STAGE, 'k', written);
+      // Twice: the first read copies out of the arena, the second may be the thread's kept copy.
+      for (const found of [store.get(STAGE, 'k')!, store.get(STAGE, 'k')!]) {
+        assert.equal(found.statusCode, written.statusCode);
+        assert.deepEqual([...found.headers].map(([n, v]) => [n, v]), written.headers);
+        assert.deepEqual(found.tags, written.tags);
+        assert.deepEqual(found.sealed, written.sealed);
+        assert.deepEqual([found.version, found.storedAt, found.staleAt, found.deleteAt], [written.version, written.storedAt, written.staleAt, written.deleteAt]);
+        assert.ok(found.body.equals(written.body));
+      }
+    }), { seed: 0x5eade7, numRuns: 300 });
+  });
 });

@@ -17,9 +17,22 @@ import type { CacheEntry } from '../entry.js';
 export const ENTRY_FORMAT_VERSION = 1;
 const MAGIC_0 = 0x43; // 'C'
 const MAGIC_1 = 0x47; // 'G'
-const FLAG_SEALED = 1;
+export const FLAG_SEALED = 1;
 const FLAG_TAGS = 2;
 const FIXED_BYTES = 2 + 1 + 1 + 2 + 2 + 8 * 3 + 2;
+
+/**
+ * Where the fixed fields sit (see Layout): a reader that needs only these reads them in place,
+ * without decoding headers (the shared store's hit path, stores/shared/stored-entry.ts).
+ */
+export const ENCODED_AT = { flags: 3, version: 4, statusCode: 6, storedAt: 8, staleAt: 16, deleteAt: 24, headerCount: 32 } as const;
+/** The smallest encoded entry: fixed fields and an empty body's length. */
+export const MIN_ENCODED_BYTES = FIXED_BYTES + 4;
+
+/** Whether `data` holds an entry of this format from `at` (magic and format version; the rest is decodeEntry's to check). */
+export function isEncodedEntry(data: Buffer, at: number): boolean {
+  return data.length - at >= MIN_ENCODED_BYTES && data[at] === MAGIC_0 && data[at + 1] === MAGIC_1 && data[at + 2] === ENTRY_FORMAT_VERSION;
+}
 
 export function encodeEntry(entry: CacheEntry): Buffer {
   let size = FIXED_BYTES + 4 + entry.body.length;
@@ -55,7 +68,7 @@ export function encodeEntry(entry: CacheEntry): Buffer {
 
 /** The entry, or undefined for anything that is not exactly one entry of this format. */
 export function decodeEntry(data: Buffer | null | undefined): CacheEntry | undefined {
-  if (!data || data.length < FIXED_BYTES + 4 || data[0] !== MAGIC_0 || data[1] !== MAGIC_1 || data[2] !== ENTRY_FORMAT_VERSION) return undefined;
+  if (!data || !isEncodedEntry(data, 0)) return undefined;
   const reader = new Reader(data, 3);
   const flags = reader.u8();
   const version = reader.u16();

@@ -172,7 +172,8 @@ export class Arena {
       }
       const take = Math.min(runBytes, left);
       const start = runStart * size + offset;
-      target.set(blocks.subarray(start, start + take), targetAt);
+      // Buffer#copy: no view object per run (subarray() made one on every read).
+      blocks.copy(target, targetAt, start, start + take);
       targetAt += take;
       left -= take;
       offset = 0;

@@ -5,12 +5,15 @@
  * attach to the same buffers (SharedStore.attach) and serve one copy of each entry.
  *
  * Readers copy out under the lock. A get copies the entry's bytes into a fresh Buffer while it
- * holds the lock, and decodes after releasing it, so nothing a socket write still reads can be
- * freed, evicted or overwritten by another thread: no torn or reused entry can reach a caller,
+ * holds the lock, and reads them after releasing it, so nothing a socket write still reads can
+ * be freed, evicted or overwritten by another thread: no torn or reused entry can reach a caller,
  * and no slow reader can pin shared memory (the copy is on that thread's heap and goes when its
  * write does). We chose this over generation checks with reference counts because a count held
  * for a socket write outlives the request when the peer stops reading, and a thread that dies
  * holding counts would leak blocks forever; a 1 KiB copy costs a fraction of a microsecond.
+ * The copy is not decoded (stored-entry.ts): its head was serialized when the entry was stored,
+ * its times are read in place and its body is a view, so a hit on any of a million keys costs
+ * one copy, not a decode into objects.
  *
  * Budgets: per stage accounting in one arena. Each space has its capacity (configureStage) and
  * its own LRU list; an entry costs its blocks plus its record (cost()), so `bytes` is exactly the
@@ -18,20 +21,19 @@
  * capacities can exceed it — the least recently used entry of all spaces goes, counted as its
  * space's eviction.
  *
- * Decoded copies are kept per thread, bounded (DECODED_BUDGET_BYTES): a hit on the same write
- * of an entry (same record, same write number, checked under the lock) returns the thread's
- * earlier copy — immutable heap data, so still never torn — instead of copying and decoding
- * again, and the serialized head the entry writer keeps on it is reused (entry-writer.ts).
+ * Copies are kept per thread, bounded (KEPT_BUDGET_BYTES): a hit on the same write of an entry
+ * (same record, same write number, checked under the lock) returns the thread's earlier copy —
+ * immutable heap data, so still never torn — instead of copying again, and a hit on the most
+ * recently used entry takes no lock at all (getKnown).
  *
  * Flush is O(1): the space takes a new generation number (unique store-wide) and its LRU list is
  * spliced onto a garbage list; records of old generations never match a lookup, and later writes
  * reclaim them a few at a time (or all they need when the arena is full).
  */
-import { entrySize, type CacheEntry } from '../../entry.js';
+import type { CacheEntry } from '../../entry.js';
 import type { CacheStore, StageStats } from '../../store.js';
 import { keyTooLong } from '../../limits.js';
 import { purgeTags, type PurgeMatch } from '../../tags.js';
-import { decodeEntry, encodeEntry } from '../entry-codec.js';
 import { Arena, hashBytes } from './arena.js';
 import {
   allocateBuffers, CONTROL_HASH_KEY_0, CONTROL_HASH_KEY_1, CONTROL_RECORD_BUMP, CONTROL_SEQUENCE, CONTROL_USE_CLOCK, CONTROL_WRITE_CLOCK, RECORD_USED, RECORD_WRITE, CONTROL_GARBAGE, CONTROL_GENERATION, CONTROL_LOCK, RECORD_FIRST_BLOCK,
@@ -42,6 +44,7 @@ import {
 } from './layout.js';
 import { lock, unlock } from './lock.js';
 import { StageDirectory } from './stages.js';
+import { decodeTags, encodeStored, StoredEntry } from './stored-entry.js';
 
 export interface SharedStageStats extends StageStats {
   /** Entries dropped because they passed `deleteAt` (not counted in `evictions`). */
@@ -52,15 +55,22 @@ export interface SharedStoreOptions extends Partial<SharedStoreSizes> {
   now?: () => number;
 }
 
-/** Per thread: bytes of decoded entries kept for repeated hits (hot keys), and the largest kept. Heap the
+/** Per thread: heap of the entries kept for repeated hits (hot keys), and the largest kept. Heap the
  * budget does not count, so it stays a small fixed overhead (SPEC §7: budget + a fixed overhead). */
-const DECODED_BUDGET_BYTES = 1024 * 1024;
-const DECODED_MAX_ENTRY_BYTES = 256 * 1024;
+const KEPT_BUDGET_BYTES = 1024 * 1024;
+const KEPT_MAX_ENTRY_BYTES = 256 * 1024;
+/**
+ * A copy is kept when its entry was last used (read or stored, any thread, any space) fewer than
+ * this many uses of the store ago: a hot key, or one of a few hot keys, is; one of thousands read
+ * evenly is not.
+ */
+const KEEP_WITHIN_USES = 64;
 
-interface Decoded {
+/** A thread's copy of one write of an entry (record and write number, as they were under the lock). */
+interface Kept {
   readonly record: number;
   readonly write: number;
-  readonly entry: CacheEntry;
+  readonly entry: StoredEntry;
   readonly size: number;
 }
 
@@ -80,9 +90,13 @@ export class SharedStore implements CacheStore {
   /** The store's hash key (CONTROL_HASH_KEY_*), fixed when the buffers were made. */
   private readonly hashKey0: number;
   private readonly hashKey1: number;
-  /** This thread's decoded entries by stage slot and key, oldest first (Map order). */
-  private readonly decoded = new Map<string, Decoded>();
-  private decodedBytes = 0;
+  /**
+   * This thread's copies by key, oldest first (Map order). Keyed by the key alone: a copy is used
+   * only for its very record and write (both unique store-wide), so the same key in another stage
+   * never matches it, and no `stage|key` string is built per hit.
+   */
+  private readonly kept = new Map<string, Kept>();
+  private keptBytes = 0;
 
   /** A new store with its own buffers. */
   constructor(options: SharedStoreOptions = {}, buffers?: SharedStoreBuffers) {
@@ -109,15 +123,15 @@ export class SharedStore implements CacheStore {
     const { control, records, stageInts } = this.views;
     const sequence = Atomics.load(control, CONTROL_SEQUENCE);
     if ((sequence & 1) === 0) {
-      const known = this.getKnown(stage, key, keyLength, sequence);
+      const known = this.getKnown(stage, keyLength, key, sequence);
       if (known !== undefined) return known;
     }
     let copy: Buffer;
     let tagsLength: number;
-    let known: Decoded | undefined;
-    let name: string;
+    let known: Kept | undefined;
     let record: number;
     let write: number;
+    let hot: boolean;
     lock(control, CONTROL_LOCK);
     try {
       const slot = this.stages.find(stage);
@@ -132,11 +146,12 @@ export class SharedStore implements CacheStore {
         this.endChange();
         return undefined;
       }
-      this.touch(slot, record);
       const at = record * RECORD_STRIDE;
+      // Before touch() makes it the newest: how many reads and stores of the store ago it was last used.
+      hot = ((control[CONTROL_USE_CLOCK]! - records[at + RECORD_USED]!) >>> 0) < KEEP_WITHIN_USES;
+      this.touch(slot, record);
       write = records[at + RECORD_WRITE]!;
-      name = `${slot}|${key}`;
-      known = this.decoded.get(name);
+      known = this.kept.get(key);
       if (known !== undefined && known.record === record && known.write === write) return known.entry;
       tagsLength = records[at + RECORD_TAGS_LENGTH]!;
       copy = Buffer.allocUnsafe(records[at + RECORD_LENGTH]! - keyLength);
@@ -144,27 +159,27 @@ export class SharedStore implements CacheStore {
     } finally {
       unlock(control, CONTROL_LOCK);
     }
-    // Decoding happens on this thread's private copy: no lock needed, nothing shared is read.
-    const entry = decodeEntry(tagsLength === 0 ? copy : copy.subarray(tagsLength)) as { tags?: readonly string[] } & CacheEntry | undefined;
-    if (entry !== undefined && tagsLength > 0) entry.tags = decodeTags(copy, tagsLength);
-    if (entry !== undefined) {
-      // What the copy keeps on this thread's heap: its name (the key: up to 8 KiB for a few bytes of
-      // entry) and the decoded objects, not the encoded bytes (SPEC §7: counted, whatever the keys).
-      const size = entrySize(name, entry);
-      if (size <= DECODED_MAX_ENTRY_BYTES) this.keepDecoded(name, { record, write, entry, size }, known);
+    // Read on this thread's private copy: no lock needed, nothing shared is read.
+    const entry = StoredEntry.read(copy, tagsLength);
+    // Kept only when read again soon (or replacing this thread's copy of an older write): with many
+    // keys read evenly, keeping each copy would only churn the map and promote copies into the old
+    // generation for the garbage collector, and almost none would be read again from it.
+    if (entry !== undefined && (hot || known !== undefined)) {
+      const size = entry.retainedBytes(key);
+      if (size <= KEPT_MAX_ENTRY_BYTES) this.keep(key, { record, write, entry, size }, known);
     }
     return entry;
   }
 
   /**
-   * The lock-free hit: this thread's decoded copy of the entry, when the key's record is still
-   * that very write, unexpired and already the most recently used of its space (so there is no
-   * LRU order to change). Plain reads, validated by the change sequence not having moved
+   * The lock-free hit: this thread's copy of the entry, when the key's record is still that very
+   * write, unexpired and already the most recently used of its space (so there is no LRU order
+   * to change). Plain reads, validated by the change sequence not having moved
    * (CONTROL_SEQUENCE): any change by another thread in between sends the caller to the locked
    * path. Reads may see half-changed cells, so every index read here is bounded (the probe
    * stops at an empty cell, which always exists: the table is at most half full).
    */
-  private getKnown(stage: string, key: string, keyLength: number, sequence: number): CacheEntry | undefined {
+  private getKnown(stage: string, keyLength: number, key: string, sequence: number): CacheEntry | undefined {
     const { records, stageInts } = this.views;
     const slot = this.stages.find(stage);
     if (slot === -1) return undefined;
@@ -172,7 +187,7 @@ export class SharedStore implements CacheStore {
     const generation = stageInts[ints + STAGE_GENERATION]!;
     const record = this.arena.find(this.hash(keyLength, generation), generation, this.keyBytes, keyLength);
     if (record === -1 || stageInts[ints + STAGE_NEWEST] !== record) return undefined;
-    const known = this.decoded.get(`${slot}|${key}`);
+    const known = this.kept.get(key);
     if (known === undefined || known.record !== record || known.write !== records[record * RECORD_STRIDE + RECORD_WRITE]) return undefined;
     if (this.now() >= this.views.deleteAt[record]!) return undefined;
     return Atomics.load(this.views.control, CONTROL_SEQUENCE) === sequence ? known.entry : undefined;
@@ -186,17 +201,17 @@ export class SharedStore implements CacheStore {
     Atomics.add(this.views.control, CONTROL_SEQUENCE, 1);
   }
 
-  private keepDecoded(name: string, decoded: Decoded, replaced: Decoded | undefined): void {
+  private keep(key: string, kept: Kept, replaced: Kept | undefined): void {
     if (replaced !== undefined) {
-      this.decoded.delete(name);
-      this.decodedBytes -= replaced.size;
+      this.kept.delete(key);
+      this.keptBytes -= replaced.size;
     }
-    this.decoded.set(name, decoded);
-    this.decodedBytes += decoded.size;
-    for (const [oldName, old] of this.decoded) {
-      if (this.decodedBytes <= DECODED_BUDGET_BYTES) break;
-      this.decoded.delete(oldName);
-      this.decodedBytes -= old.size;
+    this.kept.set(key, kept);
+    this.keptBytes += kept.size;
+    for (const [oldKey, old] of this.kept) {
+      if (this.keptBytes <= KEPT_BUDGET_BYTES) break;
+      this.kept.delete(oldKey);
+      this.keptBytes -= old.size;
     }
   }
 
@@ -204,7 +219,7 @@ export class SharedStore implements CacheStore {
   set(stage: string, key: string, entry: CacheEntry): void {
     if (keyTooLong(key)) return;
     const keyLength = this.encodeKey(key);
-    const payload = encodePayload(this.keyBytes, keyLength, entry);
+    const payload = encodeStored(this.keyBytes, keyLength, entry);
     const blocks = this.arena.blocksFor(payload.bytes.length);
     const cost = blocks * this.blockBytes + RECORD_OVERHEAD_BYTES;
     const { control, records, stageInts, stageFloats } = this.views;
@@ -507,38 +522,4 @@ export class SharedStore implements CacheStore {
     else stageInts[ints + STAGE_OLDEST] = record;
     stageInts[ints + STAGE_NEWEST] = record;
   }
-}
-
-/** Key | tags section (u16 count, then u32 length + UTF-8 per tag) | entry-codec bytes without tags. */
-function encodePayload(keyBytes: Buffer, keyLength: number, entry: CacheEntry): { bytes: Buffer; tagsLength: number } {
-  const encoded = encodeEntry(entry.tags === undefined ? entry : { ...entry, tags: undefined });
-  let tagsLength = 0;
-  if (entry.tags !== undefined && entry.tags.length > 0) {
-    tagsLength = 2;
-    for (const tag of entry.tags) tagsLength += 4 + Buffer.byteLength(tag);
-  }
-  const bytes = Buffer.allocUnsafe(keyLength + tagsLength + encoded.length);
-  keyBytes.copy(bytes, 0, 0, keyLength);
-  if (tagsLength > 0) {
-    let at = bytes.writeUInt16BE(entry.tags!.length, keyLength);
-    for (const tag of entry.tags!) {
-      const length = bytes.write(tag, at + 4, 'utf8');
-      bytes.writeUInt32BE(length, at);
-      at += 4 + length;
-    }
-  }
-  encoded.copy(bytes, keyLength + tagsLength);
-  return { bytes, tagsLength };
-}
-
-function decodeTags(section: Buffer, length: number): string[] {
-  const tags: string[] = [];
-  const count = section.readUInt16BE(0);
-  let at = 2;
-  for (let i = 0; i < count && at + 4 <= length; i++) {
-    const tagLength = section.readUInt32BE(at);
-    tags.push(section.toString('utf8', at + 4, at + 4 + tagLength));
-    at += 4 + tagLength;
-  }
-  return tags;
 }
