@@ -216,7 +216,11 @@ export class CacheStep implements DataPlaneCacheStep {
     // Issue 17: the first miss of the key on any thread takes its lease; a later one on another
     // thread leads this thread's waiters in waiting for it. A refresh goes forward regardless.
     // Once answered, the lease lasts a timeout more for the body (waiters elsewhere wait for it).
-    const lease = request.refresh ? undefined : this.deps.leases?.take(flightKey, deadline);
+    // A fill that can never reach the store (a key too long to store; the store failed the lookup,
+    // so the answer is not stored) takes no lease: another thread would wait for the whole call,
+    // find nothing, and call again (test/security/threads-attack.test.ts).
+    const storable = !keyTooLong(request.key) && outcome !== 'bypass';
+    const lease = request.refresh || !storable ? undefined : this.deps.leases?.take(flightKey, deadline);
     const { settle, link } = this.flights.lead(flightKey, ctx, lease?.kind === 'taken' ? () => lease.answered(Date.now() + timeoutMs) : undefined);
     if (lease?.kind === 'none') this.deps.metrics.leaseTableFull.inc({ api: ctx.labels.api, stage: ctx.labels.stage });
     if (lease?.kind === 'held') return this.followLease(request, outcome, previous, staleUsable, passId, lease, settle, link);
