@@ -228,7 +228,8 @@ export class CacheStep implements DataPlaneCacheStep {
     let ended: LeaseOutcome = 'failed';
     try {
       shared = await this.fetchAlone(request, outcome, previous, staleUsable, passId, link);
-      ended = shared === undefined ? 'unshareable' : shared === FAILED_STALE ? 'failed-stale' : 'shared';
+      // An answer this request's own headers made (ownAnswer, set in admit) marks nothing here: nor elsewhere.
+      ended = shared === undefined ? (request.ownAnswer ? 'own' : 'unshareable') : shared === FAILED_STALE ? 'failed-stale' : 'shared';
     } finally {
       settle(shared);
       if (lease?.kind === 'taken') lease.release(ended);
@@ -273,7 +274,7 @@ export class CacheStep implements DataPlaneCacheStep {
           return;
         }
       }
-      if (waited === 'unshareable' || waited === 'shared') remoteAnswered();
+      if (waited === 'unshareable' || waited === 'own' || waited === 'shared') remoteAnswered();
     } finally {
       settle(shared);
     }

@@ -12,6 +12,11 @@
  *    key's lease anyway: a miss of that key on another thread waited for the leader's whole call,
  *    found nothing in the store, then made its own call — its latency doubled, and the backend
  *    still got two calls (a local waiter gets the leader's entry from memory; a remote one cannot).
+ * 2. An answer that is the leader's own (a Vary-named field spelled ambiguously, `X_Lang`: the
+ *    policy sets ownAnswer at admit) says nothing about the key, and on its own thread marks no
+ *    hit-for-pass. Released as `unshareable`, it made every other thread whose miss followed the
+ *    lease mark the key hit-for-pass: any caller could switch off coalescing of a hot key on the
+ *    other threads (each concurrent miss there then calls the integration on its own).
  */
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
@@ -80,5 +85,39 @@ describe('threads attack: a fill that cannot reach the store holds no lease', ()
     // Nothing it could find in the store: it must not have waited for the other thread's lease.
     assert.equal(await metric(two, 'cachegate_cache_lease_waits_total'), 0, 'the second thread waited for a lease whose fill could never be stored');
     assert.ok(took < DELAY_MS + 400, `the second thread's caller took ${took} ms for an ${DELAY_MS} ms backend (waited for the other thread's whole call first)`);
+  });
+});
+
+describe('threads attack: an answer that is the leader\'s own marks no hit-for-pass on other threads', () => {
+  it('an ambiguous Vary spelling (X_Lang) on one thread does not switch off coalescing of the URL on the other', async () => {
+    const DELAY_MS = 600;
+    backend = await startBackend((req, res, _body, n) => {
+      setTimeout(() => {
+        res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'max-age=60', vary: 'x-lang' });
+        res.end(JSON.stringify({ path: req.url, call: n }));
+      }, DELAY_MS);
+    });
+    gateways = await twoThreads({
+      httpCaches: { std: { capacityBytes: 1 << 20 } },
+      apis: [{ id: 'own', resources: { '/{proxy+}': { ANY: { httpCache: 'std', integration: { type: 'HTTP_PROXY', uri: `${backend.url}/{proxy}` } } } }, stages: { prod: {} } }],
+    });
+    const [one, two] = gateways as [Gateway, Gateway];
+    const url = (gateway: Gateway) => `${gateway.dataUrl}/prod/hot`;
+    // The attacker, on the first thread: its answer is its own (not stored, no mark there).
+    const attacker = call(url(one), { headers: { host: 'api.example', x_lang: 'fr', connection: 'close' } });
+    await sleep(150);
+    // A normal caller on the second thread follows the attacker's lease.
+    const victim = call(url(two), { headers: { host: 'api.example', 'x-lang': 'en', connection: 'close' } });
+    const attacked = await attacker;
+    assert.equal(attacked.status, 200);
+    assert.match(String(attacked.headers['cache-status']), /vary/);
+    // While the victim makes its own call, a burst of the same variant arrives on the second thread.
+    await sleep(200);
+    const callsBefore = backend.calls;
+    const burst = await Promise.all(Array.from({ length: 6 }, () => call(url(two), { headers: { host: 'api.example', 'x-lang': 'en', connection: 'close' } })));
+    assert.equal((await victim).status, 200);
+    for (const answer of burst) assert.equal(answer.status, 200);
+    assert.equal(await metric(two, 'cachegate_cache_hit_for_pass_total'), 0, 'the other thread marked the URL hit-for-pass from an answer that was its caller\'s own');
+    assert.ok(backend.calls - callsBefore <= 2, `the burst of 6 made ${backend.calls - callsBefore} backend calls (not coalesced)`);
   });
 });

@@ -27,9 +27,13 @@ export const LEASE_SLOTS = 4096;
 /** Slots a key may use: a take or lookup reads at most this many, under the lock. */
 export const LEASE_PROBES = 8;
 
-/** How a released lease ended, for the threads that waited on it. */
-export type LeaseOutcome = 'shared' | 'unshareable' | 'failed-stale' | 'failed';
-const OUTCOMES: readonly LeaseOutcome[] = ['shared', 'unshareable', 'failed-stale', 'failed'];
+/**
+ * How a released lease ended, for the threads that waited on it. `own`: answered, but the answer
+ * was its caller's own (chosen by that request's headers): it says nothing about the key, so no
+ * thread marks the key hit-for-pass for it.
+ */
+export type LeaseOutcome = 'shared' | 'unshareable' | 'own' | 'failed-stale' | 'failed';
+const OUTCOMES: readonly LeaseOutcome[] = ['shared', 'unshareable', 'own', 'failed-stale', 'failed'];
 
 /**
  * Why a wait ended: the lease's outcome; `ended` (released and taken again before this thread
