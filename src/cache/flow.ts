@@ -362,15 +362,22 @@ export class CacheStep implements DataPlaneCacheStep {
     // Across threads too: another thread refreshing the key is enough (its lease); no slot free, refresh anyway.
     const lease = this.deps.leases?.take(flightKey, Date.now() + integrationTimeoutMs(request.ctx));
     if (lease?.kind === 'held') return;
+    // A failed (or timed-out) refresh releases its lease as `failed`, not `unshareable`: a waiter on
+    // another thread then goes on with the rest of its own timeout, not a whole new one (a hanging
+    // backend doubles no wait; test/security/threads-attack.test.ts).
+    let ended: LeaseOutcome = 'failed';
     const flight: Promise<Shared> = this.fetch(request, 'expired', undefined, false, false, undefined).then(
-      (entry) => entry && { entry, outcome: 'expired' as const },
+      (entry) => {
+        ended = entry ? 'shared' : 'unshareable';
+        return entry && { entry, outcome: 'expired' as const };
+      },
       (error: unknown) => {
         this.deps.logger.warn({ err: (error as Error)?.message, requestId: request.ctx.requestId }, 'background revalidation failed');
         return undefined;
       },
     );
     this.flights.add(flightKey, flight);
-    if (lease?.kind === 'taken') void flight.then((shared) => lease.release(shared ? 'shared' : 'unshareable'));
+    if (lease?.kind === 'taken') void flight.then(() => lease.release(ended));
   }
 
   /**

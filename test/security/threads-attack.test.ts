@@ -17,6 +17,11 @@
  *    hit-for-pass. Released as `unshareable`, it made every other thread whose miss followed the
  *    lease mark the key hit-for-pass: any caller could switch off coalescing of a hot key on the
  *    other threads (each concurrent miss there then calls the integration on its own).
+ * 3. A background revalidation (stale-while-revalidate) whose call failed or timed out released
+ *    its lease as `unshareable`: a miss of the key on another thread that waited for it took that
+ *    as "the integration answered" and got a whole new timeout for its own call — against a
+ *    hanging backend, a 504 long after its own integration timeout (SPEC §7 Guarantees: "a
+ *    hanging backend doubles no wait").
  */
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
@@ -119,5 +124,36 @@ describe('threads attack: an answer that is the leader\'s own marks no hit-for-p
     for (const answer of burst) assert.equal(answer.status, 200);
     assert.equal(await metric(two, 'cachegate_cache_hit_for_pass_total'), 0, 'the other thread marked the URL hit-for-pass from an answer that was its caller\'s own');
     assert.ok(backend.calls - callsBefore <= 2, `the burst of 6 made ${backend.calls - callsBefore} backend calls (not coalesced)`);
+  });
+});
+
+describe('threads attack: a failed background revalidation gives a waiter on another thread no new timeout', () => {
+  it('a hanging backend: the caller that waited for another thread\'s revalidation gets its 504 within its own timeout', async () => {
+    const TIMEOUT_MS = 1_500;
+    backend = await startBackend((req, res, _body, n) => {
+      // The first call fills the entry (fresh 1 s, then served stale while revalidated); every later call hangs.
+      if (n > 1) return;
+      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'max-age=1, stale-while-revalidate=60' });
+      res.end(JSON.stringify({ path: req.url, call: n }));
+    });
+    gateways = await twoThreads({
+      httpCaches: { std: { capacityBytes: 1 << 20 } },
+      apis: [{ id: 'swr', resources: { '/{proxy+}': { ANY: { httpCache: 'std', integration: { type: 'HTTP_PROXY', uri: `${backend.url}/{proxy}`, timeoutMs: TIMEOUT_MS } } } }, stages: { prod: {} } }],
+    });
+    const [one, two] = gateways as [Gateway, Gateway];
+    const get = (gateway: Gateway, headers: Record<string, string> = {}) =>
+      call(`${gateway.dataUrl}/prod/swr`, { headers: { host: 'api.example', connection: 'close', ...headers } });
+    assert.equal((await get(one)).status, 200);
+    await sleep(1_200);
+    // Stale: served at once on the first thread, which revalidates in the background (and hangs).
+    const stale = await get(one);
+    assert.match(String(stale.headers['cache-status']), /stale|hit/);
+    await sleep(300);
+    // The second thread's caller may not be served stale: it waits for the revalidation's lease.
+    const started = Date.now();
+    const answer = await get(two, { 'cache-control': 'no-cache' });
+    const took = Date.now() - started;
+    assert.equal(answer.status, 504);
+    assert.ok(took < TIMEOUT_MS + 600, `the caller's 504 came ${took} ms after its arrival, its integration timeout is ${TIMEOUT_MS} ms`);
   });
 });
