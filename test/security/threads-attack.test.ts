@@ -22,6 +22,12 @@
  *    as "the integration answered" and got a whole new timeout for its own call — against a
  *    hanging backend, a 504 long after its own integration timeout (SPEC §7 Guarantees: "a
  *    hanging backend doubles no wait").
+ * 4. (Not fixed: `todo`.) An answer stored but never fresh to a reader — `Cache-Control: no-cache`
+ *    (validate on every use), an answer aged past its max-age upstream — is shared with the
+ *    leader's waiters on its own thread (collapsed), but a waiter on another thread reads the store
+ *    after the lease and finds nothing it may serve as fresh: it waited for the whole call and then
+ *    makes its own. Every concurrent burst of such a key: callers on the other thread take twice the
+ *    backend's time and the backend gets one call per thread anyway (a convoy; worse than no lease).
  */
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
@@ -155,5 +161,34 @@ describe('threads attack: a failed background revalidation gives a waiter on ano
     const took = Date.now() - started;
     assert.equal(answer.status, 504);
     assert.ok(took < TIMEOUT_MS + 600, `the caller's 504 came ${took} ms after its arrival, its integration timeout is ${TIMEOUT_MS} ms`);
+  });
+});
+
+describe('threads attack: a stored answer that is never fresh (no-cache) and a waiter on another thread', () => {
+  it('the waiter is served the fill it waited for (collapsed), not sent on a second call after the first', {
+    todo: 'followLease serves only an entry the store holds as fresh: a no-cache answer never is (see finding 4)',
+  }, async () => {
+    const DELAY_MS = 800;
+    backend = await startBackend((req, res, _body, n) => {
+      setTimeout(() => {
+        res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-cache', etag: `"v${n}"` });
+        res.end(JSON.stringify({ path: req.url, call: n }));
+      }, DELAY_MS);
+    });
+    gateways = await twoThreads({
+      httpCaches: { std: { capacityBytes: 1 << 20 } },
+      apis: [{ id: 'nc', resources: { '/{proxy+}': { ANY: { httpCache: 'std', integration: { type: 'HTTP_PROXY', uri: `${backend.url}/{proxy}` } } } }, stages: { prod: {} } }],
+    });
+    const [one, two] = gateways as [Gateway, Gateway];
+    const get = (gateway: Gateway) => call(`${gateway.dataUrl}/prod/nc`, { headers: { host: 'api.example', connection: 'close' } });
+    const leader = get(one);
+    await sleep(150);
+    const started = Date.now();
+    const follower = await get(two);
+    const took = Date.now() - started;
+    assert.equal((await leader).status, 200);
+    assert.equal(follower.status, 200);
+    assert.ok(took < DELAY_MS + 300, `the second thread's caller took ${took} ms for an ${DELAY_MS} ms backend (waited for the other thread's call, then made its own)`);
+    assert.equal(backend.calls, 1, 'one fill for two concurrent callers');
   });
 });
