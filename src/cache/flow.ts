@@ -221,7 +221,9 @@ export class CacheStep implements DataPlaneCacheStep {
     // find nothing, and call again (test/security/threads-attack.test.ts).
     const storable = !keyTooLong(request.key) && outcome !== 'bypass';
     const lease = request.refresh || !storable ? undefined : this.deps.leases?.take(flightKey, deadline);
-    const { settle, link } = this.flights.lead(flightKey, ctx, lease?.kind === 'taken' ? () => lease.answered(Date.now() + timeoutMs) : undefined);
+    const { settle, link } = lease?.kind === 'taken'
+      ? this.flights.lead(flightKey, ctx, () => lease.answered(Date.now() + timeoutMs), () => lease.followed())
+      : this.flights.lead(flightKey, ctx);
     if (lease?.kind === 'none') this.deps.metrics.leaseTableFull.inc({ api: ctx.labels.api, stage: ctx.labels.stage });
     if (lease?.kind === 'held') return this.followLease(request, outcome, previous, staleUsable, passId, lease, settle, link);
     let shared: Shared = undefined;

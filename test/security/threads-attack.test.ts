@@ -28,6 +28,10 @@
  *    after the lease and finds nothing it may serve as fresh: it waited for the whole call and then
  *    makes its own. Every concurrent burst of such a key: callers on the other thread take twice the
  *    backend's time and the backend gets one call per thread anyway (a convoy; worse than no lease).
+ * 5. A leader whose caller hung up had its integration call cut as soon as no waiter on its own
+ *    thread was left — waiters on other threads did not count. Any caller could lead a hot key,
+ *    hang up just before the answer, and release every caller of that key on the other threads to
+ *    the integration at once, each with what was left of its timeout: a stampede, and 504s.
  */
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
@@ -190,5 +194,40 @@ describe('threads attack: a stored answer that is never fresh (no-cache) and a w
     assert.equal(follower.status, 200);
     assert.ok(took < DELAY_MS + 300, `the second thread's caller took ${took} ms for an ${DELAY_MS} ms backend (waited for the other thread's call, then made its own)`);
     assert.equal(backend.calls, 1, 'one fill for two concurrent callers');
+  });
+});
+
+describe('threads attack: a leader that hangs up while another thread waits for its lease', () => {
+  it('the fill goes on for the other thread\'s waiters: served once, no stampede of short-deadline calls', async () => {
+    const DELAY_MS = 800;
+    const TIMEOUT_MS = 1_200;
+    backend = await startBackend((req, res, _body, n) => {
+      const timer = setTimeout(() => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ path: req.url, call: n }));
+      }, DELAY_MS);
+      res.once('close', () => clearTimeout(timer));
+    });
+    gateways = await twoThreads({
+      apis: [{
+        id: 'gone',
+        resources: { '/{proxy+}': { GET: { integration: { type: 'HTTP_PROXY', uri: `${backend.url}/{proxy}`, timeoutMs: TIMEOUT_MS } } } },
+        stages: { prod: { cacheClusterEnabled: true, methodSettings: { '*/*': { cachingEnabled: true, cacheTtlInSeconds: 300 } } } },
+      }],
+    });
+    const [one, two] = gateways as [Gateway, Gateway];
+    // The attacker leads the hot key on the first thread and hangs up before the backend answers.
+    const abort = new AbortController();
+    const { request } = await import('undici');
+    const attacker = request(`${one.dataUrl}/prod/hot`, { signal: abort.signal, headers: { connection: 'close' } }).then(() => 'answered', () => 'aborted');
+    await sleep(100);
+    // Callers of the same key on the second thread: they wait for the first thread's lease.
+    const victims = Promise.all(Array.from({ length: 5 }, () => call(`${two.dataUrl}/prod/hot`, { headers: { connection: 'close' } })));
+    await sleep(400);
+    abort.abort();
+    assert.equal(await attacker, 'aborted');
+    const answers = await victims;
+    assert.deepEqual(answers.map((answer) => answer.status), [200, 200, 200, 200, 200], 'callers on the other thread got 504s after the leader hung up');
+    assert.equal(backend.calls, 1, `${backend.calls} backend calls: the other thread's callers were released to the backend at once`);
   });
 });
