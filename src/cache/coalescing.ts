@@ -92,10 +92,10 @@ export class Flights {
    * that hangs up after leading a hot key cannot throw every waiter onto the integration.
    * `onAnswered`: told when the integration answered (waiters elsewhere, leases.ts).
    */
-  lead(key: string, leader: CallerLink, onAnswered?: () => void): { settle: (shared: Shared) => void; link: LeaderLink } {
+  lead(key: string, leader: CallerLink, onAnswered?: () => void, remoteWaiting?: () => boolean): { settle: (shared: Shared) => void; link: LeaderLink } {
     let settle!: (shared: Shared) => void;
     const flight = this.add(key, new Promise<Shared>((resolve) => (settle = resolve)));
-    return { settle, link: new LeaderLink(leader, flight, onAnswered) };
+    return { settle, link: new LeaderLink(leader, flight, onAnswered, remoteWaiting) };
   }
 
   get size(): number {
@@ -125,7 +125,14 @@ export function waitForFlight(flight: Flight, deadline: number): Promise<NonNull
 
 /** The leader's caller as its integration sees it: gone only when nobody else waits for the answer. */
 export class LeaderLink implements CallerLink {
-  constructor(private readonly leader: CallerLink, private readonly flight: Flight, private readonly onAnswered?: () => void) {}
+  /**
+   * `remoteWaiting`: whether another thread waits for this call (its fill lease, leases.ts). While
+   * one does when the leader's caller goes, the call goes on to its end (bounded by its own
+   * timeout): otherwise any caller could lead a hot key and hang up, releasing every waiter on the
+   * other threads to the integration at once with what is left of their timeouts.
+   */
+  constructor(private readonly leader: CallerLink, private readonly flight: Flight, private readonly onAnswered?: () => void,
+    private readonly remoteWaiting?: () => boolean) {}
 
   /** The integration's head arrived: the waiters' deadlines no longer apply. */
   answered(): void {
@@ -134,16 +141,19 @@ export class LeaderLink implements CallerLink {
   }
 
   get goneReason(): Error | undefined {
-    return this.flight.waiters === 0 ? this.leader.goneReason : undefined;
+    return this.flight.waiters === 0 && !this.remoteWaiting?.() ? this.leader.goneReason : undefined;
   }
 
   onGone(listener: (reason: Error) => void): () => void {
     let stopIdle = (): void => undefined;
+    const gone = (reason: Error): void => {
+      if (!this.remoteWaiting?.()) listener(reason);
+    };
     const stopLeader = this.leader.onGone((reason) => {
-      if (this.flight.waiters === 0) return listener(reason);
+      if (this.flight.waiters === 0) return gone(reason);
       stopIdle = this.flight.whenIdle(() => {
         stopIdle();
-        listener(reason);
+        gone(reason);
       });
     });
     return () => {

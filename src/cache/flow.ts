@@ -216,15 +216,22 @@ export class CacheStep implements DataPlaneCacheStep {
     // Issue 17: the first miss of the key on any thread takes its lease; a later one on another
     // thread leads this thread's waiters in waiting for it. A refresh goes forward regardless.
     // Once answered, the lease lasts a timeout more for the body (waiters elsewhere wait for it).
-    const lease = request.refresh ? undefined : this.deps.leases?.take(flightKey, deadline);
-    const { settle, link } = this.flights.lead(flightKey, ctx, lease?.kind === 'taken' ? () => lease.answered(Date.now() + timeoutMs) : undefined);
+    // A fill that can never reach the store (a key too long to store; the store failed the lookup,
+    // so the answer is not stored) takes no lease: another thread would wait for the whole call,
+    // find nothing, and call again (test/security/threads-attack.test.ts).
+    const storable = !keyTooLong(request.key) && outcome !== 'bypass';
+    const lease = request.refresh || !storable ? undefined : this.deps.leases?.take(flightKey, deadline);
+    const { settle, link } = lease?.kind === 'taken'
+      ? this.flights.lead(flightKey, ctx, () => lease.answered(Date.now() + timeoutMs), () => lease.followed())
+      : this.flights.lead(flightKey, ctx);
     if (lease?.kind === 'none') this.deps.metrics.leaseTableFull.inc({ api: ctx.labels.api, stage: ctx.labels.stage });
     if (lease?.kind === 'held') return this.followLease(request, outcome, previous, staleUsable, passId, lease, settle, link);
     let shared: Shared = undefined;
     let ended: LeaseOutcome = 'failed';
     try {
       shared = await this.fetchAlone(request, outcome, previous, staleUsable, passId, link);
-      ended = shared === undefined ? 'unshareable' : shared === FAILED_STALE ? 'failed-stale' : 'shared';
+      // An answer this request's own headers made (ownAnswer, set in admit) marks nothing here: nor elsewhere.
+      ended = shared === undefined ? (request.ownAnswer ? 'own' : 'unshareable') : shared === FAILED_STALE ? 'failed-stale' : 'shared';
     } finally {
       settle(shared);
       if (lease?.kind === 'taken') lease.release(ended);
@@ -269,7 +276,7 @@ export class CacheStep implements DataPlaneCacheStep {
           return;
         }
       }
-      if (waited === 'unshareable' || waited === 'shared') remoteAnswered();
+      if (waited === 'unshareable' || waited === 'own' || waited === 'shared') remoteAnswered();
     } finally {
       settle(shared);
     }
@@ -357,15 +364,22 @@ export class CacheStep implements DataPlaneCacheStep {
     // Across threads too: another thread refreshing the key is enough (its lease); no slot free, refresh anyway.
     const lease = this.deps.leases?.take(flightKey, Date.now() + integrationTimeoutMs(request.ctx));
     if (lease?.kind === 'held') return;
+    // A failed (or timed-out) refresh releases its lease as `failed`, not `unshareable`: a waiter on
+    // another thread then goes on with the rest of its own timeout, not a whole new one (a hanging
+    // backend doubles no wait; test/security/threads-attack.test.ts).
+    let ended: LeaseOutcome = 'failed';
     const flight: Promise<Shared> = this.fetch(request, 'expired', undefined, false, false, undefined).then(
-      (entry) => entry && { entry, outcome: 'expired' as const },
+      (entry) => {
+        ended = entry ? 'shared' : 'unshareable';
+        return entry && { entry, outcome: 'expired' as const };
+      },
       (error: unknown) => {
         this.deps.logger.warn({ err: (error as Error)?.message, requestId: request.ctx.requestId }, 'background revalidation failed');
         return undefined;
       },
     );
     this.flights.add(flightKey, flight);
-    if (lease?.kind === 'taken') void flight.then((shared) => lease.release(shared ? 'shared' : 'unshareable'));
+    if (lease?.kind === 'taken') void flight.then(() => lease.release(ended));
   }
 
   /**

@@ -22,14 +22,18 @@ import { randomBytes } from 'node:crypto';
 import { keyedHash } from './arena.js';
 import { lock, unlock } from './lock.js';
 
-/** Fills under way at once across threads that can coalesce (128 KiB of shared memory). */
+/** Fills under way at once across threads that can coalesce (144 KiB of shared memory). */
 export const LEASE_SLOTS = 4096;
 /** Slots a key may use: a take or lookup reads at most this many, under the lock. */
 export const LEASE_PROBES = 8;
 
-/** How a released lease ended, for the threads that waited on it. */
-export type LeaseOutcome = 'shared' | 'unshareable' | 'failed-stale' | 'failed';
-const OUTCOMES: readonly LeaseOutcome[] = ['shared', 'unshareable', 'failed-stale', 'failed'];
+/**
+ * How a released lease ended, for the threads that waited on it. `own`: answered, but the answer
+ * was its caller's own (chosen by that request's headers): it says nothing about the key, so no
+ * thread marks the key hit-for-pass for it.
+ */
+export type LeaseOutcome = 'shared' | 'unshareable' | 'own' | 'failed-stale' | 'failed';
+const OUTCOMES: readonly LeaseOutcome[] = ['shared', 'unshareable', 'own', 'failed-stale', 'failed'];
 
 /**
  * Why a wait ended: the lease's outcome; `ended` (released and taken again before this thread
@@ -43,7 +47,7 @@ export type Lease =
    * its integration answered (the head arrived) and the body follows; the waiters' deadlines no
    * longer apply, as on this thread (coalescing.ts), and the lease lasts until `expiresAt`.
    */
-  | { readonly kind: 'taken'; release(outcome: LeaseOutcome): void; answered(expiresAt: number): void }
+  | { readonly kind: 'taken'; release(outcome: LeaseOutcome): void; answered(expiresAt: number): void; followed(): boolean }
   /**
    * Another thread fills: wait for it, until `deadline` (epoch ms) at the latest unless it was
    * answered — then until its release or expiry, and `onAnswered` is told (once).
@@ -68,7 +72,12 @@ const SLOT_HASH_1 = 3;
 const SLOT_OWNER = 4;
 /** The lease number once its integration answered (its waiters' deadlines no longer apply). */
 const SLOT_ANSWERED = 5;
-const SLOT_STRIDE = 6;
+/**
+ * Waits under way for the lease on other threads: while any, its leader's call goes on even if
+ * its own caller hangs up (coalescing.ts LeaderLink), as it does for waiters on its own thread.
+ */
+const SLOT_FOLLOWERS = 6;
+const SLOT_STRIDE = 7;
 
 const NONE: Lease = { kind: 'none' };
 
@@ -151,6 +160,7 @@ export class FillLeases {
     cells[at + SLOT_HASH_1] = hash1;
     cells[at + SLOT_OWNER] = this.owner;
     cells[at + SLOT_ANSWERED] = 0;
+    cells[at + SLOT_FOLLOWERS] = 0;
     this.expiries[slot] = expiresAt;
     Atomics.store(cells, at + SLOT_WORD, lease);
     let released = false;
@@ -162,7 +172,23 @@ export class FillLeases {
         this.release(slot, lease, outcome);
       },
       answered: (until) => this.answered(slot, lease, until),
+      followed: () => this.followed(slot, lease),
     };
+  }
+
+  /** Whether a thread waits for `lease` now. */
+  private followed(slot: number, lease: number): boolean {
+    const at = HEADER_CELLS + slot * SLOT_STRIDE;
+    return Atomics.load(this.cells, at + SLOT_WORD) === lease && Atomics.load(this.cells, at + SLOT_FOLLOWERS) > 0;
+  }
+
+  /** Counts a wait for `lease` in or out (nothing once the slot holds another lease). */
+  private follow(slot: number, lease: number, delta: 1 | -1): void {
+    const { cells } = this;
+    const at = HEADER_CELLS + slot * SLOT_STRIDE;
+    lock(cells, HEADER_LOCK);
+    if (cells[at + SLOT_LEASE] === lease) cells[at + SLOT_FOLLOWERS] = Math.max(0, cells[at + SLOT_FOLLOWERS]! + delta);
+    unlock(cells, HEADER_LOCK);
   }
 
   private answered(slot: number, lease: number, expiresAt: number): void {
@@ -199,6 +225,15 @@ export class FillLeases {
    * until the lease's integration answered. Wakes at the earlier of the two to look again.
    */
   private async waitFor(slot: number, lease: number, deadline: number, onAnswered?: () => void): Promise<LeaseWait> {
+    this.follow(slot, lease, 1);
+    try {
+      return await this.waitLoop(slot, lease, deadline, onAnswered);
+    } finally {
+      this.follow(slot, lease, -1);
+    }
+  }
+
+  private async waitLoop(slot: number, lease: number, deadline: number, onAnswered?: () => void): Promise<LeaseWait> {
     const word = HEADER_CELLS + slot * SLOT_STRIDE + SLOT_WORD;
     let told = false;
     for (;;) {
