@@ -234,7 +234,7 @@ export class CacheStep implements DataPlaneCacheStep {
       ended = shared === undefined ? (request.ownAnswer ? 'own' : 'unshareable') : shared === FAILED_STALE ? 'failed-stale' : 'shared';
     } finally {
       settle(shared);
-      if (lease?.kind === 'taken') lease.release(ended);
+      if (lease?.kind === 'taken') lease.release(ended, shared !== undefined && shared !== FAILED_STALE ? shared.entry.storedAt : undefined);
     }
   }
 
@@ -269,7 +269,7 @@ export class CacheStep implements DataPlaneCacheStep {
       }
       if (waited === 'unshareable') this.markUnshareable(passId);
       else {
-        const stored = await this.storedFor(request);
+        const stored = await this.storedFor(request, lease.sharedStoredAt);
         if (stored) {
           this.answerCollapsed(request, stored, outcome);
           shared = { entry: stored, outcome };
@@ -284,8 +284,12 @@ export class CacheStep implements DataPlaneCacheStep {
     await this.fetchAlone(request, outcome, previous, staleUsable, passId, new DeadlineLink(request.ctx, own, timeoutMs));
   }
 
-  /** The entry the store holds now, if this request may be served it as fresh (another thread's fill). */
-  private async storedFor(request: CacheRequest): Promise<CacheEntry | undefined> {
+  /**
+   * The entry the store holds now, if this request may be served it: fresh, or the very entry the
+   * other thread's leader stored (`leaderStoredAt`), which its own waiters were served whatever its
+   * freshness (a `no-cache` answer is stored but never fresh: followers would otherwise all call).
+   */
+  private async storedFor(request: CacheRequest, leaderStoredAt?: number): Promise<CacheEntry | undefined> {
     let entry: CacheEntry | undefined;
     try {
       const found = request.store.get(request.space, request.key);
@@ -294,7 +298,8 @@ export class CacheStep implements DataPlaneCacheStep {
       this.storeFailed('get', error);
       return undefined;
     }
-    if (!this.readable(request, entry) || this.usability(request, entry, this.deps.now()) !== 'fresh') return undefined;
+    if (!this.readable(request, entry)) return undefined;
+    if (entry.storedAt !== leaderStoredAt && this.usability(request, entry, this.deps.now()) !== 'fresh') return undefined;
     return !request.policy.shares || request.policy.shares(request, entry) ? entry : undefined;
   }
 

@@ -22,7 +22,8 @@
  *    as "the integration answered" and got a whole new timeout for its own call — against a
  *    hanging backend, a 504 long after its own integration timeout (SPEC §7 Guarantees: "a
  *    hanging backend doubles no wait").
- * 4. (Not fixed: `todo`.) An answer stored but never fresh to a reader — `Cache-Control: no-cache`
+ * 4. (Fixed after the pass: the leader records its entry's storedAt in the lease slot, and a
+ *    follower serves exactly that entry.) An answer stored but never fresh to a reader — `Cache-Control: no-cache`
  *    (validate on every use), an answer aged past its max-age upstream — is shared with the
  *    leader's waiters on its own thread (collapsed), but a waiter on another thread reads the store
  *    after the lease and finds nothing it may serve as fresh: it waited for the whole call and then
@@ -170,9 +171,7 @@ describe('threads attack: a failed background revalidation gives a waiter on ano
 });
 
 describe('threads attack: a stored answer that is never fresh (no-cache) and a waiter on another thread', () => {
-  it('the waiter is served the fill it waited for (collapsed), not sent on a second call after the first', {
-    todo: 'followLease serves only an entry the store holds as fresh: a no-cache answer never is (see finding 4)',
-  }, async () => {
+  it('the waiter is served the fill it waited for (collapsed), not sent on a second call after the first', async () => {
     const DELAY_MS = 800;
     backend = await startBackend((req, res, _body, n) => {
       setTimeout(() => {

@@ -47,12 +47,12 @@ export type Lease =
    * its integration answered (the head arrived) and the body follows; the waiters' deadlines no
    * longer apply, as on this thread (coalescing.ts), and the lease lasts until `expiresAt`.
    */
-  | { readonly kind: 'taken'; release(outcome: LeaseOutcome): void; answered(expiresAt: number): void; followed(): boolean }
+  | { readonly kind: 'taken'; release(outcome: LeaseOutcome, storedAt?: number): void; answered(expiresAt: number): void; followed(): boolean }
   /**
    * Another thread fills: wait for it, until `deadline` (epoch ms) at the latest unless it was
    * answered — then until its release or expiry, and `onAnswered` is told (once).
    */
-  | { readonly kind: 'held'; readonly owner: number; wait(deadline: number, onAnswered?: () => void): Promise<LeaseWait> }
+  | { readonly kind: 'held'; readonly owner: number; wait(deadline: number, onAnswered?: () => void): Promise<LeaseWait>; readonly sharedStoredAt: number | undefined }
   /** No slot free for the key: call alone. */
   | { readonly kind: 'none' };
 
@@ -89,8 +89,8 @@ const waitAsync = (Atomics as unknown as {
 /** A new lease table: its buffer goes to every thread with the store's (SharedStoreBuffers.leases). */
 export function allocateLeases(slots = LEASE_SLOTS): SharedArrayBuffer {
   if (!Number.isInteger(slots) || slots < 1 || (slots & (slots - 1)) !== 0) throw new RangeError(`lease table: slots must be a power of two, got ${slots}`);
-  // Int32 cells, then one Float64 expiry per slot.
-  const buffer = new SharedArrayBuffer(intCells(slots) * 4 + slots * 8);
+  // Int32 cells, then one Float64 expiry per slot, then one Float64 storedAt per slot.
+  const buffer = new SharedArrayBuffer(intCells(slots) * 4 + slots * 16);
   const header = new Int32Array(buffer, 0, HEADER_CELLS);
   header[HEADER_SLOTS] = slots;
   const hashKey = randomBytes(8);
@@ -103,6 +103,8 @@ export function allocateLeases(slots = LEASE_SLOTS): SharedArrayBuffer {
 export class FillLeases {
   private readonly cells: Int32Array;
   private readonly expiries: Float64Array;
+  /** Per slot, set at a `shared` release: the storedAt of the entry the leader stored (its identity for followers). */
+  private readonly storedAts: Float64Array;
   private readonly mask: number;
   private readonly hashKey0: number;
   private readonly hashKey1: number;
@@ -112,6 +114,7 @@ export class FillLeases {
     const slots = new Int32Array(buffer, 0, HEADER_CELLS)[HEADER_SLOTS]!;
     this.cells = new Int32Array(buffer, 0, intCells(slots));
     this.expiries = new Float64Array(buffer, intCells(slots) * 4, slots);
+    this.storedAts = new Float64Array(buffer, intCells(slots) * 4 + slots * 8, slots);
     this.mask = slots - 1;
     this.hashKey0 = this.cells[HEADER_HASH_KEY_0]!;
     this.hashKey1 = this.cells[HEADER_HASH_KEY_1]!;
@@ -166,10 +169,10 @@ export class FillLeases {
     let released = false;
     return {
       kind: 'taken',
-      release: (outcome) => {
+      release: (outcome, storedAt) => {
         if (released) return;
         released = true;
-        this.release(slot, lease, outcome);
+        this.release(slot, lease, outcome, storedAt);
       },
       answered: (until) => this.answered(slot, lease, until),
       followed: () => this.followed(slot, lease),
@@ -205,39 +208,53 @@ export class FillLeases {
     if (ours) Atomics.notify(cells, at + SLOT_WORD);
   }
 
-  /** Ends `lease` with `outcome` and wakes its waiters; nothing if it expired and was taken again. */
-  private release(slot: number, lease: number, outcome: LeaseOutcome): void {
+  /**
+   * Ends `lease` with `outcome` and wakes its waiters; nothing if it expired and was taken again.
+   * `storedAt`: of the entry a `shared` leader stored, so a follower serves exactly that entry
+   * (fresh or not, as a waiter on the leader's thread would: a `no-cache` answer is never fresh).
+   */
+  private release(slot: number, lease: number, outcome: LeaseOutcome, storedAt = Number.NaN): void {
     const { cells } = this;
     const word = HEADER_CELLS + slot * SLOT_STRIDE + SLOT_WORD;
     lock(cells, HEADER_LOCK);
     const ours = cells[word] === lease;
-    if (ours) Atomics.store(cells, word, -(1 + OUTCOMES.indexOf(outcome)));
+    if (ours) {
+      this.storedAts[slot] = storedAt;
+      Atomics.store(cells, word, -(1 + OUTCOMES.indexOf(outcome)));
+    }
     unlock(cells, HEADER_LOCK);
     if (ours) Atomics.notify(cells, word);
   }
 
   private held(slot: number, lease: number, owner: number): Lease {
-    return { kind: 'held', owner, wait: (deadline, onAnswered) => this.waitFor(slot, lease, deadline, onAnswered) };
+    const seen: { sharedStoredAt: number | undefined } = { sharedStoredAt: undefined };
+    return {
+      kind: 'held', owner,
+      wait: (deadline, onAnswered) => this.waitFor(slot, lease, deadline, onAnswered, seen),
+      get sharedStoredAt() {
+        return seen.sharedStoredAt;
+      },
+    };
   }
 
   /**
    * Waits until `lease` in `slot` is released, expires, or `deadline` passes — the deadline only
    * until the lease's integration answered. Wakes at the earlier of the two to look again.
    */
-  private async waitFor(slot: number, lease: number, deadline: number, onAnswered?: () => void): Promise<LeaseWait> {
+  private async waitFor(slot: number, lease: number, deadline: number, onAnswered: (() => void) | undefined, seen: { sharedStoredAt: number | undefined }): Promise<LeaseWait> {
     this.follow(slot, lease, 1);
     try {
-      return await this.waitLoop(slot, lease, deadline, onAnswered);
+      return await this.waitLoop(slot, lease, deadline, onAnswered, seen);
     } finally {
       this.follow(slot, lease, -1);
     }
   }
 
-  private async waitLoop(slot: number, lease: number, deadline: number, onAnswered?: () => void): Promise<LeaseWait> {
+  private async waitLoop(slot: number, lease: number, deadline: number, onAnswered: (() => void) | undefined, ended: { sharedStoredAt: number | undefined }): Promise<LeaseWait> {
     const word = HEADER_CELLS + slot * SLOT_STRIDE + SLOT_WORD;
     let told = false;
     for (;;) {
-      const seen = this.look(slot, lease);
+      const seen = this.look(slot, lease, ended);
       if (typeof seen === 'string') return seen;
       if (seen.answered && !told) {
         told = true;
@@ -252,15 +269,20 @@ export class FillLeases {
     }
   }
 
-  /** How `lease` ended, or its expiry while it lasts, read under the lock (the slot may have been taken again since). */
-  private look(slot: number, lease: number): LeaseWait | { expiresAt: number; answered: boolean } {
+  /**
+   * How `lease` ended (and, when `shared`, the storedAt of its entry into `ended`), or its expiry
+   * while it lasts, read under the lock (the slot may have been taken again since).
+   */
+  private look(slot: number, lease: number, ended: { sharedStoredAt: number | undefined }): LeaseWait | { expiresAt: number; answered: boolean } {
     const { cells } = this;
     const at = HEADER_CELLS + slot * SLOT_STRIDE;
     lock(cells, HEADER_LOCK);
     const word = cells[at + SLOT_WORD]!;
     const same = cells[at + SLOT_LEASE] === lease;
     const seen = { expiresAt: this.expiries[slot]!, answered: cells[at + SLOT_ANSWERED] === lease };
+    const storedAt = this.storedAts[slot]!;
     unlock(cells, HEADER_LOCK);
+    if (same && word < 0 && !Number.isNaN(storedAt)) ended.sharedStoredAt = storedAt;
     if (word === lease) return seen;
     return same && word < 0 ? OUTCOMES[-word - 1]! : 'ended';
   }
