@@ -17,7 +17,8 @@
  * thread compiles its own snapshot) and `/metrics` scrapes (each thread counts its own requests;
  * the scraped thread gathers the others' and aggregates).
  */
-import { BroadcastChannel, isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { BroadcastChannel, isMainThread, parentPort, threadId, Worker, workerData } from 'node:worker_threads';
+import { FillLeases } from '../cache/stores/shared/leases.js';
 import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue, type Registry } from 'prom-client';
 import type { SharedStoreBuffers } from '../cache/stores/shared/layout.js';
 import type { Siblings, SiblingChange } from '../gateway/gateway.js';
@@ -195,8 +196,11 @@ export function startThreads(count: number, script: string, argv: readonly strin
     thread.on('error', (error) => {
       if (!serving) settle.reject(error);
     });
+    const id = thread.threadId;
     thread.on('exit', (code) => {
       threads.delete(thread);
+      // Its fills will never end: the other threads' callers waiting for them go on now, not at the leases' expiry.
+      if (start.sharedStore) new FillLeases(start.sharedStore.leases, threadId).releaseOwnedBy(id);
       if (stopping || !serving) return;
       process.stderr.write(`cachegate: gateway thread ${thread.threadId} exited (${code}); starting another\n`);
       spawn();

@@ -53,6 +53,25 @@ describe('FillLeases', () => {
     long.release('failed');
   });
 
+  it('a thread that exits has its live leases ended as failed at once: its waiters go on, others\' leases stay', async () => {
+    const buffer = allocateLeases(64);
+    const [dead, alive, waiter] = [new FillLeases(buffer, 1), new FillLeases(buffer, 2), new FillLeases(buffer, 3)];
+    assert.equal(dead.take('x', Date.now() + 60_000).kind, 'taken');
+    assert.equal(dead.take('y', Date.now() + 60_000).kind, 'taken');
+    const kept = alive.take('z', Date.now() + 60_000);
+    const behind = waiter.take('x', Date.now() + 60_000);
+    assert.ok(behind.kind === 'held');
+    const started = Date.now();
+    const waited = behind.wait(Date.now() + 60_000);
+    // As startThreads does on a thread's exit, from another thread's handle.
+    assert.equal(new FillLeases(buffer, 0).releaseOwnedBy(1), 2);
+    assert.equal(await waited, 'failed');
+    assert.ok(Date.now() - started < 5_000, 'the waiter was woken, not left to the expiry');
+    assert.equal(waiter.take('y', Date.now() + 60_000).kind, 'taken', 'the dead thread\'s other lease is free');
+    assert.equal(waiter.take('z', Date.now() + 60_000).kind, 'held', 'a live thread\'s lease is untouched');
+    kept.kind === 'taken' && kept.release('shared');
+  });
+
   it('once its holder is answered, a waiter waits past its own deadline for the release, and the lease lasts until its new expiry', async () => {
     const buffer = allocateLeases(64);
     const [first, second] = [new FillLeases(buffer, 1), new FillLeases(buffer, 2)];

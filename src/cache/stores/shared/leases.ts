@@ -179,6 +179,28 @@ export class FillLeases {
     };
   }
 
+  /**
+   * Ends every live lease `owner` holds as `failed` and wakes its waiters: that thread has exited
+   * (cli/workers.ts), so its calls will never end them. Its waiters then go on their own with what
+   * is left of their timeouts, instead of waiting for the leases' expiry. Returns how many ended.
+   */
+  releaseOwnedBy(owner: number): number {
+    const { cells } = this;
+    const ended: number[] = [];
+    lock(cells, HEADER_LOCK);
+    for (let slot = 0; slot <= this.mask; slot++) {
+      const at = HEADER_CELLS + slot * SLOT_STRIDE;
+      if (cells[at + SLOT_WORD]! > 0 && cells[at + SLOT_OWNER] === owner) {
+        this.storedAts[slot] = Number.NaN;
+        Atomics.store(cells, at + SLOT_WORD, -(1 + OUTCOMES.indexOf('failed')));
+        ended.push(at + SLOT_WORD);
+      }
+    }
+    unlock(cells, HEADER_LOCK);
+    for (const word of ended) Atomics.notify(cells, word);
+    return ended.length;
+  }
+
   /** Whether a thread waits for `lease` now. */
   private followed(slot: number, lease: number): boolean {
     const at = HEADER_CELLS + slot * SLOT_STRIDE;
