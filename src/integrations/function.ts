@@ -3,6 +3,7 @@
  * proxy integration: a payload 1.0 event in, `{statusCode, headers, multiValueHeaders, body,
  * isBase64Encoded}` out. Async and callback-style handlers are both supported.
  */
+import { validateHeaderName, validateHeaderValue } from 'node:http';
 import { basename, extname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { FunctionIntegrationConfig } from '../config/schema.js';
@@ -165,9 +166,21 @@ function objectField(field: string, value: unknown): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
+/**
+ * A header value as sent, checked as writeHead() checks it: a name that is no token, or a value with
+ * CR, LF or characters beyond Latin-1, cannot be sent by Node. Taken as a response, it was stored,
+ * and every hit on it failed in writeHead() with a 500 until it expired, without calling the function again.
+ */
 function headerText(name: string, value: unknown): string {
-  if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') return String(value);
-  throw malformed(`header ${name} is ${describe(value)}, not a string`);
+  if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') throw malformed(`header ${name} is ${describe(value)}, not a string`);
+  const text = String(value);
+  try {
+    validateHeaderName(name);
+    validateHeaderValue(name, text);
+  } catch {
+    throw malformed(`header ${JSON.stringify(name)} has a name or value HTTP cannot carry`);
+  }
+  return text;
 }
 
 function malformed(detail: string): IntegrationError {

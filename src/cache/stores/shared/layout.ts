@@ -63,6 +63,12 @@ export const CONTROL_SEQUENCE = 11;
  */
 export const CONTROL_HASH_KEY_0 = 12;
 export const CONTROL_HASH_KEY_1 = 13;
+/**
+ * Stage slots ever claimed (one past the highest): scans over the stage slots (the arena's LRU
+ * victim across spaces, a name lookup) stop here instead of at maxStages (4096 by default), which
+ * made each eviction of a full arena cost thousands of empty slots under the lock.
+ */
+export const CONTROL_STAGE_SLOTS = 14;
 const CONTROL_CELLS = 16;
 
 // Record fields (Int32 cells, RECORD_STRIDE per record).

@@ -449,7 +449,6 @@ export class SharedStore implements CacheStore {
    */
   private makeArenaRoom(blocks: number): boolean {
     const { control, records, stageInts } = this.views;
-    const maxStages = this.buffers.sizes.maxStages;
     while (!this.arena.hasFreeRecord() || this.arena.freeBlocks() < blocks) {
       if (control[CONTROL_GARBAGE] !== -1) {
         this.reclaimOne();
@@ -458,7 +457,8 @@ export class SharedStore implements CacheStore {
       const clock = control[CONTROL_USE_CLOCK]!;
       let victim = -1;
       let victimAge = -1;
-      for (let slot = 0; slot < maxStages; slot++) {
+      const slots = this.stages.claimedSlots();
+      for (let slot = 0; slot < slots; slot++) {
         const ints = slot * STAGE_INT_STRIDE;
         const oldest = stageInts[ints + STAGE_OLDEST]!;
         if (stageInts[ints + STAGE_IN_USE] !== 1 || oldest === -1) continue;

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { hashBytes } from './arena.js';
 import {
-  CONTROL_HASH_KEY_0, CONTROL_HASH_KEY_1, MAX_STAGE_NAME_BYTES, STAGE_EPOCH, STAGE_INT_STRIDE, STAGE_IN_USE, STAGE_NAME_HASH, STAGE_NAME_LENGTH,
+  CONTROL_HASH_KEY_0, CONTROL_HASH_KEY_1, CONTROL_STAGE_SLOTS, MAX_STAGE_NAME_BYTES, STAGE_EPOCH, STAGE_INT_STRIDE, STAGE_IN_USE, STAGE_NAME_HASH, STAGE_NAME_LENGTH,
   type SharedStoreViews,
 } from './layout.js';
 
@@ -34,7 +34,8 @@ export class StageDirectory {
     }
     const bytes = nameBytes(name);
     const hash = this.nameHash(bytes);
-    for (let slot = 0; slot < this.maxStages; slot++) {
+    const slots = this.claimedSlots();
+    for (let slot = 0; slot < slots; slot++) {
       const at = slot * STAGE_INT_STRIDE;
       // The epoch is read before the name (an atomic read, so it stays first): the lock-free hit
       // calls this without the lock, and a slot dropped and made another stage's after the name
@@ -46,6 +47,11 @@ export class StageDirectory {
       }
     }
     return -1;
+  }
+
+  /** One past the highest slot ever claimed (CONTROL_STAGE_SLOTS): no slot beyond it was ever in use. Read without the lock too, so bounded by maxStages. */
+  claimedSlots(): number {
+    return Math.min(Atomics.load(this.views.control, CONTROL_STAGE_SLOTS), this.maxStages);
   }
 
   /** A name's hash under the store's key (arena.ts keyedHash), as the slot keeps it. */
@@ -65,6 +71,7 @@ export class StageDirectory {
       stageInts[at + STAGE_NAME_HASH] = this.nameHash(bytes);
       stageInts[at + STAGE_EPOCH]!++;
       stageInts[at + STAGE_IN_USE] = 1;
+      if (slot >= this.views.control[CONTROL_STAGE_SLOTS]!) Atomics.store(this.views.control, CONTROL_STAGE_SLOTS, slot + 1);
       this.remember(name, slot);
       return slot;
     }
