@@ -19,6 +19,7 @@
  */
 import { BroadcastChannel, isMainThread, parentPort, threadId, Worker, workerData } from 'node:worker_threads';
 import { FillLeases } from '../cache/stores/shared/leases.js';
+import { countLocksIn } from '../cache/stores/shared/lock.js';
 import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue, type Registry } from 'prom-client';
 import type { SharedStoreBuffers } from '../cache/stores/shared/layout.js';
 import type { Siblings, SiblingChange } from '../gateway/gateway.js';
@@ -40,6 +41,9 @@ export interface ThreadStart {
    * groups — tests do; BroadcastChannels of one name reach every thread of the process. The CLI runs one group: none.
    */
   readonly group?: string;
+  /** One Int32 cell per thread slot: how many shared-memory locks the thread holds (lock.ts countLocksIn). */
+  readonly lockCounters?: SharedArrayBuffer;
+  readonly lockSlot?: number;
 }
 
 type ToMain = { type: 'ready' } | { type: 'failed'; message: string };
@@ -58,6 +62,15 @@ const channelName = (name: string, group: string) => (group ? `${name}:${group}`
 export const isGatewayThread = (): boolean => !isMainThread && (workerData as Partial<ThreadStart> | null)?.cachegateThread === true;
 
 export const threadStart = (): ThreadStart => workerData as ThreadStart;
+
+// A gateway thread counts the shared-memory locks it holds where the main thread sees them on its exit.
+if (isGatewayThread()) {
+  const { lockCounters, lockSlot } = threadStart();
+  if (lockCounters && lockSlot !== undefined) countLocksIn(new Int32Array(lockCounters), lockSlot);
+}
+
+/** Exit code of a process whose gateway thread died inside a shared-memory lock (EX_SOFTWARE). */
+export const DIED_IN_LOCK_EXIT_CODE = 70;
 
 /**
  * Control-plane API changes made on this thread go to the others; theirs come here. Flushes and
@@ -175,14 +188,18 @@ export interface ThreadGroup {
  * serve on `start.listenFds`. A thread that dies after starting is replaced; one that fails to
  * start fails the group (port, config: the others would fail the same way).
  */
-export function startThreads(count: number, script: string, argv: readonly string[], start: Omit<ThreadStart, 'cachegateThread'>): ThreadGroup {
+export function startThreads(count: number, script: string, argv: readonly string[], start: Omit<ThreadStart, 'cachegateThread' | 'lockCounters' | 'lockSlot'>): ThreadGroup {
   const threads = new Set<Worker>();
+  const lockCounters = new SharedArrayBuffer(4 * count);
+  const heldLocks = new Int32Array(lockCounters);
+  const freeSlots = Array.from({ length: count }, (_, slot) => slot);
   let stopping = false;
   let started = 0;
   let settle: { resolve: () => void; reject: (error: Error) => void };
   const ready = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
   const spawn = (): void => {
-    const thread = new Worker(script, { argv: [...argv], workerData: { ...start, cachegateThread: true } satisfies ThreadStart });
+    const lockSlot = freeSlots.pop()!;
+    const thread = new Worker(script, { argv: [...argv], workerData: { ...start, cachegateThread: true, lockCounters, lockSlot } satisfies ThreadStart });
     threads.add(thread);
     let serving = false;
     thread.on('message', (message: ToMain) => {
@@ -199,6 +216,14 @@ export function startThreads(count: number, script: string, argv: readonly strin
     const id = thread.threadId;
     thread.on('exit', (code) => {
       threads.delete(thread);
+      if (heldLocks[lockSlot] !== 0) {
+        // It died inside a critical section (terminated, e.g. out of memory): the store, lease or
+        // throttle table it was changing may be half-written, and its lock is held forever — every
+        // thread would hang on it. Exit instead, so a supervisor restarts a clean process.
+        process.stderr.write(`cachegate: gateway thread ${id} exited (${code}) holding a shared-memory lock; exiting (the shared cache cannot be trusted)\n`);
+        process.exit(DIED_IN_LOCK_EXIT_CODE);
+      }
+      freeSlots.push(lockSlot);
       // Its fills will never end: the other threads' callers waiting for them go on now, not at the leases' expiry.
       if (start.sharedStore) new FillLeases(start.sharedStore.leases, threadId).releaseOwnedBy(id);
       if (stopping || !serving) return;

@@ -38,7 +38,7 @@ async function answers(store: SharedStore, ms: number): Promise<boolean> {
 }
 
 describe('shared store: a thread that dies inside the store', () => {
-  it('does not leave the store locked for every other thread', { todo: 'a thread terminated (or out of memory) while it holds the store lock leaves it held: every other thread, and the one started in its place, sleeps in Atomics.wait forever' }, async () => {
+  it('does not leave the store locked for every other thread', { todo: 'a thread terminated (or out of memory) while it holds the store lock leaves it held: every other thread sleeps in Atomics.wait forever. Under `cachegate start --workers N` the main thread now ends the process instead (exit 70, test/cli/died-in-lock); recovering in place (resetting the store) is not done' }, async () => {
     // Small arena, 48 KiB entries: each write evicts and copies blocks under the lock.
     const store = new SharedStore({ arenaBytes: 1024 * 1024, blockBytes: 1024 });
     store.configureStage(STAGE, 1024 * 1024);

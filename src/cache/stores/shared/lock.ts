@@ -10,7 +10,32 @@ const CONTENDED = 2;
 /** Tries before sleeping: a held lock is normally released within a few hundred nanoseconds. */
 const SPINS = 64;
 
+/**
+ * Where this thread counts the locks it holds (countLocksIn): the main thread reads it when the
+ * thread exits, and a thread that died holding one (terminated out of memory inside a critical
+ * section) leaves shared memory half-written and the lock held forever — the process must not go
+ * on (cli/workers.ts). A private cell until a gateway thread is given its shared one.
+ */
+let held: Int32Array<ArrayBufferLike> = new Int32Array(1);
+let heldAt = 0;
+
+/** Counts this thread's held locks in `cells[at]` (shared with the main thread). */
+export function countLocksIn(cells: Int32Array, at: number): void {
+  held = cells;
+  heldAt = at;
+}
+
 export function lock(cells: Int32Array, at: number): void {
+  acquire(cells, at);
+  held[heldAt]!++;
+}
+
+export function unlock(cells: Int32Array, at: number): void {
+  held[heldAt]!--;
+  release(cells, at);
+}
+
+function acquire(cells: Int32Array, at: number): void {
   let state = Atomics.compareExchange(cells, at, FREE, HELD);
   if (state === FREE) return;
   for (let i = 0; i < SPINS; i++) {
@@ -25,7 +50,7 @@ export function lock(cells: Int32Array, at: number): void {
   }
 }
 
-export function unlock(cells: Int32Array, at: number): void {
+function release(cells: Int32Array, at: number): void {
   if (Atomics.sub(cells, at, 1) !== HELD) {
     Atomics.store(cells, at, FREE);
     Atomics.notify(cells, at, 1);
