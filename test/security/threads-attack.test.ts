@@ -56,6 +56,24 @@ async function twoThreads(raw: unknown): Promise<[Gateway, Gateway]> {
   return [one, two];
 }
 
+/**
+ * Two threads of one httpCache API (`id`) in front of a backend that answers every path after
+ * `delayMs` with a JSON body naming its call, and `headers`.
+ */
+async function slowHttpCacheThreads(id: string, headers: (call: number) => Record<string, string>, delayMs: number): Promise<{ gateways: [Gateway, Gateway]; backend: CountingBackend }> {
+  const backend = await startBackend((req, res, _body, n) => {
+    setTimeout(() => {
+      res.writeHead(200, { 'content-type': 'application/json', ...headers(n) });
+      res.end(JSON.stringify({ path: req.url, call: n }));
+    }, delayMs);
+  });
+  const gateways = await twoThreads({
+    httpCaches: { std: { capacityBytes: 1 << 20 } },
+    apis: [{ id, resources: { '/{proxy+}': { ANY: { httpCache: 'std', integration: { type: 'HTTP_PROXY', uri: `${backend.url}/{proxy}` } } } }, stages: { prod: {} } }],
+  });
+  return { gateways, backend };
+}
+
 async function metric(gateway: Gateway, name: string): Promise<number> {
   const text = await gateway.metrics.registry.metrics();
   return text.split('\n').filter((line) => line.startsWith(`${name}{`) || line.startsWith(`${name} `))
@@ -107,16 +125,7 @@ describe('threads attack: a fill that cannot reach the store holds no lease', ()
 describe('threads attack: an answer that is the leader\'s own marks no hit-for-pass on other threads', () => {
   it('an ambiguous Vary spelling (X_Lang) on one thread does not switch off coalescing of the URL on the other', async () => {
     const DELAY_MS = 600;
-    backend = await startBackend((req, res, _body, n) => {
-      setTimeout(() => {
-        res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'max-age=60', vary: 'x-lang' });
-        res.end(JSON.stringify({ path: req.url, call: n }));
-      }, DELAY_MS);
-    });
-    gateways = await twoThreads({
-      httpCaches: { std: { capacityBytes: 1 << 20 } },
-      apis: [{ id: 'own', resources: { '/{proxy+}': { ANY: { httpCache: 'std', integration: { type: 'HTTP_PROXY', uri: `${backend.url}/{proxy}` } } } }, stages: { prod: {} } }],
-    });
+    ({ gateways, backend } = await slowHttpCacheThreads('own', () => ({ 'cache-control': 'max-age=60', vary: 'x-lang' }), DELAY_MS));
     const [one, two] = gateways as [Gateway, Gateway];
     const url = (gateway: Gateway) => `${gateway.dataUrl}/prod/hot`;
     // The attacker, on the first thread: its answer is its own (not stored, no mark there).
@@ -173,16 +182,7 @@ describe('threads attack: a failed background revalidation gives a waiter on ano
 describe('threads attack: a stored answer that is never fresh (no-cache) and a waiter on another thread', () => {
   it('the waiter is served the fill it waited for (collapsed), not sent on a second call after the first', async () => {
     const DELAY_MS = 800;
-    backend = await startBackend((req, res, _body, n) => {
-      setTimeout(() => {
-        res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-cache', etag: `"v${n}"` });
-        res.end(JSON.stringify({ path: req.url, call: n }));
-      }, DELAY_MS);
-    });
-    gateways = await twoThreads({
-      httpCaches: { std: { capacityBytes: 1 << 20 } },
-      apis: [{ id: 'nc', resources: { '/{proxy+}': { ANY: { httpCache: 'std', integration: { type: 'HTTP_PROXY', uri: `${backend.url}/{proxy}` } } } }, stages: { prod: {} } }],
-    });
+    ({ gateways, backend } = await slowHttpCacheThreads('nc', (n) => ({ 'cache-control': 'no-cache', etag: `"v${n}"` }), DELAY_MS));
     const [one, two] = gateways as [Gateway, Gateway];
     const get = (gateway: Gateway) => call(`${gateway.dataUrl}/prod/nc`, { headers: { host: 'api.example', connection: 'close' } });
     const leader = get(one);
