@@ -74,6 +74,18 @@ async function slowHttpCacheThreads(id: string, headers: (call: number) => Recor
   return { gateways, backend };
 }
 
+/** A leader's request, then 150 ms later a follower's; both must answer 200. Returns the follower's answer and how long it took. */
+async function leaderThenFollower(lead: () => ReturnType<typeof call>, follow: () => ReturnType<typeof call>) {
+  const leader = lead();
+  await sleep(150);
+  const started = Date.now();
+  const follower = await follow();
+  const took = Date.now() - started;
+  assert.equal((await leader).status, 200);
+  assert.equal(follower.status, 200);
+  return { follower, took };
+}
+
 async function metric(gateway: Gateway, name: string): Promise<number> {
   const text = await gateway.metrics.registry.metrics();
   return text.split('\n').filter((line) => line.startsWith(`${name}{`) || line.startsWith(`${name} `))
@@ -108,13 +120,7 @@ describe('threads attack: a fill that cannot reach the store holds no lease', ()
     const [one, two] = gateways as [Gateway, Gateway];
     const long = 'k'.repeat(MAX_CACHE_KEY_LENGTH + 1);
     const get = (gateway: Gateway) => call(`${gateway.dataUrl}/prod/item`, { headers: { 'x-k': long, connection: 'close' } });
-    const leader = get(one);
-    await sleep(150);
-    const started = Date.now();
-    const follower = await get(two);
-    const took = Date.now() - started;
-    assert.equal((await leader).status, 200);
-    assert.equal(follower.status, 200);
+    const { follower, took } = await leaderThenFollower(() => get(one), () => get(two));
     assert.match(String(follower.headers['cache-status']), /key-too-long/);
     // Nothing it could find in the store: it must not have waited for the other thread's lease.
     assert.equal(await metric(two, 'cachegate_cache_lease_waits_total'), 0, 'the second thread waited for a lease whose fill could never be stored');
@@ -185,13 +191,7 @@ describe('threads attack: a stored answer that is never fresh (no-cache) and a w
     ({ gateways, backend } = await slowHttpCacheThreads('nc', (n) => ({ 'cache-control': 'no-cache', etag: `"v${n}"` }), DELAY_MS));
     const [one, two] = gateways as [Gateway, Gateway];
     const get = (gateway: Gateway) => call(`${gateway.dataUrl}/prod/nc`, { headers: { host: 'api.example', connection: 'close' } });
-    const leader = get(one);
-    await sleep(150);
-    const started = Date.now();
-    const follower = await get(two);
-    const took = Date.now() - started;
-    assert.equal((await leader).status, 200);
-    assert.equal(follower.status, 200);
+    const { follower, took } = await leaderThenFollower(() => get(one), () => get(two));
     assert.ok(took < DELAY_MS + 300, `the second thread's caller took ${took} ms for an ${DELAY_MS} ms backend (waited for the other thread's call, then made its own)`);
     assert.equal(backend.calls, 1, 'one fill for two concurrent callers');
   });
