@@ -227,7 +227,7 @@ export function startThreads(count: number, script: string, argv: readonly strin
       // Its fills will never end: the other threads' callers waiting for them go on now, not at the leases' expiry.
       if (start.sharedStore) new FillLeases(start.sharedStore.leases, threadId).releaseOwnedBy(id);
       if (stopping || !serving) return;
-      process.stderr.write(`cachegate: gateway thread ${thread.threadId} exited (${code}); starting another\n`);
+      process.stderr.write(`cachegate: gateway thread ${id} exited (${code}); starting another\n`);
       spawn();
     });
   };

@@ -34,12 +34,17 @@ export class LocalBucket implements Bucket {
   take(): boolean {
     const now = this.now();
     const { rateLimit, burstLimit } = this.limits;
-    this.tokens = Math.min(burstLimit, this.tokens + ((now - this.refilledAt) * rateLimit) / 1000);
+    this.tokens = refilledTokens(this.tokens, now - this.refilledAt, rateLimit, burstLimit);
     this.refilledAt = now;
     if (this.tokens < 1) return false;
     this.tokens -= 1;
     return true;
   }
+}
+
+/** A bucket's tokens after `elapsedMs` more of refill at `rateLimit` per second, capped at `burstLimit` (never drained by a clock read a hair behind). */
+export function refilledTokens(tokens: number, elapsedMs: number, rateLimit: number, burstLimit: number): number {
+  return Math.min(burstLimit, tokens + (Math.max(0, elapsedMs) * rateLimit) / 1000);
 }
 
 export function monotonicMs(): number {

@@ -25,7 +25,7 @@
  */
 import { createHash } from 'node:crypto';
 import { lock, unlock } from '../cache/stores/shared/lock.js';
-import { LocalBucket, type Bucket, type ThrottleLimits } from './throttle-bucket.js';
+import { LocalBucket, refilledTokens, type Bucket, type ThrottleLimits } from './throttle-bucket.js';
 import { shareOf } from './throttle-settings.js';
 
 /**
@@ -192,7 +192,7 @@ export class SharedBucketTable {
     const refilledAt = this.values[value + SLOT_REFILLED_AT]!;
     const rate = this.values[value + SLOT_RATE]!;
     const burst = this.values[value + SLOT_BURST]!;
-    const tokens = Math.min(burst, this.values[value + SLOT_TOKENS]! + (Math.max(0, now - refilledAt) * rate) / 1000);
+    const tokens = refilledTokens(this.values[value + SLOT_TOKENS]!, now - refilledAt, rate, burst);
     this.values[value + SLOT_REFILLED_AT] = Math.max(now, refilledAt);
     return tokens;
   }
@@ -201,8 +201,7 @@ export class SharedBucketTable {
   private stale(value: number, now: number): boolean {
     const idleMs = now - this.values[value + SLOT_REFILLED_AT]!;
     const burst = this.values[value + SLOT_BURST]!;
-    const tokens = this.values[value + SLOT_TOKENS]! + (Math.max(0, idleMs) * this.values[value + SLOT_RATE]!) / 1000;
-    return idleMs >= RECLAIM_IDLE_MS && tokens >= burst;
+    return idleMs >= RECLAIM_IDLE_MS && refilledTokens(this.values[value + SLOT_TOKENS]!, idleMs, this.values[value + SLOT_RATE]!, burst) >= burst;
   }
 
   /** Whether `slot` holds `digest`: read under the table lock, the only lock digests are written under. */
