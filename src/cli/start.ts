@@ -8,9 +8,7 @@ import { demoConfig, demoInstructions } from '../demo/demo.js';
 import { Gateway } from '../gateway/gateway.js';
 import { ListenError } from '../gateway/listener.js';
 import { createLogger, type LogFormat } from '../logging.js';
-import { createSharedMemory, memoryArenaBytes } from '../cache/stores/index.js';
-import { createThrottleTable } from '../gateway/throttle-shared.js';
-import { isGatewayThread, reportFailed, reportReady, startThreads, stopRequested, threadMetricsText, threadSiblings, threadStart, mainThreadNonces, threadNonces } from './workers.js';
+import { isGatewayThread, reportFailed, reportReady, startThreads, stopRequested, threadMetricsText, threadSharing, threadStart } from './workers.js';
 import { threadId } from 'node:worker_threads';
 import { reloader, reloadOnHangup } from './reload.js';
 
@@ -47,22 +45,14 @@ async function serve(options: StartOptions, loaded: LoadedConfig, demo: DemoBack
   const logger = createLogger(options.logLevel, options.logFormat);
   const inThread = isGatewayThread();
   const several = inThread || threads > 1;
-  const memory = loaded.config.store.type === 'memory';
-  // Threads share the memory store off-heap (made once here, attached by each thread); Redis is shared already.
-  const sharedMemory = inThread ? threadStart().sharedStore : several && memory ? createSharedMemory(memoryArenaBytes(loaded.config)) : undefined;
-  // API changes still travel between threads (each compiles its own); Redis announces them itself.
-  const siblings = several && memory ? threadSiblings() : undefined;
   const total = inThread ? threadStart().threads : threads;
-  // Throttling buckets likewise: one table in shared memory for every thread (memory store only).
-  const throttleTable = inThread ? threadStart().throttleTable : several && memory ? createThrottleTable() : undefined;
+  // Threads share the memory store off-heap, its throttling table, API changes and nonces; Redis shares them itself.
+  const sharing = several ? threadSharing(loaded, threads) : undefined;
   let gateway: Gateway;
   try {
-    // Alibaba nonces likewise: with the memory store the main thread keeps the one record all threads check.
-    const nonces = several && memory ? (inThread ? threadNonces() : mainThreadNonces) : undefined;
-    gateway = await Gateway.start(loaded, { logger, listen: options.listen, admin: options.admin, siblings, sharedMemory, listenFds: inThread ? threadStart().listenFds : undefined,
-      threadBuckets: throttleTable && { table: throttleTable, threads: total }, nonces });
+    gateway = await Gateway.start(loaded, { logger, listen: options.listen, admin: options.admin, ...sharing?.options });
   } catch (error) {
-    siblings?.close();
+    sharing?.close();
     await demo?.close();
     throw error;
   }
@@ -74,7 +64,7 @@ async function serve(options: StartOptions, loaded: LoadedConfig, demo: DemoBack
   } else {
     let group: ReturnType<typeof startThreads> | undefined;
     if (threads > 1) {
-      group = startThreads(threads - 1, process.argv[1]!, process.argv.slice(2), { listenFds: gateway.listenFds, threads, sharedStore: sharedMemory, throttleTable, demoBackend: demo?.address });
+      group = startThreads(threads - 1, process.argv[1]!, process.argv.slice(2), { listenFds: gateway.listenFds, threads, ...sharing?.start, demoBackend: demo?.address });
       try {
         await group.ready;
       } catch (error) {
@@ -105,7 +95,7 @@ async function serve(options: StartOptions, loaded: LoadedConfig, demo: DemoBack
   }
   await gateway.close();
   metrics?.close();
-  siblings?.close();
+  sharing?.close();
   await demo?.close();
   logger.info('stopped');
   return 0;

@@ -22,7 +22,10 @@ import { FillLeases } from '../cache/stores/shared/leases.js';
 import { countLocksIn } from '../cache/stores/shared/lock.js';
 import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue, type Registry } from 'prom-client';
 import type { SharedStoreBuffers } from '../cache/stores/shared/layout.js';
-import type { Siblings, SiblingChange } from '../gateway/gateway.js';
+import type { GatewayOptions, Siblings, SiblingChange } from '../gateway/gateway.js';
+import type { LoadedConfig } from '../config/load.js';
+import { createSharedMemory, memoryArenaBytes } from '../cache/stores/index.js';
+import { createThrottleTable } from '../gateway/throttle-shared.js';
 import { MemoryNonceStore } from '../auth/nonces/memory.js';
 import { answerNonceClaim, RelayedNonceStore } from '../auth/nonces/relayed.js';
 
@@ -71,6 +74,40 @@ if (isGatewayThread()) {
 
 /** Exit code of a process whose gateway thread died inside a shared-memory lock (EX_SOFTWARE). */
 export const DIED_IN_LOCK_EXIT_CODE = 70;
+
+/** What one gateway thread of several shares with the others (threadSharing). */
+export interface ThreadSharing {
+  /** Gateway.start options of this thread. */
+  readonly options: Pick<GatewayOptions, 'sharedMemory' | 'siblings' | 'nonces' | 'threadBuckets' | 'listenFds'>;
+  /** What the first thread hands the others through startThreads (made there). */
+  readonly start: Pick<ThreadStart, 'sharedStore' | 'throttleTable'>;
+  close(): void;
+}
+
+/**
+ * What a gateway thread of `threads` shares with the others: with the memory store the off-heap
+ * store and the throttling table (made on the first thread, taken from ThreadStart on the
+ * others), API changes (threadSiblings, on `group`'s channel) and Alibaba nonces (the main
+ * thread's one record); Redis shares all of it itself. The others also serve on the first
+ * thread's listening descriptors.
+ */
+export function threadSharing(loaded: LoadedConfig, threads: number, group = ''): ThreadSharing {
+  const start = isGatewayThread() ? threadStart() : undefined;
+  const listenFds = start?.listenFds;
+  if (loaded.config.store.type !== 'memory') return { options: { listenFds }, start: {}, close: () => undefined };
+  const sharedStore = start ? start.sharedStore : createSharedMemory(memoryArenaBytes(loaded.config));
+  const throttleTable = start ? start.throttleTable : createThrottleTable();
+  const siblings = threadSiblings(start?.group ?? group);
+  return {
+    options: {
+      listenFds, sharedMemory: sharedStore, siblings,
+      nonces: start ? threadNonces() : mainThreadNonces,
+      threadBuckets: throttleTable && { table: throttleTable, threads: start?.threads ?? threads },
+    },
+    start: { sharedStore, throttleTable },
+    close: () => siblings.close(),
+  };
+}
 
 /**
  * Control-plane API changes made on this thread go to the others; theirs come here. Flushes and

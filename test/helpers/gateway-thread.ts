@@ -4,23 +4,21 @@
  * object (argv: its JSON, then the base directory) instead of a file.
  */
 import { threadId } from 'node:worker_threads';
-import { reportFailed, reportReady, stopRequested, threadMetricsText, threadNonces, threadSiblings, threadStart } from '../../src/cli/workers.js';
+import { reportFailed, reportReady, stopRequested, threadMetricsText, threadSharing, threadStart, type ThreadSharing } from '../../src/cli/workers.js';
 import { validateConfig } from '../../src/config/load.js';
 import { Gateway } from '../../src/gateway/gateway.js';
 
 async function serveThread(configJson: string, baseDir: string): Promise<void> {
   const start = threadStart();
-  // The memory store: the first thread made it and passed it on; Redis is shared already.
-  const siblings = start.sharedStore ? threadSiblings(start.group) : undefined;
+  let sharing: ThreadSharing | undefined;
   let gateway: Gateway;
   try {
     const loaded = validateConfig(JSON.parse(configJson), { source: '<test>', baseDir });
-    gateway = await Gateway.start(loaded, {
-      siblings, sharedMemory: start.sharedStore, listenFds: start.listenFds,
-      nonces: start.sharedStore ? threadNonces() : undefined, threadBuckets: start.throttleTable && { table: start.throttleTable, threads: start.threads },
-    });
+    // What the first thread made and passed on (the memory store, its throttling table, …), as under the CLI.
+    sharing = threadSharing(loaded, start.threads);
+    gateway = await Gateway.start(loaded, sharing.options);
   } catch (error) {
-    siblings?.close();
+    sharing?.close();
     reportFailed(`gateway thread failed to start: ${(error as Error).message}`);
     return;
   }
@@ -31,7 +29,7 @@ async function serveThread(configJson: string, baseDir: string): Promise<void> {
   await stopRequested(() => undefined);
   await gateway.close();
   metrics.close();
-  siblings?.close();
+  sharing.close();
 }
 
 await serveThread(process.argv[2] ?? '{}', process.argv[3] ?? process.cwd());

@@ -14,11 +14,9 @@
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { threadId } from 'node:worker_threads';
-import { createSharedMemory, memoryArenaBytes } from '../../src/cache/stores/index.js';
-import { mainThreadNonces, startThreads, threadMetricsText, threadSiblings } from '../../src/cli/workers.js';
+import { startThreads, threadMetricsText, threadSharing } from '../../src/cli/workers.js';
 import type { LoadedConfig } from '../../src/config/load.js';
 import { Gateway, type GatewayOptions } from '../../src/gateway/gateway.js';
-import { createThrottleTable } from '../../src/gateway/throttle-shared.js';
 
 /** The invariant suites run once per count: one gateway thread, and two sharing one store (issue 17). */
 export const THREAD_COUNTS = [1, 2] as const;
@@ -40,24 +38,17 @@ let groups = 0;
  */
 export async function startThreadedGateway(raw: unknown, loaded: LoadedConfig, threads: number, baseDir: string, options: ThreadedOptions): Promise<Gateway> {
   const group = `test-${++groups}`;
-  const memory = loaded.config.store.type === 'memory';
-  const sharedStore = memory ? createSharedMemory(memoryArenaBytes(loaded.config)) : undefined;
-  const siblings = memory ? threadSiblings(group) : undefined;
-  const throttleTable = memory ? createThrottleTable() : undefined;
-  const gateway = await Gateway.start(loaded, {
-    ...options, siblings, sharedMemory: sharedStore, nonces: memory ? mainThreadNonces : undefined,
-    // As under the CLI: with the memory store the threads share one table of throttling buckets.
-    threadBuckets: throttleTable && { table: throttleTable, threads },
-  });
+  const sharing = threadSharing(loaded, threads, group);
+  const gateway = await Gateway.start(loaded, { ...options, ...sharing.options });
   const metrics = threadMetricsText(gateway.metrics.registry, threads, threadId, group);
   gateway.setMetricsText(metrics.text);
-  const others = startThreads(threads - 1, THREAD_SCRIPT, [JSON.stringify(raw), baseDir], { listenFds: gateway.listenFds, threads, sharedStore, throttleTable, group });
+  const others = startThreads(threads - 1, THREAD_SCRIPT, [JSON.stringify(raw), baseDir], { listenFds: gateway.listenFds, threads, ...sharing.start, group });
   const closeFirst = gateway.close.bind(gateway);
   const close = async () => {
     await others.stop();
     await closeFirst();
     metrics.close();
-    siblings?.close();
+    sharing.close();
   };
   try {
     await others.ready;
